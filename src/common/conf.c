@@ -1,0 +1,508 @@
+#include "common/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+enum conf_type {
+	CONF_STRING,
+	CONF_INT,
+	CONF_SIZE,
+	CONF_DURATION,
+	CONF_ENUM,
+};
+
+struct conf_entry {
+	const char *section;
+	const char *key;
+	enum conf_type type;
+	size_t offset;
+	const char *def;
+	long long min, max;
+	const char *const *choices; /* CONF_ENUM: NULL-terminated */
+	int secret;
+};
+
+static const char *const conf_download_choices[] = {"stream", "x-sendfile", "x-accel-redirect",
+						    NULL};
+static const char *const conf_backend_choices[] = {"local", NULL};
+static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
+static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+#define SEC 1000LL
+#define DAY (86400LL * 1000)
+#define OFF(f) offsetof(struct config, f)
+
+/* clang-format off */
+static const struct conf_entry conf_table[] = {
+	{"database", "url", CONF_STRING, OFF(db_url), "dbname=exportd", 0, 0, NULL, 1},
+	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
+	{"http", "public_url", CONF_STRING, OFF(http_public_url), "http://127.0.0.1:8080", 0, 0, NULL, 0},
+	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
+	{"http", "download", CONF_ENUM, OFF(http_download), "stream", 0, 0, conf_download_choices, 0},
+	{"http", "accel_prefix", CONF_STRING, OFF(http_accel_prefix), "/_exportd_files", 0, 0, NULL, 0},
+	{"http", "stream_chunk", CONF_SIZE, OFF(http_stream_chunk), "64k", 4 * KB, 16 * MB, NULL, 0},
+	{"exportd", "workers", CONF_INT, OFF(workers), "2", 1, 256, NULL, 0},
+	{"exportd", "poll_interval", CONF_DURATION, OFF(poll_interval_ms), "1500ms", 50, 3600 * SEC, NULL, 0},
+	{"exportd", "chunk_rows", CONF_INT, OFF(chunk_rows), "10000", 1, 1000000, NULL, 0},
+	{"exportd", "part_size", CONF_SIZE, OFF(part_size), "8M", 64 * KB, 5 * GB, NULL, 0},
+	{"exportd", "write_buffer", CONF_SIZE, OFF(write_buffer), "256k", 4 * KB, 64 * MB, NULL, 0},
+	{"exportd", "max_row_size", CONF_SIZE, OFF(max_row_size), "16M", 1 * KB, 1 * GB, NULL, 0},
+	{"exportd", "lease_timeout", CONF_DURATION, OFF(lease_timeout_ms), "60s", 1 * SEC, DAY, NULL, 0},
+	{"exportd", "heartbeat_interval", CONF_DURATION, OFF(heartbeat_interval_ms), "10s", 100, DAY, NULL, 0},
+	{"exportd", "max_attempts", CONF_INT, OFF(max_attempts), "5", 1, 1000, NULL, 0},
+	{"exportd", "shutdown_grace", CONF_DURATION, OFF(shutdown_grace_ms), "10s", 0, 3600 * SEC, NULL, 0},
+	{"exportd", "retry_base", CONF_DURATION, OFF(retry_base_ms), "5s", 10, DAY, NULL, 0},
+	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
+	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
+	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
+	{"export", "retention", CONF_DURATION, OFF(retention_ms), "7d", 60 * SEC, 3650 * DAY, NULL, 0},
+	{"export", "csv_line_ending", CONF_ENUM, OFF(csv_crlf), "crlf", 0, 0, conf_eol_choices, 0},
+	{"log", "level", CONF_ENUM, OFF(log_level), "info", 0, 0, conf_level_choices, 0},
+};
+/* clang-format on */
+
+#define CONF_NENTRIES (sizeof(conf_table) / sizeof(conf_table[0]))
+
+static const struct conf_entry *conf_find(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		if (strcmp(conf_table[i].section, section) == 0 &&
+		    strcmp(conf_table[i].key, key) == 0) {
+			return &conf_table[i];
+		}
+	}
+	return NULL;
+}
+
+/* Parse "123", "64k", "8M", "1G" (sizes) or "500ms", "10s", "5m", "2h", "7d". */
+static enum ex_status conf_parse_number(const char *value, enum conf_type type, long long *out)
+{
+	static const struct {
+		const char *suffix;
+		long long mult;
+	} sizes[] = {{"", 1}, {"k", KB}, {"K", KB}, {"M", MB}, {"G", GB}},
+	  durations[] = {{"ms", 1}, {"s", SEC}, {"m", 60 * SEC}, {"h", 3600 * SEC}, {"d", DAY}};
+	char *end;
+	long long n;
+	size_t i;
+
+	errno = 0;
+	n = strtoll(value, &end, 10);
+	if (errno != 0 || end == value || n < 0) {
+		return EX_EINVAL;
+	}
+	if (type == CONF_INT) {
+		*out = n;
+		return *end == '\0' ? EX_OK : EX_EINVAL;
+	}
+	for (i = 0; type == CONF_SIZE && i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (strcmp(end, sizes[i].suffix) == 0 && n <= LLONG_MAX / sizes[i].mult) {
+			*out = n * sizes[i].mult;
+			return EX_OK;
+		}
+	}
+	for (i = 0; type == CONF_DURATION && i < sizeof(durations) / sizeof(durations[0]); i++) {
+		if (strcmp(end, durations[i].suffix) == 0 && n <= LLONG_MAX / durations[i].mult) {
+			*out = n * durations[i].mult;
+			return EX_OK;
+		}
+	}
+	return EX_EINVAL;
+}
+
+static enum ex_status conf_set_enum(const struct conf_entry *e, const char *value, int *field)
+{
+	int i;
+
+	for (i = 0; e->choices[i] != NULL; i++) {
+		if (strcmp(e->choices[i], value) == 0) {
+			*field = i;
+			return EX_OK;
+		}
+	}
+	return EX_EINVAL;
+}
+
+static enum ex_status conf_set_string(const char *value, char **field)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL) {
+		return EX_ENOMEM;
+	}
+	free(*field);
+	*field = copy;
+	return EX_OK;
+}
+
+static void conf_describe_expected(const struct conf_entry *e, struct buf *err)
+{
+	int i;
+	enum ex_status st = EX_OK;
+
+	switch (e->type) {
+	case CONF_ENUM:
+		st = buf_puts(err, "one of:");
+		for (i = 0; st == EX_OK && e->choices[i] != NULL; i++) {
+			st = buf_printf(err, " %s", e->choices[i]);
+		}
+		break;
+	case CONF_INT:
+		st = buf_printf(err, "an integer from %lld to %lld", e->min, e->max);
+		break;
+	case CONF_SIZE:
+		st = buf_printf(err, "a size from %lld to %lld bytes (suffix k, M, G)", e->min,
+				e->max);
+		break;
+	case CONF_DURATION:
+		st = buf_printf(err, "a duration from %lldms to %lldms (suffix ms, s, m, h, d)",
+				e->min, e->max);
+		break;
+	case CONF_STRING:
+		break;
+	}
+	(void)st; /* a truncated message is still a message */
+}
+
+/* Set one key; on error write "where: message" into err. */
+static enum ex_status conf_set(struct config *cf, const struct conf_entry *e, const char *value,
+			       const char *where, struct buf *err)
+{
+	char *base = (char *)cf;
+	long long n;
+	enum ex_status st;
+
+	if (e->type == CONF_STRING) {
+		return conf_set_string(value, (char **)(void *)(base + e->offset));
+	}
+	if (e->type == CONF_ENUM) {
+		st = conf_set_enum(e, value, (int *)(void *)(base + e->offset));
+	} else {
+		st = conf_parse_number(value, e->type, &n);
+		if (st == EX_OK && (n < e->min || n > e->max)) {
+			st = EX_EINVAL;
+		}
+		if (st == EX_OK) {
+			*(long long *)(void *)(base + e->offset) = n;
+		}
+	}
+	if (st != EX_OK) {
+		buf_reset(err);
+		if (buf_printf(err, "%s: invalid value for %s.%s: expected ", where, e->section,
+			       e->key) == EX_OK) {
+			conf_describe_expected(e, err);
+		}
+	}
+	return st;
+}
+
+static char *conf_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s)) {
+		s++;
+	}
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1])) {
+		*--end = '\0';
+	}
+	return s;
+}
+
+/* Unquote "..." values; for bare values cut a " #" or " ;" comment. */
+static enum ex_status conf_value(char *v)
+{
+	size_t len = strlen(v);
+	char *p;
+
+	if (v[0] == '"') {
+		if (len < 2 || v[len - 1] != '"') {
+			return EX_EINVAL;
+		}
+		memmove(v, v + 1, len - 2);
+		v[len - 2] = '\0';
+		return EX_OK;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if ((*p == '#' || *p == ';') && (p == v || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	}
+	conf_trim(v);
+	return EX_OK;
+}
+
+static enum ex_status conf_line(struct config *cf, char *line, char *section, size_t section_size,
+				const char *where, struct buf *err)
+{
+	char *s = conf_trim(line), *eq, *key, *value;
+	const struct conf_entry *e;
+	size_t len = strlen(s);
+
+	if (len == 0 || s[0] == '#' || s[0] == ';') {
+		return EX_OK;
+	}
+	if (s[0] == '[') {
+		if (s[len - 1] != ']' || len - 2 >= section_size || len < 3) {
+			goto bad;
+		}
+		memcpy(section, s + 1, len - 2);
+		section[len - 2] = '\0';
+		conf_trim(section);
+		return EX_OK;
+	}
+	eq = strchr(s, '=');
+	if (eq == NULL) {
+		goto bad;
+	}
+	*eq = '\0';
+	key = conf_trim(s);
+	value = conf_trim(eq + 1);
+	if (conf_value(value) != EX_OK) {
+		goto bad;
+	}
+	e = conf_find(section, key);
+	if (e == NULL) {
+		buf_msg(err, "%s: unknown key '%s' in section [%s]", where, key, section);
+		return EX_EINVAL;
+	}
+	return conf_set(cf, e, value, where, err);
+bad:
+	buf_msg(err, "%s: syntax error: expected [section], key = value or a comment",
+			 where);
+	return EX_EINVAL;
+}
+
+static enum ex_status conf_defaults(struct config *cf, struct buf *err)
+{
+	size_t i;
+	enum ex_status st;
+
+	memset(cf, 0, sizeof(*cf));
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		st = conf_set(cf, &conf_table[i], conf_table[i].def, "default", err);
+		if (st != EX_OK) {
+			return st;
+		}
+	}
+	return EX_OK;
+}
+
+static enum ex_status conf_parse_text(struct config *cf, const char *text, const char *name,
+				      struct buf *err)
+{
+	char section[64] = "", where[512];
+	const char *p = text, *nl;
+	char *line = NULL;
+	int lineno = 0;
+	enum ex_status st = EX_OK;
+
+	while (st == EX_OK && *p != '\0') {
+		nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		lineno++;
+		line = strndup(p, len);
+		if (line == NULL) {
+			return EX_ENOMEM;
+		}
+		snprintf(where, sizeof(where), "%s:%d", name, lineno);
+		st = conf_line(cf, line, section, sizeof(section), where, err);
+		free(line);
+		p += len + (nl != NULL);
+	}
+	return st;
+}
+
+static enum ex_status conf_env_name(const struct conf_entry *e, char *out, size_t size)
+{
+	size_t i;
+	int n = snprintf(out, size, "EXPORTD_%s_%s", e->section, e->key);
+
+	if (n < 0 || (size_t)n >= size) {
+		return EX_ETOOBIG;
+	}
+	for (i = 0; out[i] != '\0'; i++) {
+		out[i] = (char)toupper((unsigned char)out[i]);
+	}
+	return EX_OK;
+}
+
+static enum ex_status conf_apply_env(struct config *cf, struct buf *err)
+{
+	char name[128], where[160];
+	const char *value;
+	size_t i;
+	enum ex_status st;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		st = conf_env_name(&conf_table[i], name, sizeof(name));
+		if (st != EX_OK) {
+			return st;
+		}
+		value = getenv(name);
+		if (value == NULL) {
+			continue;
+		}
+		snprintf(where, sizeof(where), "environment %s", name);
+		st = conf_set(cf, &conf_table[i], value, where, err);
+		if (st != EX_OK) {
+			return st;
+		}
+	}
+	return EX_OK;
+}
+
+static enum ex_status conf_check(struct config *cf, struct buf *err)
+{
+	size_t len = strlen(cf->http_base_path);
+
+	while (len > 0 && cf->http_base_path[len - 1] == '/') {
+		cf->http_base_path[--len] = '\0';
+	}
+	if (len > 0 && cf->http_base_path[0] != '/') {
+		buf_msg(err, "%s", "http.base_path: must be empty or start with '/'");
+		return EX_EINVAL;
+	}
+	if (cf->storage_dir[0] != '/') {
+		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (cf->heartbeat_interval_ms >= cf->lease_timeout_ms) {
+		buf_msg(err, "%s",
+			"exportd.heartbeat_interval: must be shorter than exportd.lease_timeout");
+		return EX_EINVAL;
+	}
+	return EX_OK;
+}
+
+enum ex_status conf_load_text(struct config *cf, const char *text, const char *name,
+			      struct buf *err)
+{
+	enum ex_status st = conf_defaults(cf, err);
+
+	if (st == EX_OK && text != NULL) {
+		st = conf_parse_text(cf, text, name, err);
+	}
+	if (st == EX_OK) {
+		st = conf_apply_env(cf, err);
+	}
+	if (st == EX_OK) {
+		st = conf_check(cf, err);
+	}
+	if (st != EX_OK) {
+		conf_free(cf);
+	}
+	return st;
+}
+
+static enum ex_status conf_read_file(const char *path, struct buf *text, struct buf *err)
+{
+	char chunk[8192];
+	size_t n;
+	FILE *f = fopen(path, "r");
+	enum ex_status st = EX_OK;
+
+	if (f == NULL) {
+		buf_msg(err, "%s: cannot open: %s", path, strerror(errno));
+		return EX_EIO;
+	}
+	while (st == EX_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		st = buf_append(text, chunk, n);
+	}
+	if (st == EX_OK && ferror(f)) {
+		buf_msg(err, "%s: read error", path);
+		st = EX_EIO;
+	} else if (st != EX_OK) {
+		buf_msg(err, "%s: file too large", path);
+	}
+	fclose(f);
+	return st;
+}
+
+enum ex_status conf_load(struct config *cf, const char *path, struct buf *err)
+{
+	struct buf text;
+	enum ex_status st = EX_OK;
+
+	buf_init(&text, 1024 * 1024);
+	if (path != NULL) {
+		st = conf_read_file(path, &text, err);
+	}
+	if (st == EX_OK) {
+		st = conf_load_text(cf, path != NULL ? buf_str(&text) : NULL,
+				    path != NULL ? path : "(none)", err);
+	}
+	buf_free(&text);
+	return st;
+}
+
+void conf_free(struct config *cf)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		if (conf_table[i].type == CONF_STRING) {
+			char **field = (char **)(void *)((char *)cf + conf_table[i].offset);
+
+			free(*field);
+			*field = NULL;
+		}
+	}
+}
+
+const char *conf_path(const char *arg)
+{
+	const char *env = getenv("EXPORTD_CONFIG");
+
+	if (arg != NULL) {
+		return arg;
+	}
+	return env != NULL && env[0] != '\0' ? env : CONF_DEFAULT_PATH;
+}
+
+enum ex_status conf_dump(const struct config *cf, struct buf *out)
+{
+	const char *base = (const char *)cf, *last = "";
+	const struct conf_entry *e;
+	enum ex_status st = EX_OK;
+	size_t i;
+
+	for (i = 0; st == EX_OK && i < CONF_NENTRIES; i++) {
+		e = &conf_table[i];
+		if (strcmp(last, e->section) != 0) {
+			st = buf_printf(out, "%s[%s]\n", i ? "\n" : "", e->section);
+			last = e->section;
+		}
+		if (st != EX_OK) {
+			break;
+		}
+		if (e->secret) {
+			st = buf_printf(out, "%s = (set, not shown)\n", e->key);
+		} else if (e->type == CONF_STRING) {
+			st = buf_printf(out, "%s = %s\n", e->key,
+					*(char *const *)(const void *)(base + e->offset));
+		} else if (e->type == CONF_ENUM) {
+			st = buf_printf(out, "%s = %s\n", e->key,
+					e->choices[*(const int *)(const void *)(base + e->offset)]);
+		} else {
+			st = buf_printf(out, "%s = %lld%s\n", e->key,
+					*(const long long *)(const void *)(base + e->offset),
+					e->type == CONF_DURATION ? "ms" : "");
+		}
+	}
+	return st;
+}

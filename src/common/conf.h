@@ -1,0 +1,68 @@
+/* conf.h - exportd.conf: one ini file for all three programs.
+ *
+ * Every key lives in one typed table (conf.c).  Loading applies the
+ * defaults, then the file, then EXPORTD_<SECTION>_<KEY> environment
+ * variables.  Errors name file:line (or the environment variable) and are
+ * written into the caller's buffer.  Strings in struct config are owned by it
+ * and released by conf_free().
+ */
+#ifndef EXPORTD_CONF_H
+#define EXPORTD_CONF_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+#define CONF_DEFAULT_PATH "/etc/exportd/exportd.conf"
+
+enum conf_download {
+	CONF_DOWNLOAD_STREAM,
+	CONF_DOWNLOAD_XSENDFILE,
+	CONF_DOWNLOAD_XACCEL,
+};
+
+struct config {
+	char *db_url;
+
+	char *http_base_path; /* "" or "/prefix" without trailing slash */
+	char *http_public_url;
+	long long http_body_limit;
+	int http_download; /* enum conf_download */
+	char *http_accel_prefix;
+	long long http_stream_chunk;
+
+	long long workers;
+	long long poll_interval_ms;
+	long long chunk_rows;
+	long long part_size;
+	long long write_buffer;
+	long long max_row_size;
+	long long lease_timeout_ms;
+	long long heartbeat_interval_ms;
+	long long max_attempts;
+	long long shutdown_grace_ms;
+	long long retry_base_ms;
+	long long retry_max_ms;
+
+	int storage_backend; /* 0 = local */
+	char *storage_dir;
+
+	long long retention_ms;
+	int csv_crlf; /* 1 = CRLF, 0 = LF */
+
+	int log_level; /* enum log_level */
+};
+
+/* Defaults, then the file at path (NULL: none), then the environment. */
+enum ex_status conf_load(struct config *cf, const char *path, struct buf *err) EX_MUST_CHECK;
+/* Same, from text in memory; name is used in error messages. */
+enum ex_status conf_load_text(struct config *cf, const char *text, const char *name,
+			      struct buf *err) EX_MUST_CHECK;
+void conf_free(struct config *cf);
+/* The path to use: -c argument, else $EXPORTD_CONFIG, else the default. */
+const char *conf_path(const char *arg);
+/* Print every key with its current value (secrets masked) as ini text. */
+enum ex_status conf_dump(const struct config *cf, struct buf *out) EX_MUST_CHECK;
+
+#endif

@@ -1,0 +1,23 @@
+/* migrate.h - ordered schema migrations, compiled in from sql/migrations. */
+#ifndef EXPORTD_MIGRATE_H
+#define EXPORTD_MIGRATE_H
+
+#include <libpq-fe.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+struct migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+
+extern const struct migration migrate_list[];
+extern const unsigned migrate_count;
+
+/* Apply every migration not yet recorded, each in its own transaction,
+ * serialised by an advisory lock; *applied counts the new ones. */
+enum ex_status migrate_run(PGconn *conn, int *applied, struct buf *err) EX_MUST_CHECK;
+
+#endif

@@ -1,0 +1,247 @@
+/* exportctl - migrations, API keys and job administration. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/apikey.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "db/db.h"
+#include "db/migrate.h"
+
+struct ctl {
+	struct config cf;
+	PGconn *conn;
+	struct buf err;
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: exportctl [-c CONFIG] COMMAND ...\n"
+		"  migrate                                   apply database migrations\n"
+		"  apikey create --workspace W --email E     create a key (printed once)\n"
+		"  apikey revoke KEY_OR_ID                   revoke a key\n"
+		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
+		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
+		"  config check                              validate and print the config\n");
+}
+
+/* Find "--name VALUE" in argv; NULL when absent. */
+static const char *ctl_option(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 0; i + 1 < argc; i++) {
+		if (strcmp(argv[i], name) == 0) {
+			return argv[i + 1];
+		}
+	}
+	return NULL;
+}
+
+static int ctl_fail(struct ctl *c, const char *what)
+{
+	fprintf(stderr, "exportctl: %s: %s\n", what, buf_str(&c->err));
+	return 1;
+}
+
+static int ctl_migrate(struct ctl *c)
+{
+	int applied = 0;
+
+	if (migrate_run(c->conn, &applied, &c->err) != EX_OK) {
+		return ctl_fail(c, "migrate");
+	}
+	printf("migrations: %d applied, %u known\n", applied, migrate_count);
+	return 0;
+}
+
+static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
+{
+	const char *ws = ctl_option(argc, argv, "--workspace");
+	const char *email = ctl_option(argc, argv, "--email");
+	char text[APIKEY_LEN + 1], hash[CRYPTO_SHA256_HEX_LEN + 1];
+	struct apikey key;
+	const char *params[4] = {key.id, hash, ws, email};
+
+	if (ws == NULL || email == NULL || ws[0] == '\0' || strchr(email, '@') == NULL) {
+		fprintf(stderr, "exportctl: apikey create needs --workspace W and --email E\n");
+		return 2;
+	}
+	if (apikey_generate(&key, text) != EX_OK) {
+		fprintf(stderr, "exportctl: cannot read random bytes\n");
+		return 1;
+	}
+	apikey_hash(&key, hash);
+	if (db_exec(c->conn,
+		    "INSERT INTO api_keys (id, secret_hash, workspace, email) VALUES ($1, $2, $3, $4)",
+		    4, params, NULL, &c->err) != EX_OK) {
+		return ctl_fail(c, "apikey create");
+	}
+	printf("%s\n", text);
+	fprintf(stderr, "key %s created for workspace %s (%s); it is shown only once\n", key.id,
+		ws, email);
+	return 0;
+}
+
+static int ctl_apikey_revoke(struct ctl *c, const char *arg)
+{
+	struct apikey key;
+	const char *id = apikey_parse(arg, &key) == EX_OK ? key.id : arg;
+	const char *params[1] = {id};
+	PGresult *res = NULL;
+	int rc = 0;
+
+	if (db_exec(c->conn,
+		    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
+		    " RETURNING id",
+		    1, params, &res, &c->err) != EX_OK) {
+		return ctl_fail(c, "apikey revoke");
+	}
+	if (PQntuples(res) == 0) {
+		fprintf(stderr, "exportctl: no such key: %s\n", id);
+		rc = 1;
+	} else {
+		printf("revoked %s\n", id);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Print a result as tab-separated lines with a header. */
+static void ctl_print(const PGresult *res)
+{
+	int r, col, n = PQnfields(res);
+
+	for (col = 0; col < n; col++) {
+		printf("%s%s", col ? "\t" : "", PQfname(res, col));
+	}
+	printf("\n");
+	for (r = 0; r < PQntuples(res); r++) {
+		for (col = 0; col < n; col++) {
+			const char *v = db_value(res, r, col);
+
+			printf("%s%s", col ? "\t" : "", v != NULL ? v : "-");
+		}
+		printf("\n");
+	}
+}
+
+static int ctl_query(struct ctl *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = NULL;
+
+	if (db_exec(c->conn, sql, n, params, &res, &c->err) != EX_OK) {
+		return ctl_fail(c, "query");
+	}
+	ctl_print(res);
+	PQclear(res);
+	return 0;
+}
+
+static int ctl_apikey_list(struct ctl *c, int argc, char **argv)
+{
+	const char *params[1] = {ctl_option(argc, argv, "--workspace")};
+
+	return ctl_query(c,
+			 "SELECT id, workspace, email, created_at, revoked_at, last_used_at"
+			 " FROM api_keys WHERE $1::text IS NULL OR workspace = $1"
+			 " ORDER BY created_at",
+			 1, params);
+}
+
+static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
+{
+	const char *params[2] = {ctl_option(argc, argv, "--workspace"),
+				 ctl_option(argc, argv, "--status")};
+
+	return ctl_query(c,
+			 "SELECT id, workspace, type, format, status, attempts, rows_done,"
+			 " bytes_done, created_at, error_message FROM export_jobs"
+			 " WHERE ($1::text IS NULL OR workspace = $1)"
+			 " AND ($2::text IS NULL OR status = $2)"
+			 " ORDER BY created_at DESC LIMIT 100",
+			 2, params);
+}
+
+static int ctl_config_check(struct ctl *c)
+{
+	struct buf out;
+	int rc = 0;
+
+	buf_init(&out, 64 * 1024);
+	if (conf_dump(&c->cf, &out) != EX_OK) {
+		rc = 1;
+	}
+	fputs(buf_str(&out), stdout);
+	buf_free(&out);
+	return rc;
+}
+
+static int ctl_dispatch(struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
+
+	if (strcmp(cmd, "migrate") == 0) {
+		return ctl_migrate(c);
+	}
+	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "create") == 0) {
+		return ctl_apikey_create(c, argc, argv);
+	}
+	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "revoke") == 0 && argc == 3) {
+		return ctl_apikey_revoke(c, argv[2]);
+	}
+	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "list") == 0) {
+		return ctl_apikey_list(c, argc, argv);
+	}
+	if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0) {
+		return ctl_jobs_list(c, argc, argv);
+	}
+	usage(stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c;
+	const char *arg = NULL;
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+		if (opt == 'c') {
+			arg = optarg;
+		} else {
+			usage(opt == 'h' ? stdout : stderr);
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("exportctl", LOG_INFO);
+	memset(&c, 0, sizeof(c));
+	buf_init(&c.err, 8192);
+	if (conf_load(&c.cf, conf_path(arg), &c.err) != EX_OK) {
+		rc = ctl_fail(&c, "config");
+		goto out;
+	}
+	if (strcmp(argv[optind], "config") == 0) {
+		rc = ctl_config_check(&c);
+		goto out;
+	}
+	if (db_connect(c.cf.db_url, "exportctl", &c.conn, &c.err) != EX_OK) {
+		rc = ctl_fail(&c, "database");
+		goto out;
+	}
+	rc = ctl_dispatch(&c, argc - optind, argv + optind);
+out:
+	if (c.conn != NULL) {
+		PQfinish(c.conn);
+	}
+	conf_free(&c.cf);
+	buf_free(&c.err);
+	return rc;
+}

@@ -1,0 +1,519 @@
+#include "exportd/export.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "db/db.h"
+#include "format/format.h"
+#include "jobs/registry.h"
+#include "storage/storage.h"
+
+#define EXPORT_STMT_FIRST "export_first"
+#define EXPORT_STMT_NEXT "export_next"
+
+struct export_state {
+	const struct export_ctx *ctx;
+	PGconn *data;
+	struct registry_type type;
+	char **names; /* output column names (owned) */
+	int ncols;
+	struct format_column *cols;
+	struct format_field *fields;
+	struct format_writer writer;
+	struct buf out;
+	struct storage_upload *up;
+	char file_key[64];
+	long long rows, bytes, part_bytes;
+	int part;
+	struct buf last_key;
+	long long last_beat_ms;
+};
+
+/* The output columns: the job's subset, or all the type's columns. */
+static enum ex_status export_columns(struct export_state *s, struct buf *err)
+{
+	const char *json = s->ctx->job->columns_json;
+	struct json_object *arr = json != NULL ? json_tokener_parse(json) : NULL;
+	int i, n = arr != NULL ? (int)json_object_array_length(arr) : s->type.ncolumns;
+	enum ex_status st = EX_OK;
+
+	s->names = calloc((size_t)n + 1, sizeof(char *));
+	if (s->names == NULL) {
+		st = EX_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n && st == EX_OK; i++) {
+		const char *name = arr != NULL
+					   ? json_object_get_string(json_object_array_get_idx(arr, i))
+					   : s->type.columns[i];
+
+		if (name == NULL || registry_column_index(&s->type, name) < 0) {
+			buf_msg(err, "column \"%s\" is not exportable for type %s",
+					 name != NULL ? name : "(null)", s->type.name);
+			st = EX_EPERM;
+		} else if ((s->names[i] = strdup(name)) == NULL) {
+			st = EX_ENOMEM;
+		}
+	}
+	s->ncols = n;
+out:
+	json_object_put(arr);
+	return st;
+}
+
+/* SELECT "c1", ..., "key"::text FROM "schema"."rel" WHERE "ws" = $1
+ *   [AND "key" > $2] ORDER BY "key" LIMIT n */
+static enum ex_status export_sql(struct export_state *s, int next, struct buf *sql)
+{
+	const struct registry_type *t = &s->type;
+	enum ex_status st = buf_puts(sql, "SELECT ");
+	int i;
+
+	for (i = 0; i < s->ncols && st == EX_OK; i++) {
+		st = db_quote_ident(s->data, s->names[i], sql);
+		if (st == EX_OK) {
+			st = buf_puts(sql, ", ");
+		}
+	}
+	if (st == EX_OK) {
+		st = db_quote_ident(s->data, t->key_column, sql);
+	}
+	if (st == EX_OK) {
+		st = buf_puts(sql, "::text FROM ");
+	}
+	if (st == EX_OK) {
+		st = db_quote_ident(s->data, t->schema_name, sql);
+	}
+	if (st == EX_OK) {
+		st = buf_putc(sql, '.');
+	}
+	if (st == EX_OK) {
+		st = db_quote_ident(s->data, t->relation, sql);
+	}
+	if (st == EX_OK) {
+		st = buf_puts(sql, " WHERE ");
+	}
+	if (st == EX_OK) {
+		st = db_quote_ident(s->data, t->workspace_column, sql);
+	}
+	if (st == EX_OK) {
+		st = buf_puts(sql, " = $1");
+	}
+	if (st == EX_OK && next) {
+		st = buf_puts(sql, " AND ");
+		if (st == EX_OK) {
+			st = db_quote_ident(s->data, t->key_column, sql);
+		}
+		if (st == EX_OK) {
+			st = buf_puts(sql, " > $2");
+		}
+	}
+	if (st == EX_OK) {
+		st = buf_puts(sql, " ORDER BY ");
+	}
+	if (st == EX_OK) {
+		st = db_quote_ident(s->data, t->key_column, sql);
+	}
+	if (st == EX_OK) {
+		st = buf_printf(sql, " LIMIT %lld", s->ctx->cf->chunk_rows);
+	}
+	return st;
+}
+
+static enum ex_status export_result_status(PGconn *conn, PGresult *res, ExecStatusType want,
+					   struct buf *err)
+{
+	enum ex_status st;
+
+	if (PQresultStatus(res) == want) {
+		return EX_OK;
+	}
+	st = res != NULL ? db_classify(res) : EX_EDB;
+	buf_msg(err, "%s", res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	return st;
+}
+
+static enum ex_status export_prepare_one(struct export_state *s, const char *name, int next,
+					 struct buf *err)
+{
+	struct buf sql;
+	PGresult *res;
+	enum ex_status st;
+
+	buf_init(&sql, 64 * 1024);
+	st = export_sql(s, next, &sql);
+	if (st != EX_OK) {
+		buf_msg(err, "%s", "cannot build the export query");
+		goto out;
+	}
+	res = PQprepare(s->data, name, buf_str(&sql), 0, NULL);
+	st = export_result_status(s->data, res, PGRES_COMMAND_OK, err);
+	PQclear(res);
+out:
+	buf_free(&sql);
+	return st;
+}
+
+/* Prepare both statements and learn the output types from the server. */
+static enum ex_status export_prepare(struct export_state *s, struct buf *err)
+{
+	PGresult *desc;
+	enum ex_status st;
+	int i;
+
+	st = export_prepare_one(s, EXPORT_STMT_FIRST, 0, err);
+	if (st == EX_OK) {
+		st = export_prepare_one(s, EXPORT_STMT_NEXT, 1, err);
+	}
+	if (st != EX_OK) {
+		return st;
+	}
+	desc = PQdescribePrepared(s->data, EXPORT_STMT_FIRST);
+	st = export_result_status(s->data, desc, PGRES_COMMAND_OK, err);
+	s->cols = calloc((size_t)s->ncols, sizeof(*s->cols));
+	s->fields = calloc((size_t)s->ncols, sizeof(*s->fields));
+	if (st == EX_OK && (s->cols == NULL || s->fields == NULL)) {
+		st = EX_ENOMEM;
+	}
+	for (i = 0; st == EX_OK && i < s->ncols; i++) {
+		s->cols[i].name = s->names[i];
+		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
+	}
+	PQclear(desc);
+	return st;
+}
+
+static enum ex_status export_flush(struct export_state *s, struct buf *err)
+{
+	enum ex_status st = EX_OK;
+
+	if (s->out.len > 0) {
+		st = storage_write(s->up, s->out.data, s->out.len, err);
+		buf_reset(&s->out);
+	}
+	return st;
+}
+
+static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, struct buf *err)
+{
+	const struct export_ctx *ctx = s->ctx;
+	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part};
+	int cancel = 0;
+	enum ex_status st;
+
+	st = jobs_heartbeat(ctx->ctl, ctx->job, &p, ctx->cf->lease_timeout_ms, &cancel, err);
+	s->last_beat_ms = timeutil_now_ms();
+	if (st == EX_OK && cancel) {
+		st = EX_ECANCEL;
+	}
+	return st;
+}
+
+/* The part is full: make it durable, then commit the checkpoint. */
+static enum ex_status export_part_end(struct export_state *s, const char *key, struct buf *err)
+{
+	struct storage_ckpt ckpt;
+	enum ex_status st = export_flush(s, err);
+
+	if (st == EX_OK) {
+		st = storage_part_end(s->up, &ckpt, err);
+	}
+	if (st != EX_OK) {
+		return st;
+	}
+	s->part = ckpt.part;
+	s->part_bytes = 0;
+	return export_beat(s, key, err);
+}
+
+static enum ex_status export_row(struct export_state *s, const PGresult *res, int r,
+				 struct buf *err)
+{
+	size_t before = s->out.len;
+	enum ex_status st;
+	int i;
+
+	for (i = 0; i < s->ncols; i++) {
+		s->fields[i].is_null = PQgetisnull(res, r, i);
+		s->fields[i].value = PQgetvalue(res, r, i);
+		s->fields[i].len = (size_t)PQgetlength(res, r, i);
+	}
+	st = format_row(&s->writer, s->fields, &s->out);
+	if (st == EX_ETOOBIG) {
+		buf_msg(err, "row %lld is larger than exportd.max_row_size", s->rows + 1);
+		return st;
+	}
+	if (st != EX_OK) {
+		return st;
+	}
+	s->rows++;
+	s->bytes += (long long)(s->out.len - before);
+	s->part_bytes += (long long)(s->out.len - before);
+	if (s->part_bytes >= s->ctx->cf->part_size) {
+		return export_part_end(s, PQgetvalue(res, r, s->ncols), err);
+	}
+	if ((long long)s->out.len >= s->ctx->cf->write_buffer) {
+		return export_flush(s, err);
+	}
+	return EX_OK;
+}
+
+static enum ex_status export_send(struct export_state *s, const char *after, struct buf *err)
+{
+	const char *params[2] = {s->ctx->job->workspace, after};
+	int ok;
+
+	if (after == NULL) {
+		ok = PQsendQueryPrepared(s->data, EXPORT_STMT_FIRST, 1, params, NULL, NULL, 0);
+	} else {
+		ok = PQsendQueryPrepared(s->data, EXPORT_STMT_NEXT, 2, params, NULL, NULL, 0);
+	}
+	if (!ok) {
+		buf_msg(err, "%s", PQerrorMessage(s->data));
+		return EX_EDB;
+	}
+	return EX_OK;
+}
+
+/* Wait for the chunk in flight; *res is the caller's to clear. */
+static enum ex_status export_receive(struct export_state *s, PGresult **res, struct buf *err)
+{
+	PGresult *extra;
+	enum ex_status st;
+
+	*res = PQgetResult(s->data);
+	st = export_result_status(s->data, *res, PGRES_TUPLES_OK, err);
+	while ((extra = PQgetResult(s->data)) != NULL) {
+		PQclear(extra);
+	}
+	if (st != EX_OK) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return st;
+}
+
+static enum ex_status export_between_chunks(struct export_state *s, struct buf *err)
+{
+	if (*s->ctx->stop) {
+		return EX_ESTOP;
+	}
+	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
+		return export_beat(s, NULL, err);
+	}
+	return EX_OK;
+}
+
+/* Stream every chunk; the next one is requested before this one is written. */
+static enum ex_status export_rows(struct export_state *s, struct buf *err)
+{
+	PGresult *res = NULL;
+	int n, r, more = 1;
+	enum ex_status st = export_send(s, s->last_key.len ? buf_str(&s->last_key) : NULL, err);
+
+	while (st == EX_OK && more) {
+		st = export_receive(s, &res, err);
+		if (st != EX_OK) {
+			break;
+		}
+		n = PQntuples(res);
+		more = n == s->ctx->cf->chunk_rows;
+		if (more) {
+			st = export_send(s, PQgetvalue(res, n - 1, s->ncols), err);
+		}
+		for (r = 0; st == EX_OK && r < n; r++) {
+			st = export_row(s, res, r, err);
+		}
+		PQclear(res);
+		res = NULL;
+		if (st == EX_OK) {
+			st = export_between_chunks(s, err);
+		}
+	}
+	return st;
+}
+
+/* Open the upload: resume from the checkpoint if its data is still there. */
+static enum ex_status export_open(struct export_state *s, struct buf *err)
+{
+	const struct jobs_claim *job = s->ctx->job;
+	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part};
+	enum ex_status st;
+
+	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL) {
+		st = storage_open(s->ctx->cf, s->file_key, &ckpt, &s->up, err);
+		if (st == EX_OK) {
+			s->rows = job->ckpt_rows;
+			s->bytes = job->ckpt_bytes;
+			s->part = job->ckpt_part;
+			log_info("job %s: resuming after row %lld (%lld bytes, part %d)", job->id,
+				 s->rows, s->bytes, s->part);
+			return buf_puts(&s->last_key, job->ckpt_last_key);
+		}
+		if (st != EX_ENOTFOUND) {
+			return st;
+		}
+		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
+			 buf_str(err));
+	}
+	st = storage_open(s->ctx->cf, s->file_key, NULL, &s->up, err);
+	if (st == EX_OK) {
+		st = format_header(&s->writer, &s->out);
+	}
+	if (st == EX_OK) {
+		s->bytes = (long long)s->out.len;
+		s->part_bytes = s->bytes;
+	}
+	return st;
+}
+
+/* A cheap row estimate from the planner, for progress. */
+static void export_estimate(struct export_state *s)
+{
+	const char *params[1] = {s->ctx->job->workspace};
+	struct buf sql, err;
+	PGresult *res = NULL;
+	struct json_object *plan = NULL, *node = NULL, *rows = NULL;
+
+	buf_init(&sql, 4096);
+	buf_init(&err, 1024);
+	if (buf_puts(&sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM ") != EX_OK ||
+	    db_quote_ident(s->data, s->type.schema_name, &sql) != EX_OK ||
+	    buf_putc(&sql, '.') != EX_OK || db_quote_ident(s->data, s->type.relation, &sql) != EX_OK ||
+	    buf_puts(&sql, " WHERE ") != EX_OK ||
+	    db_quote_ident(s->data, s->type.workspace_column, &sql) != EX_OK ||
+	    buf_puts(&sql, " = $1") != EX_OK) {
+		goto out;
+	}
+	if (db_exec(s->data, buf_str(&sql), 1, params, &res, &err) != EX_OK) {
+		goto out;
+	}
+	plan = json_tokener_parse(PQgetvalue(res, 0, 0));
+	node = plan != NULL ? json_object_array_get_idx(plan, 0) : NULL;
+	if (node != NULL && json_object_object_get_ex(node, "Plan", &node) &&
+	    json_object_object_get_ex(node, "Plan Rows", &rows)) {
+		if (jobs_set_estimate(s->ctx->ctl, s->ctx->job, json_object_get_int64(rows),
+				      &err) != EX_OK) {
+			log_warn("job %s: cannot record the estimate: %s", s->ctx->job->id,
+				 buf_str(&err));
+		}
+	}
+out:
+	json_object_put(plan);
+	PQclear(res);
+	buf_free(&sql);
+	buf_free(&err);
+}
+
+static enum ex_status export_finish(struct export_state *s, struct buf *err)
+{
+	const struct export_ctx *ctx = s->ctx;
+	struct storage_ckpt ckpt;
+	enum ex_status st = export_flush(s, err);
+
+	if (st == EX_OK && (s->part_bytes > 0 || s->part == 0)) {
+		st = storage_part_end(s->up, &ckpt, err);
+	}
+	if (st == EX_OK) {
+		st = jobs_complete_begin(ctx->ctl, ctx->job, s->rows, s->bytes, s->file_key,
+					 ctx->cf->retention_ms, err);
+	}
+	if (st != EX_OK) {
+		return st;
+	}
+	/* The row is locked under our token: make the file final, then commit. */
+	st = storage_complete(s->up, err);
+	if (st == EX_OK) {
+		st = jobs_commit(ctx->ctl, err);
+	} else {
+		jobs_rollback(ctx->ctl);
+	}
+	return st;
+}
+
+static enum ex_status export_setup(struct export_state *s, struct buf *err)
+{
+	const struct export_ctx *ctx = s->ctx;
+	enum format_kind kind;
+	enum ex_status st;
+
+	if (format_parse_kind(ctx->job->format, &kind) != EX_OK) {
+		buf_msg(err, "unknown format \"%s\"", ctx->job->format);
+		return EX_EINVAL;
+	}
+	snprintf(s->file_key, sizeof(s->file_key), "%s.%s", ctx->job->id, format_extension(kind));
+	st = db_connect(ctx->cf->db_url, "exportd-data", &s->data, err);
+	if (st != EX_OK) {
+		return st;
+	}
+	st = registry_load(ctx->ctl, ctx->job->type, &s->type, err);
+	if (st == EX_ENOTFOUND) {
+		buf_msg(err, "export type \"%s\" does not exist", ctx->job->type);
+		return EX_EPERM;
+	}
+	if (st == EX_OK) {
+		st = export_columns(s, err);
+	}
+	if (st == EX_OK) {
+		st = export_prepare(s, err);
+	}
+	s->writer.kind = kind;
+	s->writer.crlf = ctx->cf->csv_crlf;
+	s->writer.columns = s->cols;
+	s->writer.ncolumns = (size_t)s->ncols;
+	return st;
+}
+
+static void export_cleanup(struct export_state *s)
+{
+	int i;
+
+	storage_close(s->up);
+	if (s->data != NULL) {
+		PQfinish(s->data);
+	}
+	for (i = 0; s->names != NULL && i < s->ncols; i++) {
+		free(s->names[i]);
+	}
+	free(s->names);
+	free(s->cols);
+	free(s->fields);
+	registry_free(&s->type);
+	buf_free(&s->out);
+	buf_free(&s->last_key);
+}
+
+enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
+{
+	struct export_state s;
+	enum ex_status st;
+
+	memset(&s, 0, sizeof(s));
+	s.ctx = ctx;
+	buf_init(&s.out, (size_t)(ctx->cf->write_buffer + ctx->cf->max_row_size));
+	buf_init(&s.last_key, 64 * 1024);
+	s.last_beat_ms = timeutil_now_ms();
+	st = export_setup(&s, err);
+	if (st == EX_OK) {
+		export_estimate(&s);
+		st = export_open(&s, err);
+	}
+	if (st == EX_OK) {
+		st = export_rows(&s, err);
+	}
+	if (st == EX_OK) {
+		st = export_finish(&s, err);
+	}
+	if (st == EX_ECANCEL && s.up != NULL) {
+		storage_abort(s.up);
+	}
+	if (st == EX_OK) {
+		log_info("job %s: complete, %lld rows, %lld bytes", ctx->job->id, s.rows, s.bytes);
+	}
+	export_cleanup(&s);
+	return st;
+}

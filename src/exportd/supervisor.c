@@ -1,0 +1,206 @@
+#include "exportd/supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "exportd/worker.h"
+
+#define SUPERVISOR_MAX_WORKERS 256
+
+struct supervisor_slot {
+	pid_t pid;          /* 0: not running */
+	long long started;  /* monotonic ms */
+	long long restart_at;
+	long long backoff;
+};
+
+struct supervisor {
+	struct config *cf;
+	const char *conf_path;
+	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS];
+	int nslots;
+};
+
+static void supervisor_spawn(struct supervisor *sv, int i)
+{
+	struct supervisor_slot *slot = &sv->slots[i];
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		slot->restart_at = timeutil_now_ms() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		/* If the supervisor dies, its workers give their jobs back. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		_exit(worker_main(sv->cf, i));
+	}
+	slot->pid = pid;
+	slot->started = timeutil_now_ms();
+}
+
+static struct supervisor_slot *supervisor_find(struct supervisor *sv, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < sv->nslots; i++) {
+		if (sv->slots[i].pid == pid) {
+			return &sv->slots[i];
+		}
+	}
+	return NULL;
+}
+
+/* Reap dead workers and schedule their restart with backoff. */
+static void supervisor_reap(struct supervisor *sv, int stopping)
+{
+	struct supervisor_slot *slot;
+	long long now = timeutil_now_ms();
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		slot = supervisor_find(sv, pid);
+		if (slot == NULL) {
+			continue;
+		}
+		slot->pid = 0;
+		if (stopping) {
+			continue;
+		}
+		/* A worker that ran for a minute earns a fresh backoff. */
+		slot->backoff = now - slot->started > 60000 ? 100
+				: slot->backoff == 0	  ? 100
+							  : slot->backoff * 2;
+		if (slot->backoff > 30000) {
+			slot->backoff = 30000;
+		}
+		slot->restart_at = now + slot->backoff;
+		log_warn("worker %ld exited (%s %d); restarting in %lldms", (long)pid,
+			 WIFSIGNALED(status) ? "signal" : "status",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+			 slot->backoff);
+	}
+}
+
+static void supervisor_restart_due(struct supervisor *sv)
+{
+	long long now = timeutil_now_ms();
+	int i;
+
+	for (i = 0; i < sv->nslots; i++) {
+		if (sv->slots[i].pid == 0 && sv->slots[i].restart_at <= now) {
+			supervisor_spawn(sv, i);
+		}
+	}
+}
+
+static int supervisor_running(const struct supervisor *sv)
+{
+	int i, n = 0;
+
+	for (i = 0; i < sv->nslots; i++) {
+		n += sv->slots[i].pid != 0;
+	}
+	return n;
+}
+
+static void supervisor_signal_all(struct supervisor *sv, int sig)
+{
+	int i;
+
+	for (i = 0; i < sv->nslots; i++) {
+		if (sv->slots[i].pid != 0) {
+			kill(sv->slots[i].pid, sig);
+		}
+	}
+}
+
+/* SIGTERM the workers, wait for the grace period, then SIGKILL. */
+static void supervisor_stop_workers(struct supervisor *sv, const sigset_t *set)
+{
+	long long deadline = timeutil_now_ms() + sv->cf->shutdown_grace_ms + 1000;
+	struct timespec tick = {0, 50 * 1000 * 1000};
+
+	supervisor_signal_all(sv, SIGTERM);
+	while (supervisor_running(sv) > 0 && timeutil_now_ms() < deadline) {
+		sigtimedwait(set, NULL, &tick);
+		supervisor_reap(sv, 1);
+	}
+	if (supervisor_running(sv) > 0) {
+		log_warn("workers still running after the grace period; killing them");
+		supervisor_signal_all(sv, SIGKILL);
+		while (supervisor_running(sv) > 0) {
+			sigtimedwait(set, NULL, &tick);
+			supervisor_reap(sv, 1);
+		}
+	}
+}
+
+static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
+{
+	struct config fresh;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	if (conf_load(&fresh, sv->conf_path, &err) != EX_OK) {
+		log_error("reload failed, keeping the running config: %s", buf_str(&err));
+		buf_free(&err);
+		return;
+	}
+	buf_free(&err);
+	log_info("config reloaded; replacing workers");
+	supervisor_stop_workers(sv, set);
+	conf_free(sv->cf);
+	*sv->cf = fresh;
+	log_set_level((enum log_level)sv->cf->log_level);
+	memset(sv->slots, 0, sizeof(sv->slots));
+	sv->nslots = (int)sv->cf->workers;
+	supervisor_restart_due(sv);
+}
+
+int supervisor_run(struct config *cf, const char *conf_path)
+{
+	struct supervisor sv;
+	struct timespec tick = {0, 200 * 1000 * 1000};
+	sigset_t set;
+	int sig;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.cf = cf;
+	sv.conf_path = conf_path;
+	sv.nslots = (int)cf->workers;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("starting %d workers", sv.nslots);
+	supervisor_restart_due(&sv);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			break;
+		}
+		if (sig == SIGHUP) {
+			supervisor_reload(&sv, &set);
+		}
+		supervisor_reap(&sv, 0);
+		supervisor_restart_due(&sv);
+	}
+	log_info("stopping");
+	supervisor_stop_workers(&sv, &set);
+	log_info("stopped");
+	return 0;
+}

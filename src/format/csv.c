@@ -1,0 +1,142 @@
+/* csv.c - CSV exactly as PostgreSQL 15's COPY ... TO (FORMAT csv, HEADER).
+ *
+ * The rule is CopyAttributeOutCSV()'s with the defaults (delimiter ',', quote
+ * and escape '"', NULL as an empty unquoted field): a value is quoted iff it
+ * contains ',', '"', '\r' or '\n', is empty (it would read as NULL), or is
+ * "\." in a single-column file (it would read as the end-of-data marker).
+ * Inside quotes only '"' is doubled.  Header names follow the same rule.
+ * UTF-8 needs no care: no byte of a multibyte sequence is ASCII.
+ */
+#include "format/format.h"
+
+#include <string.h>
+
+/* Bytes that force quoting. */
+static const unsigned char csv_special[256] = {
+	[','] = 1,
+	['"'] = 1,
+	['\r'] = 1,
+	['\n'] = 1,
+};
+
+static int csv_needs_quote(const char *s, size_t len, int single)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+
+	if (len == 0) {
+		return 1;
+	}
+	if (single && len == 2 && s[0] == '\\' && s[1] == '.') {
+		return 1;
+	}
+	for (i = 0; i < len; i++) {
+		if (csv_special[p[i]]) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* "..." with each '"' doubled: runs up to and including a quote, then one more. */
+static enum ex_status csv_quoted(const char *s, size_t len, struct buf *out)
+{
+	const char *end = s + len;
+	const char *q;
+	enum ex_status st;
+
+	st = buf_putc(out, '"');
+	while (st == EX_OK && s < end) {
+		q = memchr(s, '"', (size_t)(end - s));
+		if (q == NULL) {
+			st = buf_append(out, s, (size_t)(end - s));
+			break;
+		}
+		st = buf_append(out, s, (size_t)(q - s) + 1);
+		if (st == EX_OK) {
+			st = buf_putc(out, '"');
+		}
+		s = q + 1;
+	}
+	if (st == EX_OK) {
+		st = buf_putc(out, '"');
+	}
+	return st;
+}
+
+static enum ex_status csv_field(const char *s, size_t len, int single, struct buf *out)
+{
+	if (csv_needs_quote(s, len, single)) {
+		return csv_quoted(s, len, out);
+	}
+	return buf_append(out, s, len);
+}
+
+/* A timestamp that needs no quoting is rewritten; one that does is no
+ * timestamp (the rewrite's output never contains a special byte), so it
+ * goes out unchanged. */
+static enum ex_status csv_value(const struct format_column *col, const struct format_field *f,
+				int single, struct buf *out)
+{
+	if (f->is_null) {
+		return EX_OK;
+	}
+	if (col->type == FORMAT_TIMESTAMP && !csv_needs_quote(f->value, f->len, single)) {
+		return format_timestamp(f->value, f->len, out);
+	}
+	return csv_field(f->value, f->len, single, out);
+}
+
+static enum ex_status csv_eol(const struct format_writer *w, struct buf *out)
+{
+	return w->crlf ? buf_append(out, "\r\n", 2) : buf_putc(out, '\n');
+}
+
+enum ex_status csv_header(const struct format_writer *w, struct buf *out)
+{
+	int single = w->ncolumns == 1;
+	const char *name;
+	enum ex_status st = EX_OK;
+	size_t i;
+
+	for (i = 0; i < w->ncolumns; i++) {
+		if (i > 0) {
+			st = buf_putc(out, ',');
+			if (st != EX_OK) {
+				goto out;
+			}
+		}
+		name = w->columns[i].name;
+		st = csv_field(name, strlen(name), single, out);
+		if (st != EX_OK) {
+			goto out;
+		}
+	}
+	st = csv_eol(w, out);
+out:
+	return st;
+}
+
+enum ex_status csv_row(const struct format_writer *w, const struct format_field *fields,
+		       struct buf *out)
+{
+	int single = w->ncolumns == 1;
+	enum ex_status st = EX_OK;
+	size_t i;
+
+	for (i = 0; i < w->ncolumns; i++) {
+		if (i > 0) {
+			st = buf_putc(out, ',');
+			if (st != EX_OK) {
+				goto out;
+			}
+		}
+		st = csv_value(&w->columns[i], &fields[i], single, out);
+		if (st != EX_OK) {
+			goto out;
+		}
+	}
+	st = csv_eol(w, out);
+out:
+	return st;
+}

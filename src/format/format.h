@@ -1,0 +1,77 @@
+/* format.h - turn rows into CSV or JSON Lines bytes.
+ *
+ * Pure: no libpq, no I/O.  A writer is described once per export (formats,
+ * column names and value types) and then asked for the header and for each
+ * row; bytes are appended to a caller-owned struct buf.  Field values are
+ * PostgreSQL's text output (DateStyle ISO, TimeZone UTC); the writer
+ * rewrites timestamps into ISO 8601 / RFC 3339 form exactly as PostgreSQL's
+ * to_json() prints them ("2024-01-02T03:04:05.5+00:00").
+ *
+ * On EX_ETOOBIG / EX_ENOMEM the buffer may hold a partial row: callers treat
+ * that as fatal for the export (the row cap is a config key).
+ */
+#ifndef EXPORTD_FORMAT_H
+#define EXPORTD_FORMAT_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+enum format_kind {
+	FORMAT_CSV,
+	FORMAT_JSONL,
+};
+
+enum format_type {
+	FORMAT_TEXT,      /* JSON string */
+	FORMAT_NUMBER,    /* JSON number; NaN/Infinity become strings */
+	FORMAT_BOOL,      /* PostgreSQL "t"/"f"; JSON true/false */
+	FORMAT_JSON,      /* json/jsonb: embedded as-is in JSONL */
+	FORMAT_TIMESTAMP, /* timestamp / timestamptz: ISO 8601 with 'T' */
+};
+
+struct format_column {
+	const char *name; /* not owned */
+	enum format_type type;
+};
+
+struct format_field {
+	const char *value; /* not NUL-terminated necessarily; NULL when is_null */
+	size_t len;
+	int is_null;
+};
+
+struct format_writer {
+	enum format_kind kind;
+	int crlf; /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	const struct format_column *columns; /* not owned */
+	size_t ncolumns;
+};
+
+/* "csv" / "jsonl" -> kind; EX_EINVAL for anything else. */
+enum ex_status format_parse_kind(const char *name, enum format_kind *out) EX_MUST_CHECK;
+const char *format_kind_name(enum format_kind kind);
+/* File extension without the dot: "csv", "jsonl". */
+const char *format_extension(enum format_kind kind);
+const char *format_content_type(enum format_kind kind);
+
+/* Map a PostgreSQL type OID (pg_type.oid of a built-in type) to a value type. */
+enum format_type format_type_from_oid(unsigned int oid);
+
+/* CSV: the header line (column names, quoted as needed); JSONL: nothing. */
+enum ex_status format_header(const struct format_writer *w, struct buf *out) EX_MUST_CHECK;
+/* One row; fields has w->ncolumns entries. */
+enum ex_status format_row(const struct format_writer *w, const struct format_field *fields,
+			  struct buf *out) EX_MUST_CHECK;
+
+/* Internal to the format module, exposed for csv.c / jsonl.c and tests. */
+enum ex_status csv_header(const struct format_writer *w, struct buf *out) EX_MUST_CHECK;
+enum ex_status csv_row(const struct format_writer *w, const struct format_field *fields,
+		       struct buf *out) EX_MUST_CHECK;
+enum ex_status jsonl_row(const struct format_writer *w, const struct format_field *fields,
+			 struct buf *out) EX_MUST_CHECK;
+/* Rewrite PostgreSQL's ISO timestamp text into to_json()'s form. */
+enum ex_status format_timestamp(const char *value, size_t len, struct buf *out) EX_MUST_CHECK;
+
+#endif

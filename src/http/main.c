@@ -1,0 +1,62 @@
+/* export.fcgi - the exportd HTTP API as a FastCGI responder.
+ *
+ * Single-threaded; run several processes under spawn-fcgi.  Each keeps one
+ * PostgreSQL connection, reconnecting when it breaks.  Config from
+ * $EXPORTD_CONFIG (or the default path).
+ */
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "http/handlers.h"
+#include "http/request.h"
+
+static volatile sig_atomic_t main_stop;
+
+static void main_on_term(int sig)
+{
+	(void)sig;
+	main_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cf;
+	struct app app;
+	struct http_request r;
+	FCGX_Request fcgi;
+	struct buf err;
+	struct sigaction sa;
+
+	log_init("export.fcgi", LOG_INFO);
+	buf_init(&err, 4096);
+	if (conf_load(&cf, conf_path(argc > 2 && strcmp(argv[1], "-c") == 0 ? argv[2] : NULL),
+		      &err) != EX_OK) {
+		log_error("%s", buf_str(&err));
+		buf_free(&err);
+		return 1;
+	}
+	buf_free(&err);
+	log_set_level((enum log_level)cf.log_level);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_term; /* no SA_RESTART: accept() returns */
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&app, 0, sizeof(app));
+	app.cf = &cf;
+	FCGX_Init();
+	FCGX_InitRequest(&fcgi, 0, 0);
+	while (!main_stop && FCGX_Accept_r(&fcgi) >= 0) {
+		request_init(&r, &fcgi);
+		handlers_dispatch(&app, &r);
+		FCGX_Finish_r(&fcgi);
+	}
+	if (app.conn != NULL) {
+		PQfinish(app.conn);
+	}
+	conf_free(&cf);
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* problem.h - RFC 9457 problem details (application/problem+json).
+ *
+ * A problem is built up (one or more field errors may be added) and then
+ * sent.  Every error answer of the API goes through here, so they all
+ * have the same shape: type, title, status, detail, instance (request id),
+ * and for request fields "field" plus "errors": [{field, pointer, detail}].
+ */
+#ifndef EXPORTD_PROBLEM_H
+#define EXPORTD_PROBLEM_H
+
+#include <json-c/json.h>
+
+#include "http/request.h"
+
+struct problem {
+	struct json_object *body;
+	struct json_object *errors; /* NULL until a field error is added */
+	int status;
+};
+
+/* slug names the type: "urn:exportd:problem:<slug>". */
+void problem_init(struct problem *p, int status, const char *slug, const char *title,
+		  const char *detail);
+void problem_add_field(struct problem *p, const char *field, const char *detail);
+int problem_has_errors(const struct problem *p);
+/* Send and release; extra as for request_head. */
+void problem_send(struct problem *p, struct http_request *r, const char *extra);
+/* Build and send in one go. */
+void problem_reply(struct http_request *r, int status, const char *slug, const char *title,
+		   const char *detail, const char *extra);
+void problem_free(struct problem *p);
+
+#endif

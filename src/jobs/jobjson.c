@@ -1,0 +1,110 @@
+#include "jobs/jobjson.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "jobs/jobs.h"
+
+static struct json_object *jobjson_str(const PGresult *res, int row, int col)
+{
+	const char *v = db_value(res, row, col);
+
+	return v != NULL ? json_object_new_string(v) : NULL;
+}
+
+static struct json_object *jobjson_int(const PGresult *res, int row, int col)
+{
+	const char *v = db_value(res, row, col);
+
+	return v != NULL ? json_object_new_int64(strtoll(v, NULL, 10)) : NULL;
+}
+
+static struct json_object *jobjson_progress(const PGresult *res, int row)
+{
+	struct json_object *p = json_object_new_object();
+	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE);
+	const char *est = db_value(res, row, JOBS_VIEW_ROWS_ESTIMATED);
+	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
+	struct json_object *percent = NULL;
+	double pct;
+
+	if (strcmp(status, "complete") == 0) {
+		percent = json_object_new_double(100.0);
+	} else if (est != NULL && strtoll(est, NULL, 10) > 0) {
+		/* The estimate is the planner's: never claim 100 before the end. */
+		pct = 100.0 * (double)done / (double)strtoll(est, NULL, 10);
+		pct = pct > 99.9 ? 99.9 : pct;
+		percent = json_object_new_double((double)(long long)(pct * 10) / 10);
+	}
+	json_object_object_add(p, "rows_done", json_object_new_int64(done));
+	json_object_object_add(p, "rows_estimated", jobjson_int(res, row, JOBS_VIEW_ROWS_ESTIMATED));
+	json_object_object_add(p, "bytes_done",
+			       json_object_new_int64(db_int(res, row, JOBS_VIEW_BYTES_DONE)));
+	json_object_object_add(p, "percent", percent);
+	return p;
+}
+
+static struct json_object *jobjson_error(const PGresult *res, int row)
+{
+	struct json_object *e;
+
+	if (db_value(res, row, JOBS_VIEW_ERROR_CODE) == NULL) {
+		return NULL;
+	}
+	e = json_object_new_object();
+	json_object_object_add(e, "code", jobjson_str(res, row, JOBS_VIEW_ERROR_CODE));
+	json_object_object_add(e, "message", jobjson_str(res, row, JOBS_VIEW_ERROR_MESSAGE));
+	return e;
+}
+
+static struct json_object *jobjson_links(const char *id, const char *base)
+{
+	struct json_object *l = json_object_new_object();
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s/exports/%s", base, id);
+	json_object_object_add(l, "self", json_object_new_string(url));
+	snprintf(url, sizeof(url), "%s/exports/%s/download", base, id);
+	json_object_object_add(l, "download", json_object_new_string(url));
+	return l;
+}
+
+struct json_object *jobjson_from_row(const PGresult *res, int row, const char *base)
+{
+	static const struct {
+		const char *name;
+		int col;
+	} timestamps[] = {
+		{"created_at", JOBS_VIEW_CREATED_AT},
+		{"started_at", JOBS_VIEW_STARTED_AT},
+		{"completed_at", JOBS_VIEW_COMPLETED_AT},
+		{"expires_at", JOBS_VIEW_EXPIRES_AT},
+	};
+	struct json_object *j = json_object_new_object();
+	const char *cols = db_value(res, row, JOBS_VIEW_COLUMNS);
+	size_t i;
+
+	json_object_object_add(j, "id", jobjson_str(res, row, JOBS_VIEW_ID));
+	json_object_object_add(j, "type", jobjson_str(res, row, JOBS_VIEW_TYPE));
+	json_object_object_add(j, "format", jobjson_str(res, row, JOBS_VIEW_FORMAT));
+	json_object_object_add(j, "compression", jobjson_str(res, row, JOBS_VIEW_COMPRESSION));
+	json_object_object_add(j, "columns", cols != NULL ? json_tokener_parse(cols) : NULL);
+	json_object_object_add(j, "status", jobjson_str(res, row, JOBS_VIEW_STATUS));
+	json_object_object_add(j, "progress", jobjson_progress(res, row));
+	json_object_object_add(j, "row_count", jobjson_int(res, row, JOBS_VIEW_ROW_COUNT));
+	json_object_object_add(j, "file_size", jobjson_int(res, row, JOBS_VIEW_FILE_SIZE));
+	json_object_object_add(j, "error", jobjson_error(res, row));
+	json_object_object_add(j, "attempts", jobjson_int(res, row, JOBS_VIEW_ATTEMPTS));
+	json_object_object_add(
+		j, "cancel_requested",
+		json_object_new_boolean(PQgetvalue(res, row, JOBS_VIEW_CANCEL_REQUESTED)[0] == 't'));
+	for (i = 0; i < sizeof(timestamps) / sizeof(timestamps[0]); i++) {
+		json_object_object_add(j, timestamps[i].name,
+				       jobjson_str(res, row, timestamps[i].col));
+	}
+	json_object_object_add(j, "links",
+			       jobjson_links(PQgetvalue(res, row, JOBS_VIEW_ID), base));
+	return j;
+}

@@ -1,0 +1,27 @@
+/* registry.h - export_types: which relations may be exported, and how. */
+#ifndef EXPORTD_REGISTRY_H
+#define EXPORTD_REGISTRY_H
+
+#include <libpq-fe.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+struct registry_type {
+	char *name;
+	char *schema_name;
+	char *relation;
+	char *key_column;
+	char *workspace_column;
+	char **columns; /* allowed columns, default order */
+	int ncolumns;
+};
+
+/* Load a type by name; EX_ENOTFOUND when there is none. */
+enum ex_status registry_load(PGconn *conn, const char *name, struct registry_type *out,
+			     struct buf *err) EX_MUST_CHECK;
+void registry_free(struct registry_type *t);
+/* Index of column in t->columns, or -1. */
+int registry_column_index(const struct registry_type *t, const char *column);
+
+#endif

@@ -1,0 +1,188 @@
+"""pytest fixtures for the integration suite: real servers on loopback.
+
+Fixtures
+  pg      (session) throwaway PostgreSQL 15 cluster with database `exportd`:
+          .conninfo (libpq string, unix socket), .tcp_conninfo, .port,
+          .connect() -> psycopg2 connection (autocommit), .query(sql, params)
+  stack   (session) migrations + demo data (acme: 2000 rows, globex: 300),
+          two API keys, export.fcgi x4 under spawn-fcgi, lighttpd, exportd:
+          .base_url, .keys / .key_acme / .key_globex, .conf_path,
+          .storage_dir, .api(method, path, key=..., json=..., headers=...),
+          .wait_for_job(id, timeout), .exportctl(*args), .psql(*args), .pg
+  apache  (module) Apache (fcgi-conf/apache.conf) on its own port in front of
+          the same spawn-fcgi socket: .url, .api(...)
+  front   (function, parametrised) the Api of lighttpd, then of Apache, for
+          tests that must hold through both servers
+
+Environment
+  EXPORTD_BUILDDIR   where export.fcgi, exportd, exportctl are (<repo>/build)
+  EXPORTD_SRCDIR     the source tree (the repo holding this file)
+  EXPORTD_KEEP_TMP=1 keep the temp dir (its path is printed at the end)
+  EXPORTD_TEST_TMPDIR  parent for the temp dir (default: $TMPDIR or /tmp)
+  EXPORTD_TEST_LOG_LEVEL  log.level written to exportd.conf (default info)
+
+When a test fails, the lines each server logged while it ran (last 60 per
+log) are attached to its report, after the traceback.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stack as S  # noqa: E402
+
+_TIMINGS = {}      # "what" -> seconds, printed in the terminal summary
+_NOTES = []        # things worth knowing that are not test failures
+_TMP = {}          # "root" -> Path of the session's temp dir
+
+
+def _sigterm(signum, frame):
+    # make check, CI runners and timeout(1) stop the suite with SIGTERM;
+    # turned into KeyboardInterrupt, pytest still runs the fixtures'
+    # finalizers, so no postgres/lighttpd/exportd is left behind.
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_configure(config):
+    signal.signal(signal.SIGTERM, _sigterm)
+    S.become_subreaper()
+
+
+def _start(obj, timings_prefix=""):
+    """obj.start(); on any error obj.stop() and re-raise. A StackError (a
+    server did not come up) becomes a test error with its readable message
+    and no Python traceback -- never a skip."""
+    err = None
+    try:
+        obj.start()
+    except S.StackError as e:
+        err = e
+    except BaseException:
+        _stop(obj)
+        raise
+    finally:
+        _TIMINGS.update({timings_prefix + k: v for k, v in obj.timings.items()})
+    if err is not None:
+        _stop(obj)
+        pytest.fail(str(err), pytrace=False)
+    return obj
+
+
+def _stop(obj):
+    errors = obj.stop() or []
+    if errors:
+        _NOTES.append("errors while stopping: %s" % "; ".join(errors))
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    root = S.make_tmp_root()
+    _TMP["root"] = root
+    try:
+        yield root
+    finally:
+        if os.environ.get("EXPORTD_KEEP_TMP") == "1":
+            _NOTES.append("temp dir kept: %s" % root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_root):
+    pg = S.Postgres(tmp_root)
+    t0 = time.monotonic()
+    _start(pg, "postgres: ")
+    _TIMINGS["postgres: total"] = time.monotonic() - t0
+    try:
+        yield pg
+    finally:
+        _stop(pg)
+
+
+@pytest.fixture(scope="session")
+def stack(pg, tmp_root):
+    st = S.Stack(pg, tmp_root)
+    t0 = time.monotonic()
+    _start(st, "stack: ")
+    _TIMINGS["stack: total"] = time.monotonic() - t0
+    try:
+        yield st
+    finally:
+        if st.exportd is not None and not st.exportd.alive():
+            _NOTES.append("exportd had died during the session (exit %s)"
+                          % st.exportd.proc.returncode)
+        dead = 4 - len(st.fcgi_pids_alive())
+        if dead:
+            _NOTES.append("%d of 4 export.fcgi processes had died during the session "
+                          "(spawn-fcgi does not restart them)" % dead)
+        t1 = time.monotonic()
+        _stop(st)
+        _TIMINGS["stack: stop"] = time.monotonic() - t1
+        if st.exportd is not None and st.exportd.returncode not in (0, None):
+            _NOTES.append("exportd exited with status %s on SIGTERM (contract: 0)"
+                          % st.exportd.returncode)
+
+
+@pytest.fixture(scope="module")
+def apache(stack, tmp_root, request):
+    name = "apache-" + request.module.__name__.rsplit(".", 1)[-1]
+    ap = S.Apache(stack, tmp_root / name)
+    _start(ap)
+    try:
+        yield ap
+    finally:
+        _stop(ap)
+
+
+@pytest.fixture(params=["lighttpd", "apache"])
+def front(request, stack):
+    """The API client through lighttpd, then through Apache."""
+    if request.param == "lighttpd":
+        return stack.api
+    return request.getfixturevalue("apache").api
+
+
+# ------------------------------------------------------------ reporting
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item._exportd_log_sizes = S.log_sizes()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    # Session fixtures may have started the servers during set-up: a failure
+    # in the test itself shows only what was logged while it ran.
+    item._exportd_log_sizes_call = S.log_sizes()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed:
+        return
+    since = getattr(item, "_exportd_log_sizes", None)
+    if rep.when == "call":
+        since = getattr(item, "_exportd_log_sizes_call", since)
+    elif rep.when == "setup":
+        since = None  # a fixture failed: show how the servers started
+    for name, text in S.log_tails(since=since, lines=60):
+        rep.sections.append(("%s: %s (last lines)" % (rep.when, name), text))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _TIMINGS:
+        terminalreporter.section("exportd integration: start-up timings")
+        for what, secs in _TIMINGS.items():
+            terminalreporter.write_line("%-42s %7.3f s" % (what, secs))
+    if _NOTES:
+        terminalreporter.section("exportd integration: notes")
+        for n in _NOTES:
+            terminalreporter.write_line(n)

@@ -1,0 +1,800 @@
+"""Real servers for the integration tests: PostgreSQL, spawn-fcgi'd
+export.fcgi, lighttpd, Apache and exportd, each on free loopback ports in a
+temporary directory.
+
+Used by conftest.py; kept free of pytest fixtures so that it can also be
+driven by hand from a Python prompt while debugging:
+
+    /usr/bin/python3 -c 'import stack; ...'    (from tests/integration)
+
+Conventions:
+  * every process is started in its own session (process group) and stopped
+    by signalling the group: TERM first, KILL after a grace period;
+  * daemons that detach (postgres, spawn-fcgi's children) are stopped through
+    their pid files;
+  * every log file is registered in LOGS so that conftest.py can attach the
+    tail of each to the report of a failing test;
+  * the C programs get a scrubbed environment: no EXPORTD_* variable from the
+    caller's shell leaks in (they would override the generated config, see
+    docs/CONTRACTS.md), only EXPORTD_CONFIG where the contract says so.
+"""
+
+import errno
+import os
+import pwd
+import grp
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+import requests
+
+HERE = Path(__file__).resolve().parent
+SRCDIR = Path(os.environ.get("EXPORTD_SRCDIR") or HERE.parent.parent).resolve()
+BUILDDIR = Path(os.environ.get("EXPORTD_BUILDDIR") or (SRCDIR / "build")).resolve()
+
+TERMINAL_STATUSES = frozenset({"complete", "failed", "cancelled", "expired"})
+
+# name -> Path of every log file of the running servers (insertion ordered).
+LOGS = {}
+
+
+class StackError(RuntimeError):
+    """A server could not be set up; the message says what and why."""
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path, lines=60, start=0):
+    """The last `lines` lines of path from byte offset `start` on ('' if none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read()
+    except OSError as e:
+        return "<cannot read %s: %s>" % (path, e.strerror)
+    text = data.decode("utf-8", "replace")
+    rows = text.splitlines()
+    if len(rows) > lines:
+        rows = ["[... %d earlier lines ...]" % (len(rows) - lines)] + rows[-lines:]
+    return "\n".join(rows)
+
+
+def log_sizes():
+    """{name: current size} of every registered log (for per-test tails)."""
+    sizes = {}
+    for name, path in LOGS.items():
+        try:
+            sizes[name] = os.path.getsize(path)
+        except OSError:
+            sizes[name] = 0
+    return sizes
+
+
+def log_tails(since=None, lines=60):
+    """[(name, text)] of the registered logs, from the offsets in `since`."""
+    out = []
+    for name, path in list(LOGS.items()):
+        start = (since or {}).get(name, 0)
+        try:
+            if os.path.getsize(path) < start:  # rotated/truncated
+                start = 0
+        except OSError:
+            pass
+        text = tail(path, lines, start)
+        if text:
+            out.append((name, text))
+    return out
+
+
+def logs_excerpt(names=None, lines=40):
+    """A printable block with the tails of some logs (for error messages)."""
+    parts = []
+    for name, text in log_tails(lines=lines):
+        if names is None or name in names:
+            parts.append("----- %s (%s) -----\n%s" % (name, LOGS[name], text))
+    return "\n".join(parts)
+
+
+def clean_env(**extra):
+    """os.environ without EXPORTD_*/HTTPD_*/PG* variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("EXPORTD_", "HTTPD_", "PG"))}
+    env.setdefault("LANG", "C.UTF-8")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(argv, what, env=None, timeout=120, input=None):
+    """Run a command to completion; StackError with its output on failure."""
+    try:
+        p = subprocess.run(argv, env=env if env is not None else clean_env(),
+                           stdin=subprocess.DEVNULL if input is None else None,
+                           input=input, capture_output=True, timeout=timeout,
+                           text=True)
+    except FileNotFoundError as e:
+        raise StackError("%s: %s not found" % (what, e.filename)) from None
+    except subprocess.TimeoutExpired as e:
+        raise StackError("%s: timed out after %ss: %s\nstdout:\n%s\nstderr:\n%s"
+                         % (what, timeout, shlex.join(argv), e.stdout, e.stderr)) from None
+    if p.returncode != 0:
+        raise StackError("%s failed (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
+                         % (what, p.returncode, shlex.join(argv),
+                            p.stdout[-4000:], p.stderr[-4000:]))
+    return p
+
+
+def require_program(path, hint):
+    path = Path(path)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise StackError("%s is missing or not executable (%s)" % (path, hint))
+    return path
+
+
+def which(name, hint):
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not found:
+        raise StackError("%s not found on PATH (%s)" % (name, hint))
+    return found
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie (our orphans may be reaped late)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def kill_pids(pids, grace=5.0):
+    """TERM the pids, wait up to `grace` s, then KILL what is left."""
+    pids = [p for p in pids if p > 1]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+            time.sleep(0.05)
+        if not any(pid_alive(p) for p in pids):
+            break
+    reap(pids)
+
+
+def become_subreaper():
+    """Make this process the reaper of orphaned descendants.
+
+    postgres (daemonised by pg_ctl) and spawn-fcgi's children are orphaned
+    at once; without this they are re-parented to PID 1, which in containers
+    often never reaps them, leaving zombies behind after every run. As a
+    subreaper we inherit them and reap() them after stopping them.
+    Best effort: returns False where prctl is unavailable.
+    """
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_CHILD_SUBREAPER = 36
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap(pids):
+    """Collect the exit status of these (inherited) pids, if they are ours."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def read_pids(path):
+    try:
+        with open(path) as f:
+            return [int(x) for x in f.read().split() if x.strip().isdigit()]
+    except OSError:
+        return []
+
+
+def make_tmp_root(prefix="exportd-it-"):
+    """A fresh temp dir that postgres and www-data can traverse (mkdtemp: 0700)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("EXPORTD_TEST_TMPDIR")))
+    root.chmod(0o755)
+    return root
+
+
+class Service:
+    """A foreground process in its own process group, output to a log file."""
+
+    def __init__(self, name, argv, log, env=None, cwd=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log = Path(log)
+        self.env = env if env is not None else clean_env()
+        self.cwd = cwd
+        self.proc = None
+        self.returncode = None
+        LOGS[name] = self.log
+
+    def start(self):
+        with open(self.log, "ab") as out:
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
+                    start_new_session=True)
+            except OSError as e:
+                raise StackError("%s: cannot start %s: %s"
+                                 % (self.name, shlex.join(self.argv), e)) from None
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self, what="starting"):
+        if not self.alive():
+            raise StackError("%s exited with status %s while %s: %s"
+                             % (self.name, self.proc.returncode if self.proc else None,
+                                what, shlex.join(self.argv)))
+
+    def signal(self, sig):
+        if self.alive():
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, grace=10.0):
+        """TERM the process group, KILL it after `grace` s; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left in the group (the leader's children), then the leader.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+
+def wait_until(pred, timeout, what, interval=0.05, check=None):
+    """Poll pred() until true; StackError after timeout. check() may raise early."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        if check is not None:
+            check()
+        try:
+            if pred():
+                return
+        except Exception as e:  # noqa: BLE001 - reported below
+            last_exc = e
+        if time.monotonic() > deadline:
+            raise StackError("timed out after %.0fs waiting for %s%s"
+                             % (timeout, what,
+                                " (last error: %r)" % (last_exc,) if last_exc else ""))
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------- PostgreSQL
+
+def pg_bindir():
+    if os.environ.get("PG_BINDIR"):
+        return Path(os.environ["PG_BINDIR"])
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        if (Path(out) / "initdb").exists():
+            return Path(out)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    cands = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not cands:
+        raise StackError("PostgreSQL server binaries not found "
+                         "(install postgresql, or set PG_BINDIR)")
+    return cands[-1].parent
+
+
+class Postgres:
+    """A throwaway cluster: initdb as the postgres user, fsync off, unix
+    socket in the temp dir plus TCP on 127.0.0.1:<free port>."""
+
+    dbname = "exportd"
+
+    def __init__(self, root):
+        self.root = Path(root) / "pg"
+        self.data = self.root / "data"
+        self.sockdir = self.root / "sock"
+        self.log = self.root / "postgres.log"
+        self.port = None
+        self.bindir = pg_bindir()
+        self.started = False
+        self.timings = {}
+        LOGS["postgres"] = self.log
+
+    @property
+    def conninfo(self):
+        """libpq conninfo for the exportd database (over the unix socket)."""
+        return "host=%s port=%d dbname=%s user=postgres" % (self.sockdir, self.port, self.dbname)
+
+    @property
+    def tcp_conninfo(self):
+        return "host=127.0.0.1 port=%d dbname=%s user=postgres" % (self.port, self.dbname)
+
+    def dsn(self, dbname=None):
+        return "host=%s port=%d dbname=%s user=postgres" % (
+            self.sockdir, self.port, dbname or self.dbname)
+
+    def connect(self, dbname=None, autocommit=True, **kw):
+        """A psycopg2 connection (autocommit by default); caller closes it."""
+        conn = psycopg2.connect(self.dsn(dbname), **kw)
+        conn.autocommit = autocommit
+        return conn
+
+    def query(self, sql, params=None, dbname=None):
+        """Run one statement in its own connection; rows (or None)."""
+        conn = self.connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def _as_postgres(self, argv):
+        return ["runuser", "-u", "postgres", "--"] + [str(a) for a in argv]
+
+    def start(self):
+        pw = pwd.getpwnam("postgres")
+        self.root.mkdir(mode=0o755)
+        for d in (self.data, self.sockdir):
+            d.mkdir(mode=0o700)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.sockdir.chmod(0o755)
+        self.log.touch()
+        os.chown(self.log, pw.pw_uid, pw.pw_gid)
+        t0 = time.monotonic()
+        run(self._as_postgres([self.bindir / "initdb", "-D", self.data, "-A", "trust",
+                               "-U", "postgres", "-E", "UTF8", "--locale=C",
+                               "--no-sync", "--no-instructions"]),
+            "initdb", env=clean_env())
+        self.timings["initdb"] = time.monotonic() - t0
+        # A port can be taken between free_port() and the bind: retry.
+        for attempt in range(5):
+            self.port = free_port()
+            opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
+                    "-c full_page_writes=off -c synchronous_commit=off "
+                    "-c max_connections=200" % (self.port, self.sockdir))
+            t0 = time.monotonic()
+            try:
+                run(self._as_postgres([self.bindir / "pg_ctl", "-D", self.data, "-l", self.log,
+                                       "-w", "-t", "60", "-o", opts, "start"]),
+                    "pg_ctl start", env=clean_env())
+                break
+            except StackError:
+                if attempt == 4 or "already in use" not in tail(self.log, 20):
+                    raise StackError("PostgreSQL did not start:\n%s"
+                                     % logs_excerpt(["postgres"])) from None
+        self.started = True
+        self.timings["pg_ctl start"] = time.monotonic() - t0
+        # CREATE DATABASE cannot run in a transaction block.
+        self.query("CREATE DATABASE %s" % self.dbname, dbname="postgres")
+        return self
+
+    def stop(self):
+        if not self.data.exists():
+            return
+        pidfile = self.data / "postmaster.pid"
+        postmaster = read_pids(pidfile)[:1]
+        if self.started or pidfile.exists():
+            try:
+                run(self._as_postgres([self.bindir / "pg_ctl", "-D", self.data,
+                                       "-m", "immediate", "-w", "-t", "20", "stop"]),
+                    "pg_ctl stop", env=clean_env(), timeout=30)
+            except StackError:
+                kill_pids(postmaster)
+        # pg_ctl -w returns once postmaster.pid is gone; the process may
+        # still be exiting.
+        wait_until(lambda: not any(pid_alive(p) for p in postmaster), 10,
+                   "postmaster to exit")
+        reap(postmaster)
+        self.started = False
+
+
+# ---------------------------------------------------------- HTTP helpers
+
+class _Default:
+    def __repr__(self):
+        return "<default key>"
+
+
+DEFAULT = _Default()
+
+
+class Api:
+    """requests-based client: api(method, path, key=..., json=..., headers=...).
+
+    key: DEFAULT (the client's default key, workspace acme for the stack),
+    None (no Authorization header) or a key string (sent as Bearer).
+    Further keyword arguments go to requests.request (data=, params=,
+    stream=, allow_redirects=, timeout=...). Returns the requests.Response.
+    """
+
+    def __init__(self, base_url, default_key=None, timeout=30):
+        self.base_url = base_url.rstrip("/")
+        self.default_key = default_key
+        self.timeout = timeout
+
+    def url(self, path):
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + ("" if path.startswith("/") else "/") + path
+
+    def __call__(self, method, path, key=DEFAULT, json=None, headers=None, **kw):
+        h = dict(headers or {})
+        if key is DEFAULT:
+            key = self.default_key
+        if key is not None and not any(k.lower() == "authorization" for k in h):
+            h["Authorization"] = "Bearer " + key
+        kw.setdefault("timeout", self.timeout)
+        kw.setdefault("allow_redirects", False)
+        return requests.request(method, self.url(path), json=json, headers=h, **kw)
+
+    def get(self, path, **kw):
+        return self("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self("POST", path, **kw)
+
+    def delete(self, path, **kw):
+        return self("DELETE", path, **kw)
+
+
+def wait_http_ok(url, timeout, check=None, what=None):
+    """Poll url until it answers 200; StackError with the last answer if not."""
+    last = {}
+
+    def ok():
+        try:
+            r = requests.get(url, timeout=2)
+        except requests.RequestException as e:
+            last["answer"] = repr(e)
+            return False
+        last["answer"] = "%d %s" % (r.status_code, r.text[:500])
+        return r.status_code == 200
+
+    try:
+        wait_until(ok, timeout, what or ("200 from " + url), interval=0.05, check=check)
+    except StackError as e:
+        raise StackError("%s; last answer: %s" % (e, last.get("answer"))) from None
+
+
+# ------------------------------------------------------------ the stack
+
+class Stack:
+    """export.fcgi x4 (spawn-fcgi) + lighttpd + exportd on one PostgreSQL."""
+
+    fcgi_children = 4
+    workers = 2
+
+    def __init__(self, pg, root):
+        self.pg = pg
+        self.root = Path(root)
+        self.run_dir = self.root / "run"          # pid files, sockets, logs
+        self.storage_dir = self.root / "storage"  # exportd's storage.dir
+        self.conf_path = self.root / "exportd.conf"
+        self.fcgi_socket = self.run_dir / "fcgi.sock"
+        self.fcgi_pidfile = self.run_dir / "fcgi.pid"
+        self.fcgi_log = self.run_dir / "export.fcgi.log"
+        self.exportd_log = self.run_dir / "exportd.log"
+        self.port = None
+        self.base_url = None
+        self.keys = {}
+        self.lighttpd = None
+        self.exportd = None
+        self.timings = {}
+        self.export_fcgi = BUILDDIR / "export.fcgi"
+        self.exportd_bin = BUILDDIR / "exportd"
+        self.exportctl_bin = BUILDDIR / "exportctl"
+        self.api = None
+
+    # -- conveniences for tests
+
+    @property
+    def key_acme(self):
+        return self.keys["acme"]
+
+    @property
+    def key_globex(self):
+        return self.keys["globex"]
+
+    def exportctl(self, *args, check=True, timeout=60):
+        """Run exportctl -c CONF ARGS...; the CompletedProcess (text)."""
+        argv = [self.exportctl_bin, "-c", self.conf_path] + [str(a) for a in args]
+        if check:
+            return run(argv, "exportctl " + " ".join(map(str, args)),
+                       env=clean_env(), timeout=timeout)
+        return subprocess.run([str(a) for a in argv], env=clean_env(), capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def psql(self, *args, timeout=600):
+        """psql on the exportd database with ON_ERROR_STOP; CompletedProcess."""
+        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.pg.conninfo] + list(args)
+        return run([str(a) for a in argv], "psql " + " ".join(map(str, args)),
+                   env=clean_env(), timeout=timeout)
+
+    def wait_for_job(self, job_id, timeout=60, key=DEFAULT, until=TERMINAL_STATUSES,
+                     api=None, interval=0.1):
+        """Poll GET /exports/{id} until its status is in `until`; the JSON body."""
+        api = api or self.api
+        deadline = time.monotonic() + timeout
+        body = None
+        while True:
+            r = api("GET", "/exports/%s" % job_id, key=key)
+            if r.status_code != 200:
+                raise AssertionError("GET /exports/%s answered %d: %s"
+                                     % (job_id, r.status_code, r.text[:2000]))
+            body = r.json()
+            if body.get("status") in until:
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "job %s still %r after %ss (waiting for %s); last answer:\n%s\n%s"
+                    % (job_id, body.get("status"), timeout, "/".join(sorted(until)),
+                       body, logs_excerpt(["exportd"])))
+            time.sleep(interval)
+
+    # -- set-up
+
+    def write_conf(self):
+        self.conf_path.write_text(
+            "# written by tests/integration/stack.py\n"
+            "[database]\n"
+            "url = %(db)s\n"
+            "\n"
+            "[http]\n"
+            "base_path =\n"
+            "public_url = %(url)s\n"
+            "download = x-sendfile\n"
+            "\n"
+            "[exportd]\n"
+            "workers = %(workers)d\n"
+            "poll_interval = 500ms\n"
+            "\n"
+            "[storage]\n"
+            "backend = local\n"
+            "dir = %(storage)s\n"
+            "\n"
+            "[export]\n"
+            "csv_line_ending = lf\n"
+            "\n"
+            "[log]\n"
+            "level = %(level)s\n"
+            % {"db": self.pg.conninfo, "workers": self.workers, "url": self.base_url,
+               "storage": self.storage_dir,
+               "level": os.environ.get("EXPORTD_TEST_LOG_LEVEL", "info")})
+
+    def _timed(self, name, fn, *args):
+        t0 = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.timings[name] = time.monotonic() - t0
+
+    def start(self):
+        require_program(self.export_fcgi, "build it: cd build && make; or set EXPORTD_BUILDDIR")
+        require_program(self.exportd_bin, "build it: cd build && make; or set EXPORTD_BUILDDIR")
+        require_program(self.exportctl_bin, "build it: cd build && make; or set EXPORTD_BUILDDIR")
+        self.spawn_fcgi_bin = which("spawn-fcgi", "apt-get install spawn-fcgi")
+        self.lighttpd_bin = which("lighttpd", "apt-get install lighttpd")
+        which("psql", "apt-get install postgresql-client")
+        for f in ("fcgi-conf/lighttpd.conf", "sql/demo/schema.sql", "sql/demo/generate.sql"):
+            if not (SRCDIR / f).is_file():
+                raise StackError("%s missing (EXPORTD_SRCDIR=%s)" % (SRCDIR / f, SRCDIR))
+
+        self.run_dir.mkdir(mode=0o755)
+        # Storage: exportd creates files 0640 (src/storage/local.c). Group
+        # www-data + setgid makes them readable by Apache's children (which
+        # run as www-data and open X-Sendfile'd files themselves) without
+        # making them world-readable.
+        self.storage_dir.mkdir(mode=0o750)
+        os.chown(self.storage_dir, 0, grp.getgrnam("www-data").gr_gid)
+        self.storage_dir.chmod(0o2750)
+
+        self.port = free_port()
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.api = Api(self.base_url)
+        self.write_conf()
+
+        self._timed("exportctl migrate", self.exportctl, "migrate")
+        self._timed("demo schema", self.psql, "-f", SRCDIR / "sql/demo/schema.sql")
+        self._timed("demo data acme (2000 rows)", self.psql, "-v", "rows=2000", "-v", "workspace=acme",
+                    "-f", SRCDIR / "sql/demo/generate.sql")
+        self._timed("demo data globex (300 rows)", self.psql, "-v", "rows=300", "-v", "workspace=globex",
+                    "-f", SRCDIR / "sql/demo/generate.sql")
+        t0 = time.monotonic()
+        for ws, email in (("acme", "a@example.com"), ("globex", "b@example.com")):
+            out = self.exportctl("apikey", "create", "--workspace", ws, "--email", email).stdout
+            lines = [l for l in out.splitlines() if l.strip()]
+            if len(lines) != 1 or not lines[0].startswith("exk_"):
+                raise StackError("exportctl apikey create printed %r, expected one line "
+                                 "with the key (exk_...)" % out)
+            self.keys[ws] = lines[0].strip()
+        self.timings["apikey create x2"] = time.monotonic() - t0
+        self.api.default_key = self.keys["acme"]
+
+        self._timed("spawn-fcgi", self.start_fcgi)
+        self._timed("lighttpd up + /healthz", self.start_lighttpd)
+        self._timed("exportd up (workers connected)", self.start_exportd)
+        return self
+
+    def start_fcgi(self):
+        LOGS["export.fcgi"] = self.fcgi_log
+        self.fcgi_log.touch()
+        # spawn-fcgi points the children's stdout/stderr at /dev/null; the
+        # shell keeps export.fcgi's stderr (its log) in a file instead and
+        # then execs it, so the pid in the pid file is export.fcgi's.
+        argv = [self.spawn_fcgi_bin, "-s", self.fcgi_socket, "-M", "0666",
+                "-F", str(self.fcgi_children), "-P", self.fcgi_pidfile, "--",
+                "/bin/sh", "-c", 'exec "$0" 2>>"$1"', self.export_fcgi, self.fcgi_log]
+        run([str(a) for a in argv], "spawn-fcgi",
+            env=clean_env(EXPORTD_CONFIG=self.conf_path), timeout=30)
+        pids = read_pids(self.fcgi_pidfile)
+        if len(pids) != self.fcgi_children:
+            raise StackError("spawn-fcgi wrote %r to %s, expected %d pids"
+                             % (pids, self.fcgi_pidfile, self.fcgi_children))
+
+    def stop_fcgi(self):
+        kill_pids(read_pids(self.fcgi_pidfile))
+        for p in (self.fcgi_socket, self.fcgi_pidfile):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+    def fcgi_pids_alive(self):
+        return [p for p in read_pids(self.fcgi_pidfile) if pid_alive(p)]
+
+    def httpd_env(self, port, run_dir):
+        """Environment for fcgi-conf/lighttpd.conf and fcgi-conf/apache.conf."""
+        return clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
+                         HTTPD_STORAGE_DIR=self.storage_dir, HTTPD_RUN_DIR=run_dir)
+
+    def start_lighttpd(self):
+        LOGS["lighttpd error log"] = self.run_dir / "lighttpd-error.log"
+        LOGS["lighttpd access log"] = self.run_dir / "lighttpd-access.log"
+        self.lighttpd = Service(
+            "lighttpd stderr",
+            [self.lighttpd_bin, "-D", "-f", SRCDIR / "fcgi-conf/lighttpd.conf"],
+            self.run_dir / "lighttpd.stderr", env=self.httpd_env(self.port, self.run_dir))
+        self.lighttpd.start()
+        try:
+            wait_until(lambda: port_open(self.port), 15, "lighttpd on port %d" % self.port,
+                       check=lambda: self.lighttpd.check_alive())
+            wait_http_ok(self.base_url + "/healthz", 20,
+                         check=lambda: self.lighttpd.check_alive(),
+                         what="GET /healthz through lighttpd")
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt(
+                ["export.fcgi", "lighttpd error log", "lighttpd stderr"]))) from None
+
+    def start_exportd(self):
+        self.exportd = Service("exportd", [self.exportd_bin, "-c", self.conf_path],
+                               self.exportd_log, env=clean_env())
+        self.exportd.start()
+        # exportd has no port: it is up once each worker has connected its
+        # control connection (application_name exportd-worker, see
+        # src/exportd/worker.c), which LISTENs before it claims anything.
+        sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+               "AND application_name = 'exportd-worker'")
+        try:
+            wait_until(lambda: self.pg.query(sql, (self.pg.dbname,))[0][0] >= self.workers,
+                       15, "%d exportd workers to connect" % self.workers, interval=0.05,
+                       check=lambda: self.exportd.check_alive())
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt(["exportd"]))) from None
+
+    def stop(self):
+        """Stop everything this stack started (safe to call more than once)."""
+        errors = []
+        if self.exportd is not None:
+            try:
+                self.exportd.stop(grace=15)
+            except Exception as e:  # noqa: BLE001
+                errors.append("exportd: %r" % (e,))
+        if self.lighttpd is not None:
+            try:
+                self.lighttpd.stop()
+            except Exception as e:  # noqa: BLE001
+                errors.append("lighttpd: %r" % (e,))
+        try:
+            self.stop_fcgi()
+        except Exception as e:  # noqa: BLE001
+            errors.append("export.fcgi: %r" % (e,))
+        return errors
+
+
+class Apache:
+    """fcgi-conf/apache.conf on its own port, against the stack's socket."""
+
+    def __init__(self, stack, root):
+        self.stack = stack
+        self.run_dir = Path(root)
+        self.port = None
+        self.url = None
+        self.service = None
+        self.api = None
+        self.timings = {}
+
+    def start(self):
+        apache2 = which("apache2", "apt-get install apache2 libapache2-mod-xsendfile")
+        if not Path("/usr/lib/apache2/modules/mod_xsendfile.so").exists():
+            raise StackError("mod_xsendfile missing: apt-get install libapache2-mod-xsendfile")
+        self.run_dir.mkdir(mode=0o755)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        env = self.stack.httpd_env(self.port, self.run_dir)
+        LOGS["apache error log"] = self.run_dir / "apache-error.log"
+        LOGS["apache access log"] = self.run_dir / "apache-access.log"
+        conf = SRCDIR / "fcgi-conf/apache.conf"
+        t0 = time.monotonic()
+        run([apache2, "-t", "-f", str(conf)], "apache2 -t", env=env)
+        self.service = Service("apache stderr", [apache2, "-f", conf, "-DFOREGROUND"],
+                               self.run_dir / "apache.stderr", env=env)
+        self.service.start()
+        try:
+            wait_until(lambda: port_open(self.port), 15, "Apache on port %d" % self.port,
+                       check=lambda: self.service.check_alive())
+            wait_http_ok(self.url + "/healthz", 20, check=lambda: self.service.check_alive(),
+                         what="GET /healthz through Apache")
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt(
+                ["apache error log", "apache stderr", "export.fcgi"]))) from None
+        self.timings["apache up + /healthz"] = time.monotonic() - t0
+        self.api = Api(self.url, self.stack.keys.get("acme"))
+        return self
+
+    def stop(self):
+        if self.service is not None:
+            self.service.stop()
+        for name in ("apache error log", "apache access log", "apache stderr"):
+            LOGS.pop(name, None)

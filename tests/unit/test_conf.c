@@ -1,0 +1,154 @@
+/* Config parser: defaults, types, units, env overrides, file:line errors. */
+#include <stdlib.h>
+
+#include "common/conf.h"
+#include "unit.h"
+
+static enum ex_status load(struct config *cf, const char *text, struct buf *err)
+{
+	buf_reset(err);
+	return conf_load_text(cf, text, "test.conf", err);
+}
+
+static void test_defaults(void)
+{
+	struct config cf;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	if (!UNIT_EQ_INT(load(&cf, NULL, &err), EX_OK)) {
+		return;
+	}
+	UNIT_EQ_INT(cf.workers, 2);
+	UNIT_EQ_INT(cf.part_size, 8 * 1024 * 1024);
+	UNIT_EQ_INT(cf.poll_interval_ms, 1500);
+	UNIT_EQ_INT(cf.retention_ms, 7LL * 86400 * 1000);
+	UNIT_EQ_INT(cf.csv_crlf, 1);
+	UNIT_EQ_INT(cf.http_download, CONF_DOWNLOAD_STREAM);
+	UNIT_EQ_STR(cf.http_base_path, "");
+	conf_free(&cf);
+	buf_free(&err);
+}
+
+static void test_values(void)
+{
+	static const char text[] = "# comment\n"
+				   "; another\n"
+				   "[database]\n"
+				   "url = \"host=/tmp port=5 dbname=x # not a comment\"\n"
+				   "[http]\n"
+				   "base_path = /api/   # trailing slash dropped\n"
+				   "body_limit = 2k\n"
+				   "download = x-sendfile\n"
+				   "[exportd]\n"
+				   "  workers=7\n"
+				   "poll_interval = 2s\n"
+				   "part_size = 1M\n"
+				   "[storage]\n"
+				   "dir = /var/tmp/x\n"
+				   "[export]\n"
+				   "csv_line_ending = lf\n";
+	struct config cf;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	if (!UNIT_EQ_INT(load(&cf, text, &err), EX_OK)) {
+		fprintf(stderr, "%s\n", buf_str(&err));
+		return;
+	}
+	UNIT_EQ_STR(cf.db_url, "host=/tmp port=5 dbname=x # not a comment");
+	UNIT_EQ_STR(cf.http_base_path, "/api");
+	UNIT_EQ_INT(cf.http_body_limit, 2048);
+	UNIT_EQ_INT(cf.http_download, CONF_DOWNLOAD_XSENDFILE);
+	UNIT_EQ_INT(cf.workers, 7);
+	UNIT_EQ_INT(cf.poll_interval_ms, 2000);
+	UNIT_EQ_INT(cf.part_size, 1024 * 1024);
+	UNIT_EQ_STR(cf.storage_dir, "/var/tmp/x");
+	UNIT_EQ_INT(cf.csv_crlf, 0);
+	conf_free(&cf);
+	buf_free(&err);
+}
+
+static void test_errors_name_file_line(void)
+{
+	static const struct {
+		const char *text;
+		const char *message;
+	} cases[] = {
+		{"[exportd]\nworkers = many\n", "test.conf:2: invalid value for exportd.workers"},
+		{"[exportd]\n\nworkers = 0\n", "test.conf:3: invalid value for exportd.workers"},
+		{"[exportd]\nnope = 1\n", "test.conf:2: unknown key 'nope' in section [exportd]"},
+		{"workers = 1\n", "test.conf:1: unknown key 'workers' in section []"},
+		{"[http]\ndownload = ftp\n", "test.conf:2: invalid value for http.download"},
+		{"[exportd\n", "test.conf:1: syntax error"},
+		{"just text\n", "test.conf:1: syntax error"},
+		{"[exportd]\npart_size = 8X\n", "test.conf:2: invalid value for exportd.part_size"},
+		{"[exportd]\npoll_interval = 10\n", "test.conf:2: invalid value for exportd.poll_interval"},
+		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
+		{"[database]\nurl = \"unterminated\n", "test.conf:2: syntax error"},
+	};
+	struct config cf;
+	struct buf err;
+	size_t i;
+
+	buf_init(&err, 4096);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		UNIT_EQ_INT(load(&cf, cases[i].text, &err), EX_EINVAL);
+		if (!UNIT_CHECK(strstr(buf_str(&err), cases[i].message) != NULL)) {
+			fprintf(stderr, "  case %lu: got \"%s\"\n", (unsigned long)i, buf_str(&err));
+		}
+	}
+	buf_free(&err);
+}
+
+static void test_env_overrides(void)
+{
+	struct config cf;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	setenv("EXPORTD_EXPORTD_WORKERS", "9", 1);
+	setenv("EXPORTD_DATABASE_URL", "dbname=fromenv", 1);
+	if (UNIT_EQ_INT(load(&cf, "[exportd]\nworkers = 3\n", &err), EX_OK)) {
+		UNIT_EQ_INT(cf.workers, 9);
+		UNIT_EQ_STR(cf.db_url, "dbname=fromenv");
+		conf_free(&cf);
+	}
+	setenv("EXPORTD_EXPORTD_WORKERS", "lots", 1);
+	UNIT_EQ_INT(load(&cf, NULL, &err), EX_EINVAL);
+	UNIT_CHECK(strstr(buf_str(&err), "environment EXPORTD_EXPORTD_WORKERS") != NULL);
+	unsetenv("EXPORTD_EXPORTD_WORKERS");
+	unsetenv("EXPORTD_DATABASE_URL");
+	buf_free(&err);
+}
+
+static void test_dump_hides_secrets(void)
+{
+	struct config cf;
+	struct buf err, out;
+
+	buf_init(&err, 4096);
+	buf_init(&out, 65536);
+	if (UNIT_EQ_INT(load(&cf, "[database]\nurl = password=hunter2\n", &err), EX_OK)) {
+		UNIT_EQ_INT(conf_dump(&cf, &out), EX_OK);
+		UNIT_CHECK(strstr(buf_str(&out), "hunter2") == NULL);
+		UNIT_CHECK(strstr(buf_str(&out), "workers = 2") != NULL);
+		conf_free(&cf);
+	}
+	buf_free(&out);
+	buf_free(&err);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		UNIT_TEST(test_defaults),
+		UNIT_TEST(test_values),
+		UNIT_TEST(test_errors_name_file_line),
+		UNIT_TEST(test_env_overrides),
+		UNIT_TEST(test_dump_hides_secrets),
+	};
+
+	unsetenv("EXPORTD_EXPORTD_WORKERS");
+	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
+}
