@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Server NOTICEs (e.g. "already exists, skipping") are not ours to print. */
+static void db_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("server notice: %s", message);
+}
+
 enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **out,
 			  struct buf *err)
 {
@@ -22,36 +29,36 @@ enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **ou
 		PQfinish(conn);
 		return EX_EDB;
 	}
+	PQsetNoticeProcessor(conn, db_notice, NULL);
 	*out = conn;
 	return EX_OK;
 }
 
 enum ex_status db_classify(const PGresult *res)
 {
-	static const char *const permanent[] = {
-		"42P01", /* undefined_table */
-		"42703", /* undefined_column */
-		"42501", /* insufficient_privilege */
-		"3F000", /* invalid_schema_name */
-		"42883", /* undefined_function */
-		"22P02", /* invalid_text_representation (bad key literal) */
-		NULL,
-	};
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	size_t i;
 
-	for (i = 0; state != NULL && permanent[i] != NULL; i++) {
-		if (strcmp(state, permanent[i]) == 0) {
-			return EX_EPERM;
-		}
+	/* Class 42 (undefined table/column, insufficient privilege, ...) and
+	 * 3F (invalid schema) do not pass by retrying; connection loss (08),
+	 * serialization failures (40), shutdowns (57) and the rest may. */
+	if (state != NULL && (strncmp(state, "42", 2) == 0 || strncmp(state, "3F", 2) == 0)) {
+		return EX_EPERM;
 	}
 	return EX_EDB;
 }
 
-enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
-		       PGresult **res, struct buf *err)
+void db_error_text(PGconn *conn, const PGresult *res, struct buf *err)
 {
-	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	buf_msg(err, "%s", primary != NULL ? primary : PQerrorMessage(conn));
+	while (err->len > 0 && (err->data[err->len - 1] == '\n' || err->data[err->len - 1] == ' ')) {
+		err->data[--err->len] = '\0';
+	}
+}
+
+static enum ex_status db_check(PGconn *conn, PGresult *r, PGresult **res, struct buf *err)
+{
 	ExecStatusType rs = PQresultStatus(r);
 	enum ex_status st;
 
@@ -67,12 +74,21 @@ enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *c
 		return EX_OK;
 	}
 	st = r != NULL ? db_classify(r) : EX_EDB;
-	buf_msg(err, "%s", r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-	while (err->len > 0 && err->data[err->len - 1] == '\n') {
-		err->data[--err->len] = '\0';
-	}
+	db_error_text(conn, r, err);
 	PQclear(r);
 	return st;
+}
+
+enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		       PGresult **res, struct buf *err)
+{
+	return db_check(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0), res,
+			err);
+}
+
+enum ex_status db_exec_script(PGconn *conn, const char *sql, struct buf *err)
+{
+	return db_check(conn, PQexec(conn, sql), NULL, err);
 }
 
 enum ex_status db_quote_ident(PGconn *conn, const char *ident, struct buf *out)

@@ -25,12 +25,19 @@ enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **ou
 enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		       PGresult **res, struct buf *err) EX_MUST_CHECK;
 
+/* Run several ;-separated statements without parameters (migrations). */
+enum ex_status db_exec_script(PGconn *conn, const char *sql, struct buf *err) EX_MUST_CHECK;
+
 /* Run a statement whose failure the caller cannot act on (ROLLBACK,
  * unlock); failures are logged. */
 void db_exec_quiet(PGconn *conn, const char *sql);
 
 /* Classify a failed result: EX_EPERM for permanent SQLSTATEs, else EX_EDB. */
 enum ex_status db_classify(const PGresult *res);
+
+/* The error of a failed result (or the connection) as one readable line:
+ * the server's primary message, no "ERROR:" prefix, no query excerpt. */
+void db_error_text(PGconn *conn, const PGresult *res, struct buf *err);
 
 /* Append "identifier" quoted for SQL to out. */
 enum ex_status db_quote_ident(PGconn *conn, const char *ident, struct buf *out) EX_MUST_CHECK;

@@ -17,7 +17,7 @@ static enum ex_status migrate_one(PGconn *conn, const struct migration *m, struc
 	snprintf(version, sizeof(version), "%d", m->version);
 	st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
 	if (st == EX_OK) {
-		st = db_exec(conn, m->sql, 0, NULL, NULL, err);
+		st = db_exec_script(conn, m->sql, err);
 	}
 	if (st == EX_OK) {
 		st = db_exec(conn, "INSERT INTO exportd_migrations (version, name) VALUES ($1, $2)",

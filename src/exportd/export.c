@@ -65,8 +65,17 @@ out:
 	return st;
 }
 
-/* SELECT "c1", ..., "key"::text FROM "schema"."rel" WHERE "ws" = $1
- *   [AND "key" > $2] ORDER BY "key" LIMIT n */
+/* Append _src."ident" */
+static enum ex_status export_col(struct export_state *s, const char *ident, struct buf *sql)
+{
+	enum ex_status st = buf_puts(sql, "_src.");
+
+	return st == EX_OK ? db_quote_ident(s->data, ident, sql) : st;
+}
+
+/* SELECT _src."c1", ..., _src."key"::text FROM "schema"."rel" AS _src
+ *   WHERE _src."ws" = $1 [AND _src."key" > $2] ORDER BY _src."key" LIMIT n
+ * (qualified: an output column named like the key must not shadow it). */
 static enum ex_status export_sql(struct export_state *s, int next, struct buf *sql)
 {
 	const struct registry_type *t = &s->type;
@@ -74,54 +83,25 @@ static enum ex_status export_sql(struct export_state *s, int next, struct buf *s
 	int i;
 
 	for (i = 0; i < s->ncols && st == EX_OK; i++) {
-		st = db_quote_ident(s->data, s->names[i], sql);
-		if (st == EX_OK) {
-			st = buf_puts(sql, ", ");
-		}
+		st = export_col(s, s->names[i], sql);
+		st = st == EX_OK ? buf_puts(sql, ", ") : st;
 	}
-	if (st == EX_OK) {
-		st = db_quote_ident(s->data, t->key_column, sql);
+	st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
+	st = st == EX_OK ? buf_puts(sql, "::text FROM ") : st;
+	st = st == EX_OK ? db_quote_ident(s->data, t->schema_name, sql) : st;
+	st = st == EX_OK ? buf_putc(sql, '.') : st;
+	st = st == EX_OK ? db_quote_ident(s->data, t->relation, sql) : st;
+	st = st == EX_OK ? buf_puts(sql, " AS _src WHERE ") : st;
+	st = st == EX_OK ? export_col(s, t->workspace_column, sql) : st;
+	st = st == EX_OK ? buf_puts(sql, " = $1") : st;
+	if (next) {
+		st = st == EX_OK ? buf_puts(sql, " AND ") : st;
+		st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
+		st = st == EX_OK ? buf_puts(sql, " > $2") : st;
 	}
-	if (st == EX_OK) {
-		st = buf_puts(sql, "::text FROM ");
-	}
-	if (st == EX_OK) {
-		st = db_quote_ident(s->data, t->schema_name, sql);
-	}
-	if (st == EX_OK) {
-		st = buf_putc(sql, '.');
-	}
-	if (st == EX_OK) {
-		st = db_quote_ident(s->data, t->relation, sql);
-	}
-	if (st == EX_OK) {
-		st = buf_puts(sql, " WHERE ");
-	}
-	if (st == EX_OK) {
-		st = db_quote_ident(s->data, t->workspace_column, sql);
-	}
-	if (st == EX_OK) {
-		st = buf_puts(sql, " = $1");
-	}
-	if (st == EX_OK && next) {
-		st = buf_puts(sql, " AND ");
-		if (st == EX_OK) {
-			st = db_quote_ident(s->data, t->key_column, sql);
-		}
-		if (st == EX_OK) {
-			st = buf_puts(sql, " > $2");
-		}
-	}
-	if (st == EX_OK) {
-		st = buf_puts(sql, " ORDER BY ");
-	}
-	if (st == EX_OK) {
-		st = db_quote_ident(s->data, t->key_column, sql);
-	}
-	if (st == EX_OK) {
-		st = buf_printf(sql, " LIMIT %lld", s->ctx->cf->chunk_rows);
-	}
-	return st;
+	st = st == EX_OK ? buf_puts(sql, " ORDER BY ") : st;
+	st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
+	return st == EX_OK ? buf_printf(sql, " LIMIT %lld", s->ctx->cf->chunk_rows) : st;
 }
 
 static enum ex_status export_result_status(PGconn *conn, PGresult *res, ExecStatusType want,
@@ -133,7 +113,7 @@ static enum ex_status export_result_status(PGconn *conn, PGresult *res, ExecStat
 		return EX_OK;
 	}
 	st = res != NULL ? db_classify(res) : EX_EDB;
-	buf_msg(err, "%s", res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	db_error_text(conn, res, err);
 	return st;
 }
 

@@ -129,6 +129,7 @@ def clean_env(**extra):
 
 def run(argv, what, env=None, timeout=120, input=None):
     """Run a command to completion; StackError with its output on failure."""
+    argv = [str(a) for a in argv]
     try:
         p = subprocess.run(argv, env=env if env is not None else clean_env(),
                            stdin=subprocess.DEVNULL if input is None else None,
