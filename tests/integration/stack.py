@@ -172,9 +172,14 @@ def pid_alive(pid):
 
 
 def kill_pids(pids, grace=5.0):
-    """TERM the pids, wait up to `grace` s, then KILL what is left."""
+    """TERM the pids, wait up to `grace` s, then KILL what is left.
+
+    Returns the pids that had to be killed with SIGKILL."""
     pids = [p for p in pids if p > 1]
+    killed = []
     for sig in (signal.SIGTERM, signal.SIGKILL):
+        if sig == signal.SIGKILL:
+            killed = [p for p in pids if pid_alive(p)]
         for pid in pids:
             try:
                 os.kill(pid, sig)
@@ -186,6 +191,7 @@ def kill_pids(pids, grace=5.0):
         if not any(pid_alive(p) for p in pids):
             break
     reap(pids)
+    return killed
 
 
 def become_subreaper():
@@ -684,13 +690,21 @@ class Stack:
             raise StackError("spawn-fcgi wrote %r to %s, expected %d pids"
                              % (pids, self.fcgi_pidfile, self.fcgi_children))
 
-    def stop_fcgi(self):
-        kill_pids(read_pids(self.fcgi_pidfile))
+    def stop_fcgi(self, grace=2.0):
+        """SIGTERM the FastCGI processes, SIGKILL after `grace` s.
+
+        Returns a complaint (str) when some needed SIGKILL, else None."""
+        pids = read_pids(self.fcgi_pidfile)
+        killed = kill_pids(pids, grace=grace)
         for p in (self.fcgi_socket, self.fcgi_pidfile):
             try:
                 p.unlink()
             except FileNotFoundError:
                 pass
+        if killed:
+            return ("%d of %d export.fcgi processes ignored SIGTERM for %.0fs and were "
+                    "killed with SIGKILL" % (len(killed), len(pids), grace))
+        return None
 
     def fcgi_pids_alive(self):
         return [p for p in read_pids(self.fcgi_pidfile) if pid_alive(p)]
@@ -748,7 +762,9 @@ class Stack:
             except Exception as e:  # noqa: BLE001
                 errors.append("lighttpd: %r" % (e,))
         try:
-            self.stop_fcgi()
+            complaint = self.stop_fcgi()
+            if complaint:
+                errors.append(complaint)
         except Exception as e:  # noqa: BLE001
             errors.append("export.fcgi: %r" % (e,))
         return errors
