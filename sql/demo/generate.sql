@@ -9,7 +9,10 @@
 -- identical copy (new ids).  Requires sql/demo/schema.sql.
 --
 -- Deterministic: every value is a function of the row number n = 1..N (no
--- random()), so two runs with the same N produce the same data.
+-- random()), so two runs with the same N and B produce the same data apart
+-- from the ids.  contact_id always points at a contact created by the same
+-- run (same workspace), taken from the ids the INSERT returned, so parallel
+-- runs for different workspaces are safe.
 -- Set-based: INSERT ... SELECT FROM generate_series, committed every B rows
 -- (default 1000000) so that memory, locks and WAL stay bounded at 10M rows.
 --
@@ -24,6 +27,7 @@
 -- elements, inet, uuid, jsonb scalars / arrays / nested objects / unicode.
 
 \set QUIET on
+\set ON_ERROR_STOP on
 
 \if :{?rows}
 \else

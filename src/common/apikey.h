@@ -10,9 +10,9 @@
 #include "common/crypto.h"
 #include "common/status.h"
 
-#define APIKEY_ID_LEN 12
+#define APIKEY_ID_LEN	  12
 #define APIKEY_SECRET_LEN 64
-#define APIKEY_LEN (4 + APIKEY_ID_LEN + 1 + APIKEY_SECRET_LEN)
+#define APIKEY_LEN	  (4 + APIKEY_ID_LEN + 1 + APIKEY_SECRET_LEN)
 
 struct apikey {
 	char id[APIKEY_ID_LEN + 1];

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 enum conf_type {
 	CONF_STRING,
 	CONF_INT,
@@ -34,11 +33,11 @@ static const char *const conf_backend_choices[] = {"local", NULL};
 static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
 
-#define KB 1024LL
-#define MB (1024LL * 1024)
-#define GB (1024LL * 1024 * 1024)
-#define SEC 1000LL
-#define DAY (86400LL * 1000)
+#define KB     1024LL
+#define MB     (1024LL * 1024)
+#define GB     (1024LL * 1024 * 1024)
+#define SEC    1000LL
+#define DAY    (86400LL * 1000)
 #define OFF(f) offsetof(struct config, f)
 
 /* clang-format off */
@@ -281,8 +280,7 @@ static enum ex_status conf_line(struct config *cf, char *line, char *section, si
 	}
 	return conf_set(cf, e, value, where, err);
 bad:
-	buf_msg(err, "%s: syntax error: expected [section], key = value or a comment",
-			 where);
+	buf_msg(err, "%s: syntax error: expected [section], key = value or a comment", where);
 	return EX_EINVAL;
 }
 

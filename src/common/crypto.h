@@ -16,10 +16,10 @@ void crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX_
 int crypto_equal(const char *a, const char *b);
 
 /* base64url without padding; out gets a NUL-terminated string. */
-enum ex_status crypto_b64url_encode(const void *data, size_t len, char *out, size_t outsize)
-	EX_MUST_CHECK;
+enum ex_status crypto_b64url_encode(const void *data, size_t len, char *out,
+				    size_t outsize) EX_MUST_CHECK;
 /* Decodes into out (outsize bytes); *outlen = decoded length. EX_EINVAL on bad input. */
-enum ex_status crypto_b64url_decode(const char *in, void *out, size_t outsize, size_t *outlen)
-	EX_MUST_CHECK;
+enum ex_status crypto_b64url_decode(const char *in, void *out, size_t outsize,
+				    size_t *outlen) EX_MUST_CHECK;
 
 #endif

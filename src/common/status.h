@@ -9,8 +9,8 @@ enum ex_status {
 	EX_ENOMEM,    /* allocation failed */
 	EX_ETOOBIG,   /* a capped buffer or limit would be exceeded */
 	EX_EINVAL,    /* bad input (config, request, argument) */
-	EX_EIO,       /* file or socket I/O failed */
-	EX_EDB,       /* PostgreSQL query or connection failed */
+	EX_EIO,	      /* file or socket I/O failed */
+	EX_EDB,	      /* PostgreSQL query or connection failed */
 	EX_ENOTFOUND, /* no such row / file */
 	EX_ELEASE,    /* the job's lease (fencing token) is no longer ours */
 	EX_ECANCEL,   /* the job was cancelled */

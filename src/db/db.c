@@ -12,8 +12,7 @@ static void db_notice(void *arg, const char *message)
 	log_debug("server notice: %s", message);
 }
 
-enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **out,
-			  struct buf *err)
+enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **out, struct buf *err)
 {
 	const char *keys[] = {"dbname", "application_name", "options", NULL};
 	const char *values[] = {conninfo, appname, "-c TimeZone=UTC -c DateStyle=ISO,YMD", NULL};
@@ -52,7 +51,8 @@ void db_error_text(PGconn *conn, const PGresult *res, struct buf *err)
 	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
 	buf_msg(err, "%s", primary != NULL ? primary : PQerrorMessage(conn));
-	while (err->len > 0 && (err->data[err->len - 1] == '\n' || err->data[err->len - 1] == ' ')) {
+	while (err->len > 0 &&
+	       (err->data[err->len - 1] == '\n' || err->data[err->len - 1] == ' ')) {
 		err->data[--err->len] = '\0';
 	}
 }

@@ -18,14 +18,13 @@ struct ctl {
 
 static void usage(FILE *to)
 {
-	fprintf(to,
-		"usage: exportctl [-c CONFIG] COMMAND ...\n"
-		"  migrate                                   apply database migrations\n"
-		"  apikey create --workspace W --email E     create a key (printed once)\n"
-		"  apikey revoke KEY_OR_ID                   revoke a key\n"
-		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
-		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
-		"  config check                              validate and print the config\n");
+	fprintf(to, "usage: exportctl [-c CONFIG] COMMAND ...\n"
+		    "  migrate                                   apply database migrations\n"
+		    "  apikey create --workspace W --email E     create a key (printed once)\n"
+		    "  apikey revoke KEY_OR_ID                   revoke a key\n"
+		    "  apikey list [--workspace W]               list keys (ids, never secrets)\n"
+		    "  jobs list [--workspace W] [--status S]    list recent jobs\n"
+		    "  config check                              validate and print the config\n");
 }
 
 /* Find "--name VALUE" in argv; NULL when absent. */
@@ -76,13 +75,14 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 	}
 	apikey_hash(&key, hash);
 	if (db_exec(c->conn,
-		    "INSERT INTO api_keys (id, secret_hash, workspace, email) VALUES ($1, $2, $3, $4)",
+		    "INSERT INTO api_keys (id, secret_hash, workspace, email) VALUES ($1, $2, $3, "
+		    "$4)",
 		    4, params, NULL, &c->err) != EX_OK) {
 		return ctl_fail(c, "apikey create");
 	}
 	printf("%s\n", text);
-	fprintf(stderr, "key %s created for workspace %s (%s); it is shown only once\n", key.id,
-		ws, email);
+	fprintf(stderr, "key %s created for workspace %s (%s); it is shown only once\n", key.id, ws,
+		email);
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "storage/storage.h"
 
 #define EXPORT_STMT_FIRST "export_first"
-#define EXPORT_STMT_NEXT "export_next"
+#define EXPORT_STMT_NEXT  "export_next"
 
 struct export_state {
 	const struct export_ctx *ctx;
@@ -47,13 +47,13 @@ static enum ex_status export_columns(struct export_state *s, struct buf *err)
 		goto out;
 	}
 	for (i = 0; i < n && st == EX_OK; i++) {
-		const char *name = arr != NULL
-					   ? json_object_get_string(json_object_array_get_idx(arr, i))
-					   : s->type.columns[i];
+		const char *name =
+			arr != NULL ? json_object_get_string(json_object_array_get_idx(arr, i))
+				    : s->type.columns[i];
 
 		if (name == NULL || registry_column_index(&s->type, name) < 0) {
 			buf_msg(err, "column \"%s\" is not exportable for type %s",
-					 name != NULL ? name : "(null)", s->type.name);
+				name != NULL ? name : "(null)", s->type.name);
 			st = EX_EPERM;
 		} else if ((s->names[i] = strdup(name)) == NULL) {
 			st = EX_ENOMEM;
@@ -363,7 +363,8 @@ static void export_estimate(struct export_state *s)
 	buf_init(&err, 1024);
 	if (buf_puts(&sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM ") != EX_OK ||
 	    db_quote_ident(s->data, s->type.schema_name, &sql) != EX_OK ||
-	    buf_putc(&sql, '.') != EX_OK || db_quote_ident(s->data, s->type.relation, &sql) != EX_OK ||
+	    buf_putc(&sql, '.') != EX_OK ||
+	    db_quote_ident(s->data, s->type.relation, &sql) != EX_OK ||
 	    buf_puts(&sql, " WHERE ") != EX_OK ||
 	    db_quote_ident(s->data, s->type.workspace_column, &sql) != EX_OK ||
 	    buf_puts(&sql, " = $1") != EX_OK) {

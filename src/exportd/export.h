@@ -21,9 +21,9 @@
 
 struct export_ctx {
 	const struct config *cf;
-	PGconn *ctl;                       /* lease, checkpoints, completion */
+	PGconn *ctl; /* lease, checkpoints, completion */
 	const struct jobs_claim *job;
-	volatile sig_atomic_t *stop;       /* set on SIGTERM: give the job back */
+	volatile sig_atomic_t *stop; /* set on SIGTERM: give the job back */
 };
 
 /* EX_OK: the job is complete.  Otherwise the job is untouched in the

@@ -16,8 +16,8 @@
 #define SUPERVISOR_MAX_WORKERS 256
 
 struct supervisor_slot {
-	pid_t pid;          /* 0: not running */
-	long long started;  /* monotonic ms */
+	pid_t pid;	   /* 0: not running */
+	long long started; /* monotonic ms */
 	long long restart_at;
 	long long backoff;
 };
@@ -79,8 +79,8 @@ static void supervisor_reap(struct supervisor *sv, int stopping)
 		}
 		/* A worker that ran for a minute earns a fresh backoff. */
 		slot->backoff = now - slot->started > 60000 ? 100
-				: slot->backoff == 0	  ? 100
-							  : slot->backoff * 2;
+				: slot->backoff == 0	    ? 100
+							    : slot->backoff * 2;
 		if (slot->backoff > 30000) {
 			slot->backoff = 30000;
 		}

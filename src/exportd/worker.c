@@ -158,8 +158,8 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, const struct jo
 	enum ex_status st;
 
 	buf_init(&err, 8192);
-	log_info("job %s: claimed (type %s, format %s, attempt %d, token %lld)", job->id,
-		 job->type, job->format, job->attempts, job->lease_token);
+	log_info("job %s: claimed (type %s, format %s, attempt %d, token %lld)", job->id, job->type,
+		 job->format, job->attempts, job->lease_token);
 	st = export_run(&ctx, &err);
 	if (st == EX_ELEASE) {
 		log_warn("job %s: lease lost; stopping without completing", job->id);

@@ -24,10 +24,10 @@ enum format_kind {
 };
 
 enum format_type {
-	FORMAT_TEXT,      /* JSON string */
-	FORMAT_NUMBER,    /* JSON number; NaN/Infinity become strings */
-	FORMAT_BOOL,      /* PostgreSQL "t"/"f"; JSON true/false */
-	FORMAT_JSON,      /* json/jsonb: embedded as-is in JSONL */
+	FORMAT_TEXT,	  /* JSON string */
+	FORMAT_NUMBER,	  /* JSON number; NaN/Infinity become strings */
+	FORMAT_BOOL,	  /* PostgreSQL "t"/"f"; JSON true/false */
+	FORMAT_JSON,	  /* json/jsonb: embedded as-is in JSONL */
 	FORMAT_TIMESTAMP, /* timestamp / timestamptz: ISO 8601 with 'T' */
 };
 

@@ -30,8 +30,7 @@ static void download_headers(const PGresult *job, char *out, size_t size)
 		ext = format_extension(kind);
 		ctype = format_content_type(kind);
 	}
-	snprintf(name, sizeof(name), "%.100s-%s.%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE),
-		 ext);
+	snprintf(name, sizeof(name), "%.100s-%s.%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE), ext);
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
 
@@ -133,9 +132,10 @@ void download_serve(struct app *app, struct http_request *r, const PGresult *job
 	char headers[1024], detail[160];
 
 	if (strcmp(status, "expired") == 0) {
-		problem_reply(r, 410, "expired", "Gone",
-			      "this export has expired and its file was removed; create a new export",
-			      "");
+		problem_reply(
+			r, 410, "expired", "Gone",
+			"this export has expired and its file was removed; create a new export",
+			"");
 		return;
 	}
 	if (strcmp(status, "complete") != 0) {

@@ -20,7 +20,7 @@
 #include "jobs/registry.h"
 
 #define HANDLERS_LIST_DEFAULT 20
-#define HANDLERS_LIST_MAX 100
+#define HANDLERS_LIST_MAX     100
 
 static void handlers_unavailable(struct http_request *r, const char *what, const struct buf *err)
 {
@@ -297,8 +297,8 @@ static void handlers_check_columns(struct json_object *cols, const struct regist
 			problem_add_field(p, field, detail);
 		}
 		for (j = 0; j < i; j++) {
-			if (strcmp(name, json_object_get_string(json_object_array_get_idx(cols, j))) ==
-			    0) {
+			if (strcmp(name, json_object_get_string(
+						 json_object_array_get_idx(cols, j))) == 0) {
 				problem_add_field(p, field, "duplicate column");
 			}
 		}
@@ -306,8 +306,8 @@ static void handlers_check_columns(struct json_object *cols, const struct regist
 }
 
 /* Check members of the body; fills p with every field error found. */
-static void handlers_check_create(struct app *app, struct json_object *body,
-				  struct create_req *req, struct problem *p)
+static void handlers_check_create(struct app *app, struct json_object *body, struct create_req *req,
+				  struct problem *p)
 {
 	struct registry_type t;
 	struct buf err;
@@ -319,7 +319,8 @@ static void handlers_check_create(struct app *app, struct json_object *body,
 	{
 		if (strcmp(key, "type") == 0 && json_object_is_type(val, json_type_string)) {
 			req->type = json_object_get_string(val);
-		} else if (strcmp(key, "format") == 0 && json_object_is_type(val, json_type_string)) {
+		} else if (strcmp(key, "format") == 0 &&
+			   json_object_is_type(val, json_type_string)) {
 			req->format = json_object_get_string(val);
 		} else if (strcmp(key, "columns") == 0) {
 			req->columns = val;
@@ -341,7 +342,8 @@ static void handlers_check_create(struct app *app, struct json_object *body,
 
 		have_type = st == EX_OK;
 		if (st == EX_ENOTFOUND) {
-			snprintf(detail, sizeof(detail), "unknown export type \"%.200s\"", req->type);
+			snprintf(detail, sizeof(detail), "unknown export type \"%.200s\"",
+				 req->type);
 			problem_add_field(p, "type", detail);
 		}
 	}
@@ -358,9 +360,10 @@ static void handlers_insert(struct app *app, struct http_request *r, const struc
 			    const struct create_req *req)
 {
 	char id[JOBS_ID_LEN + 1], location[512];
-	const char *cols = req->columns != NULL
-				   ? json_object_to_json_string_ext(req->columns, JSON_C_TO_STRING_PLAIN)
-				   : NULL;
+	const char *cols =
+		req->columns != NULL
+			? json_object_to_json_string_ext(req->columns, JSON_C_TO_STRING_PLAIN)
+			: NULL;
 	PGresult *res = NULL;
 	struct buf err;
 	uuid_t u;
@@ -394,7 +397,8 @@ static void handlers_create(struct app *app, struct http_request *r, const struc
 	buf_init(&raw, (size_t)app->cf->http_body_limit);
 	if (!handlers_json_type_ok(r->content_type)) {
 		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
-			      "send the request body as application/json", "Accept-Post: application/json\r\n");
+			      "send the request body as application/json",
+			      "Accept-Post: application/json\r\n");
 		goto out;
 	}
 	if (request_read_body(r, app->cf->http_body_limit, &raw) != EX_OK) {

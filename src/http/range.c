@@ -23,8 +23,7 @@ static long long range_number(const char **p)
 	return v;
 }
 
-enum range_result range_parse(const char *header, long long size, long long *start,
-			      long long *end)
+enum range_result range_parse(const char *header, long long size, long long *start, long long *end)
 {
 	const char *p = header;
 	long long a, b = -1;

@@ -3,12 +3,11 @@
 #define EXPORTD_RANGE_H
 
 enum range_result {
-	RANGE_NONE,          /* absent, multi-range or unparsable: send it all (200) */
-	RANGE_OK,            /* 206 with [*start, *end] */
+	RANGE_NONE,	     /* absent, multi-range or unparsable: send it all (200) */
+	RANGE_OK,	     /* 206 with [*start, *end] */
 	RANGE_UNSATISFIABLE, /* 416 */
 };
 
-enum range_result range_parse(const char *header, long long size, long long *start,
-			      long long *end);
+enum range_result range_parse(const char *header, long long size, long long *start, long long *end);
 
 #endif

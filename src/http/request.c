@@ -94,8 +94,7 @@ static const char *request_reason(int status)
 	}
 }
 
-void request_head(struct http_request *r, int status, const char *content_type,
-		  const char *extra)
+void request_head(struct http_request *r, int status, const char *content_type, const char *extra)
 {
 	FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\n", status, request_reason(status));
 	if (content_type != NULL) {
@@ -124,8 +123,8 @@ void request_send_json(struct http_request *r, int status, const char *extra,
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		head[0] = '\0';
 	}
-	request_head(r, status,
-		     status >= 400 ? "application/problem+json" : "application/json", head);
+	request_head(r, status, status >= 400 ? "application/problem+json" : "application/json",
+		     head);
 	request_write(r, text, len);
 	request_write(r, "\n", 1);
 }

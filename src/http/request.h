@@ -33,8 +33,7 @@ enum ex_status request_read_body(struct http_request *r, long long limit,
 				 struct buf *body) EX_MUST_CHECK;
 
 /* Status line and headers; extra is "" or "Name: value\r\n" lines. */
-void request_head(struct http_request *r, int status, const char *content_type,
-		  const char *extra);
+void request_head(struct http_request *r, int status, const char *content_type, const char *extra);
 void request_write(struct http_request *r, const void *data, size_t len);
 /* Status, headers and a JSON body (body is not consumed). */
 void request_send_json(struct http_request *r, int status, const char *extra,

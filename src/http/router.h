@@ -10,18 +10,18 @@
 #include <stddef.h>
 
 enum router_route {
-	ROUTE_NONE,     /* 404 */
-	ROUTE_HEALTHZ,  /* /healthz */
-	ROUTE_EXPORTS,  /* /exports */
-	ROUTE_EXPORT,   /* /exports/{id} */
+	ROUTE_NONE,	/* 404 */
+	ROUTE_HEALTHZ,	/* /healthz */
+	ROUTE_EXPORTS,	/* /exports */
+	ROUTE_EXPORT,	/* /exports/{id} */
 	ROUTE_DOWNLOAD, /* /exports/{id}/download */
 };
 
 struct router_match {
 	enum router_route route;
-	int status;        /* 0: dispatch; 404 or 405: answer that */
+	int status;	   /* 0: dispatch; 404 or 405: answer that */
 	const char *allow; /* the route's methods, for 405's Allow header */
-	char id[37];       /* ROUTE_EXPORT / ROUTE_DOWNLOAD */
+	char id[37];	   /* ROUTE_EXPORT / ROUTE_DOWNLOAD */
 };
 
 void router_match(const char *method, const char *uri, const char *base_path,

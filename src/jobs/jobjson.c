@@ -39,7 +39,8 @@ static struct json_object *jobjson_progress(const PGresult *res, int row)
 		percent = json_object_new_double((double)(long long)(pct * 10) / 10);
 	}
 	json_object_object_add(p, "rows_done", json_object_new_int64(done));
-	json_object_object_add(p, "rows_estimated", jobjson_int(res, row, JOBS_VIEW_ROWS_ESTIMATED));
+	json_object_object_add(p, "rows_estimated",
+			       jobjson_int(res, row, JOBS_VIEW_ROWS_ESTIMATED));
 	json_object_object_add(p, "bytes_done",
 			       json_object_new_int64(db_int(res, row, JOBS_VIEW_BYTES_DONE)));
 	json_object_object_add(p, "percent", percent);
@@ -97,14 +98,13 @@ struct json_object *jobjson_from_row(const PGresult *res, int row, const char *b
 	json_object_object_add(j, "file_size", jobjson_int(res, row, JOBS_VIEW_FILE_SIZE));
 	json_object_object_add(j, "error", jobjson_error(res, row));
 	json_object_object_add(j, "attempts", jobjson_int(res, row, JOBS_VIEW_ATTEMPTS));
-	json_object_object_add(
-		j, "cancel_requested",
-		json_object_new_boolean(PQgetvalue(res, row, JOBS_VIEW_CANCEL_REQUESTED)[0] == 't'));
+	json_object_object_add(j, "cancel_requested",
+			       json_object_new_boolean(
+				       PQgetvalue(res, row, JOBS_VIEW_CANCEL_REQUESTED)[0] == 't'));
 	for (i = 0; i < sizeof(timestamps) / sizeof(timestamps[0]); i++) {
 		json_object_object_add(j, timestamps[i].name,
 				       jobjson_str(res, row, timestamps[i].col));
 	}
-	json_object_object_add(j, "links",
-			       jobjson_links(PQgetvalue(res, row, JOBS_VIEW_ID), base));
+	json_object_object_add(j, "links", jobjson_links(PQgetvalue(res, row, JOBS_VIEW_ID), base));
 	return j;
 }

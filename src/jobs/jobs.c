@@ -10,12 +10,18 @@
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* The job view, in enum jobs_view_col order. */
-#define JOBS_VIEW                                                                        \
-	"id, type, format, to_json(columns), status, rows_done, rows_estimated, bytes_done," \
-	" row_count, file_size, error_code, error_message, " TS("created_at") ", "          \
-	TS("started_at") ", " TS("completed_at") ", " TS("expires_at") ", attempts,"        \
-	" cancel_requested_at IS NOT NULL, file_key, compression, created_at::text,"       \
-	" to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDD')"
+#define JOBS_VIEW                                                                                  \
+	"id, type, format, to_json(columns), status, rows_done, rows_estimated, bytes_done,"       \
+	" row_count, file_size, error_code, error_message, " TS("created_at") ", " TS(             \
+		"started_at") ", " TS("completed_at") ", " TS("expires_at") ", attempts,"          \
+									    " cancel_requested_"   \
+									    "at IS NOT NULL, "     \
+									    "file_key, "           \
+									    "compression, "        \
+									    "created_at::text,"    \
+									    " to_char(created_at " \
+									    "AT TIME ZONE 'UTC', " \
+									    "'YYYYMMDD')"
 
 int jobs_valid_id(const char *s)
 {
@@ -71,8 +77,8 @@ enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGr
 	const char *params[2] = {workspace, id};
 
 	return jobs_one(conn,
-			"SELECT " JOBS_VIEW " FROM export_jobs WHERE workspace = $1 AND id = $2",
-			2, params, res, err);
+			"SELECT " JOBS_VIEW " FROM export_jobs WHERE workspace = $1 AND id = $2", 2,
+			params, res, err);
 }
 
 enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor_ts,
@@ -98,15 +104,16 @@ enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, 
 	/* A pending job is cancelled outright; a processing one gets a request
 	 * its worker sees at its next heartbeat, or at once via the NOTIFY.
 	 * Jobs in any other state are shown unchanged. */
-	st = jobs_one(conn,
-		      "UPDATE export_jobs SET"
-		      " status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
-		      " completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,"
-		      " cancel_requested_at = CASE WHEN status = 'processing'"
-		      "  THEN coalesce(cancel_requested_at, now()) ELSE cancel_requested_at END"
-		      " WHERE workspace = $1 AND id = $2 AND status IN ('pending', 'processing')"
-		      " RETURNING " JOBS_VIEW ", pg_notify('export_cancel', id::text)",
-		      2, params, res, err);
+	st = jobs_one(
+		conn,
+		"UPDATE export_jobs SET"
+		" status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
+		" completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,"
+		" cancel_requested_at = CASE WHEN status = 'processing'"
+		"  THEN coalesce(cancel_requested_at, now()) ELSE cancel_requested_at END"
+		" WHERE workspace = $1 AND id = $2 AND status IN ('pending', 'processing')"
+		" RETURNING " JOBS_VIEW ", pg_notify('export_cancel', id::text)",
+		2, params, res, err);
 	if (st == EX_ENOTFOUND) {
 		st = jobs_get(conn, workspace, id, res, err);
 	}
@@ -220,16 +227,17 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 	snprintf(bytes, sizeof(bytes), "%lld", p->bytes);
 	snprintf(part, sizeof(part), "%d", p->part);
 	snprintf(lease, sizeof(lease), "%lld", lease_ms);
-	st = jobs_fenced(conn,
-			 "UPDATE export_jobs SET rows_done = $3, bytes_done = $4,"
-			 " lease_expires_at = now() + $5::bigint * interval '1 millisecond',"
-			 " ckpt_last_key = CASE WHEN $6::text IS NULL THEN ckpt_last_key ELSE $6 END,"
-			 " ckpt_rows = CASE WHEN $6::text IS NULL THEN ckpt_rows ELSE $3 END,"
-			 " ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,"
-			 " ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END"
-			 " WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-			 " RETURNING cancel_requested_at IS NOT NULL",
-			 7, params, &res, err);
+	st = jobs_fenced(
+		conn,
+		"UPDATE export_jobs SET rows_done = $3, bytes_done = $4,"
+		" lease_expires_at = now() + $5::bigint * interval '1 millisecond',"
+		" ckpt_last_key = CASE WHEN $6::text IS NULL THEN ckpt_last_key ELSE $6 END,"
+		" ckpt_rows = CASE WHEN $6::text IS NULL THEN ckpt_rows ELSE $3 END,"
+		" ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,"
+		" ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END"
+		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+		" RETURNING cancel_requested_at IS NOT NULL",
+		7, params, &res, err);
 	if (st == EX_OK) {
 		*cancel = PQgetvalue(res, 0, 0)[0] == 't';
 	}

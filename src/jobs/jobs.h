@@ -40,7 +40,7 @@ enum jobs_view_col {
 	JOBS_VIEW_FILE_KEY,
 	JOBS_VIEW_COMPRESSION,
 	JOBS_VIEW_CURSOR, /* created_at text for list cursors */
-	JOBS_VIEW_DATE,   /* YYYYMMDD of creation, for file names */
+	JOBS_VIEW_DATE,	  /* YYYYMMDD of creation, for file names */
 	JOBS_VIEW_NCOLS
 };
 

@@ -14,7 +14,7 @@ struct storage_upload {
 	long long bytes;
 	int part;
 	char path[4096]; /* final name */
-	char tmp[4096];  /* final name + ".part" */
+	char tmp[4096];	 /* final name + ".part" */
 	char dir[4096];
 };
 
@@ -69,7 +69,7 @@ static enum ex_status local_resume(struct storage_upload *up, const struct stora
 	}
 	if (sb.st_size < ckpt->bytes) {
 		buf_msg(err, "%s holds %lld bytes, checkpoint says %lld", up->tmp,
-				 (long long)sb.st_size, ckpt->bytes);
+			(long long)sb.st_size, ckpt->bytes);
 		return EX_ENOTFOUND;
 	}
 	if (ftruncate(up->fd, ckpt->bytes) != 0 || lseek(up->fd, ckpt->bytes, SEEK_SET) < 0) {

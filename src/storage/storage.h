@@ -16,7 +16,7 @@
 
 struct storage_ckpt {
 	long long bytes; /* bytes durable in the object so far */
-	int part;        /* parts durable so far */
+	int part;	 /* parts durable so far */
 };
 
 struct storage_upload;

@@ -19,7 +19,6 @@ Conventions:
     docs/CONTRACTS.md), only EXPORTD_CONFIG where the contract says so.
 """
 
-import errno
 import os
 import pwd
 import grp
@@ -33,7 +32,6 @@ import time
 from pathlib import Path
 
 import psycopg2
-import psycopg2.extensions
 import requests
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +63,45 @@ def port_open(port, host="127.0.0.1"):
             return True
     except OSError:
         return False
+
+
+def listen_inodes(port):
+    """Socket inodes listening on 127.0.0.1:port (from /proc/net/tcp)."""
+    inodes = set()
+    want = "0100007F:%04X" % port
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[1] == want and fields[3] == "0A":  # 0A = LISTEN
+                    inodes.add(fields[9])
+    except OSError:
+        pass
+    return inodes
+
+
+def listens_on(pid, port):
+    """True if process pid holds a socket listening on 127.0.0.1:port.
+
+    A connect() succeeding is not enough: another process may own the port
+    that free_port() handed out, while our server is about to die of
+    EADDRINUSE."""
+    inodes = listen_inodes(port)
+    if not inodes:
+        return False
+    fd_dir = "/proc/%d/fd" % pid
+    try:
+        for fd in os.listdir(fd_dir):
+            try:
+                link = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+    except OSError:
+        pass
+    return False
 
 
 def tail(path, lines=60, start=0):
@@ -319,6 +356,28 @@ def wait_until(pred, timeout, what, interval=0.05, check=None):
                              % (timeout, what,
                                 " (last error: %r)" % (last_exc,) if last_exc else ""))
         time.sleep(interval)
+
+
+def start_on_free_port(make_service, what, logs, attempts=3):
+    """Start make_service(port) on a free port and wait until it listens.
+
+    free_port() is only a snapshot: when the server dies complaining that
+    the address is in use, try again with another port. Returns
+    (service, port); StackError with the logs' tails otherwise."""
+    for attempt in range(attempts):
+        port = free_port()
+        svc = make_service(port)
+        svc.start()
+        try:
+            wait_until(lambda: listens_on(svc.pid, port), 15,
+                       "%s to listen on port %d" % (what, port), check=svc.check_alive)
+            return svc, port
+        except StackError as e:
+            svc.stop()
+            text = "\n".join(t for n, t in log_tails(lines=10) if n in logs)
+            if attempt + 1 < attempts and "in use" in text:
+                continue
+            raise StackError("%s\n%s" % (e, logs_excerpt(logs))) from None
 
 
 # ------------------------------------------------------------- PostgreSQL
@@ -583,6 +642,11 @@ class Stack:
             body = r.json()
             if body.get("status") in until:
                 return body
+            if self.exportd is not None and not self.exportd.alive():
+                raise AssertionError(
+                    "job %s is %r and exportd is dead (exit %s):\n%s"
+                    % (job_id, body.get("status"), self.exportd.proc.returncode,
+                       logs_excerpt(["exportd"])))
             if time.monotonic() > deadline:
                 raise AssertionError(
                     "job %s still %r after %ss (waiting for %s); last answer:\n%s\n%s"
@@ -647,7 +711,9 @@ class Stack:
         os.chown(self.storage_dir, 0, grp.getgrnam("www-data").gr_gid)
         self.storage_dir.chmod(0o2750)
 
-        self.port = free_port()
+        # lighttpd first: it needs no app to listen, and its port (which
+        # may need a retry) goes into the config as http.public_url.
+        self._timed("lighttpd listening", self.start_lighttpd)
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.api = Api(self.base_url)
         self.write_conf()
@@ -670,7 +736,7 @@ class Stack:
         self.api.default_key = self.keys["acme"]
 
         self._timed("spawn-fcgi", self.start_fcgi)
-        self._timed("lighttpd up + /healthz", self.start_lighttpd)
+        self._timed("GET /healthz through lighttpd", self.wait_healthz)
         self._timed("exportd up (workers connected)", self.start_exportd)
         return self
 
@@ -717,14 +783,18 @@ class Stack:
     def start_lighttpd(self):
         LOGS["lighttpd error log"] = self.run_dir / "lighttpd-error.log"
         LOGS["lighttpd access log"] = self.run_dir / "lighttpd-access.log"
-        self.lighttpd = Service(
-            "lighttpd stderr",
-            [self.lighttpd_bin, "-D", "-f", SRCDIR / "fcgi-conf/lighttpd.conf"],
-            self.run_dir / "lighttpd.stderr", env=self.httpd_env(self.port, self.run_dir))
-        self.lighttpd.start()
+
+        def make(port):
+            return Service("lighttpd stderr",
+                           [self.lighttpd_bin, "-D", "-f", SRCDIR / "fcgi-conf/lighttpd.conf"],
+                           self.run_dir / "lighttpd.stderr",
+                           env=self.httpd_env(port, self.run_dir))
+
+        self.lighttpd, self.port = start_on_free_port(
+            make, "lighttpd", ["lighttpd stderr", "lighttpd error log"])
+
+    def wait_healthz(self):
         try:
-            wait_until(lambda: port_open(self.port), 15, "lighttpd on port %d" % self.port,
-                       check=lambda: self.lighttpd.check_alive())
             wait_http_ok(self.base_url + "/healthz", 20,
                          check=lambda: self.lighttpd.check_alive(),
                          what="GET /healthz through lighttpd")
@@ -787,20 +857,23 @@ class Apache:
         if not Path("/usr/lib/apache2/modules/mod_xsendfile.so").exists():
             raise StackError("mod_xsendfile missing: apt-get install libapache2-mod-xsendfile")
         self.run_dir.mkdir(mode=0o755)
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        env = self.stack.httpd_env(self.port, self.run_dir)
         LOGS["apache error log"] = self.run_dir / "apache-error.log"
         LOGS["apache access log"] = self.run_dir / "apache-access.log"
         conf = SRCDIR / "fcgi-conf/apache.conf"
         t0 = time.monotonic()
-        run([apache2, "-t", "-f", str(conf)], "apache2 -t", env=env)
-        self.service = Service("apache stderr", [apache2, "-f", conf, "-DFOREGROUND"],
-                               self.run_dir / "apache.stderr", env=env)
-        self.service.start()
+        # Syntax first: a clear message instead of a dead server.
+        run([apache2, "-t", "-f", str(conf)], "apache2 -t",
+            env=self.stack.httpd_env(free_port(), self.run_dir))
+
+        def make(port):
+            return Service("apache stderr", [apache2, "-f", conf, "-DFOREGROUND"],
+                           self.run_dir / "apache.stderr",
+                           env=self.stack.httpd_env(port, self.run_dir))
+
+        self.service, self.port = start_on_free_port(
+            make, "Apache", ["apache stderr", "apache error log"])
+        self.url = "http://127.0.0.1:%d" % self.port
         try:
-            wait_until(lambda: port_open(self.port), 15, "Apache on port %d" % self.port,
-                       check=lambda: self.service.check_alive())
             wait_http_ok(self.url + "/healthz", 20, check=lambda: self.service.check_alive(),
                          what="GET /healthz through Apache")
         except StackError as e:

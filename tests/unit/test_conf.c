@@ -83,7 +83,8 @@ static void test_errors_name_file_line(void)
 		{"[exportd\n", "test.conf:1: syntax error"},
 		{"just text\n", "test.conf:1: syntax error"},
 		{"[exportd]\npart_size = 8X\n", "test.conf:2: invalid value for exportd.part_size"},
-		{"[exportd]\npoll_interval = 10\n", "test.conf:2: invalid value for exportd.poll_interval"},
+		{"[exportd]\npoll_interval = 10\n",
+		 "test.conf:2: invalid value for exportd.poll_interval"},
 		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
 		{"[database]\nurl = \"unterminated\n", "test.conf:2: syntax error"},
 	};
@@ -95,7 +96,8 @@ static void test_errors_name_file_line(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		UNIT_EQ_INT(load(&cf, cases[i].text, &err), EX_EINVAL);
 		if (!UNIT_CHECK(strstr(buf_str(&err), cases[i].message) != NULL)) {
-			fprintf(stderr, "  case %lu: got \"%s\"\n", (unsigned long)i, buf_str(&err));
+			fprintf(stderr, "  case %lu: got \"%s\"\n", (unsigned long)i,
+				buf_str(&err));
 		}
 	}
 	buf_free(&err);

@@ -38,9 +38,11 @@ static void test_apikey_rejects(void)
 	static const char *const bad[] = {
 		"",
 		"exk_",
-		"Bearer exk_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"Bearer "
+		"exk_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"exk_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
-		"exk_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefa",
+		"exk_0123456789ab_"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefa",
 		"exk_0123456789AB_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"exk_0123456789ab-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"xxx_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
@@ -54,11 +56,10 @@ static void test_apikey_rejects(void)
 			fprintf(stderr, "  case %lu\n", (unsigned long)i);
 		}
 	}
-	UNIT_EQ_INT(
-		apikey_parse(
-			"exk_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-			&k),
-		EX_OK);
+	UNIT_EQ_INT(apikey_parse("exk_0123456789ab_"
+				 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				 &k),
+		    EX_OK);
 }
 
 static void test_equal(void)
@@ -71,10 +72,10 @@ static void test_equal(void)
 
 static void test_b64url(void)
 {
-	static const char *const inputs[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar",
-					     "\xff\xfe\xfd?>"};
-	static const char *const encoded[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE",
-					      "Zm9vYmFy", "__79Pz4"};
+	static const char *const inputs[] = {"",     "f",     "fo",	"foo",
+					     "foob", "fooba", "foobar", "\xff\xfe\xfd?>"};
+	static const char *const encoded[] = {"",	"Zg",	   "Zm8",      "Zm9v",
+					      "Zm9vYg", "Zm9vYmE", "Zm9vYmFy", "__79Pz4"};
 	char out[64], back[64];
 	size_t i, n;
 

@@ -43,7 +43,8 @@ static void test_routes(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		router_match(cases[i].method, cases[i].uri, cases[i].base, &m);
-		if (!UNIT_EQ_INT(m.route, cases[i].route) || !UNIT_EQ_INT(m.status, cases[i].status)) {
+		if (!UNIT_EQ_INT(m.route, cases[i].route) ||
+		    !UNIT_EQ_INT(m.status, cases[i].status)) {
 			fprintf(stderr, "  case %lu: %s %s\n", (unsigned long)i, cases[i].method,
 				cases[i].uri);
 		}
