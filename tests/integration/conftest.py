@@ -40,6 +40,21 @@ import stack as S  # noqa: E402
 _TIMINGS = {}      # "what" -> seconds, printed in the terminal summary
 _NOTES = []        # things worth knowing that are not test failures
 _TMP = {}          # "root" -> Path of the session's temp dir
+_FATAL = []        # sanitizer reports found after the servers stopped
+
+# Lines ASan/UBSan/LSan print: any of them in a server's log is a failure,
+# whatever the HTTP answers looked like.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def _sanitizer_reports(since=None):
+    found = []
+    for name, text in S.log_tails(since=since, lines=1000000):
+        for line in text.splitlines():
+            if any(m in line for m in SANITIZER_MARKERS):
+                found.append("%s: %s" % (name, line.strip()))
+    return found
 
 
 def _sigterm(signum, frame):
@@ -127,6 +142,8 @@ def stack(pg, tmp_root):
         if st.exportd is not None and st.exportd.returncode not in (0, None):
             _NOTES.append("exportd exited with status %s on SIGTERM (contract: 0)"
                           % st.exportd.returncode)
+        # Leak reports are written at exit, after every test has run.
+        _FATAL.extend(_sanitizer_reports())
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +166,21 @@ def front(request, stack):
 
 
 # ------------------------------------------------------------ reporting
+
+@pytest.fixture(autouse=True)
+def _no_sanitizer_reports():
+    """Fail the test during which a server logged a sanitizer report."""
+    before = S.log_sizes()
+    yield
+    found = _sanitizer_reports(since=before)
+    if found:
+        pytest.fail("sanitizer report in a server log:\n  " + "\n  ".join(found[:20]),
+                    pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _FATAL and session.exitstatus == 0:
+        session.exitstatus = 1
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
@@ -182,6 +214,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("exportd integration: start-up timings")
         for what, secs in _TIMINGS.items():
             terminalreporter.write_line("%-42s %7.3f s" % (what, secs))
+    if _FATAL:
+        terminalreporter.section("exportd integration: SANITIZER REPORTS (the run fails)")
+        for line in _FATAL[:50]:
+            terminalreporter.write_line(line)
     if _NOTES:
         terminalreporter.section("exportd integration: notes")
         for n in _NOTES:
