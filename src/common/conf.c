@@ -44,7 +44,6 @@ static const char *const conf_level_choices[] = {"debug", "info", "warn", "error
 static const struct conf_entry conf_table[] = {
 	{"database", "url", CONF_STRING, OFF(db_url), "dbname=exportd", 0, 0, NULL, 1},
 	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
-	{"http", "public_url", CONF_STRING, OFF(http_public_url), "http://127.0.0.1:8080", 0, 0, NULL, 0},
 	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
 	{"http", "download", CONF_ENUM, OFF(http_download), "stream", 0, 0, conf_download_choices, 0},
 	{"http", "accel_prefix", CONF_STRING, OFF(http_accel_prefix), "/_exportd_files", 0, 0, NULL, 0},
@@ -220,25 +219,31 @@ static char *conf_trim(char *s)
 	return s;
 }
 
-/* Unquote "..." values; for bare values cut a " #" or " ;" comment. */
+/* Unquote "..." values; cut a comment ('#' or ';' at the start or after
+ * whitespace) after a bare value or after the closing quote. */
 static enum ex_status conf_value(char *v)
 {
-	size_t len = strlen(v);
-	char *p;
+	char *p, *close = NULL;
 
 	if (v[0] == '"') {
-		if (len < 2 || v[len - 1] != '"') {
+		close = strchr(v + 1, '"');
+		if (close == NULL) {
 			return EX_EINVAL;
 		}
-		memmove(v, v + 1, len - 2);
-		v[len - 2] = '\0';
-		return EX_OK;
 	}
-	for (p = v; *p != '\0'; p++) {
+	for (p = close != NULL ? close + 1 : v; *p != '\0'; p++) {
 		if ((*p == '#' || *p == ';') && (p == v || isspace((unsigned char)p[-1]))) {
 			*p = '\0';
 			break;
 		}
+	}
+	if (close != NULL) {
+		if (*conf_trim(close + 1) != '\0') {
+			return EX_EINVAL;
+		}
+		memmove(v, v + 1, (size_t)(close - v - 1));
+		v[close - v - 1] = '\0';
+		return EX_OK;
 	}
 	conf_trim(v);
 	return EX_OK;

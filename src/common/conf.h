@@ -14,7 +14,11 @@
 #include "common/buf.h"
 #include "common/status.h"
 
-#define CONF_DEFAULT_PATH "/etc/exportd/exportd.conf"
+/* SYSCONFDIR comes from configure (--sysconfdir, /usr/local/etc by default). */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONF_DEFAULT_PATH SYSCONFDIR "/exportd/exportd.conf"
 
 enum conf_download {
 	CONF_DOWNLOAD_STREAM,
@@ -26,7 +30,6 @@ struct config {
 	char *db_url;
 
 	char *http_base_path; /* "" or "/prefix" without trailing slash */
-	char *http_public_url;
 	long long http_body_limit;
 	int http_download; /* enum conf_download */
 	char *http_accel_prefix;

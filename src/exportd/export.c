@@ -277,12 +277,32 @@ static enum ex_status export_receive(struct export_state *s, PGresult **res, str
 	return st;
 }
 
+/* Did a NOTIFY export_cancel for this job arrive?  Other notifications are
+ * only wake-up hints and can be dropped while a job runs. */
+static int export_cancel_hint(const struct export_state *s)
+{
+	PGconn *ctl = s->ctx->ctl;
+	PGnotify *n;
+	int hit = 0;
+
+	if (!PQconsumeInput(ctl)) {
+		return 0;
+	}
+	while ((n = PQnotifies(ctl)) != NULL) {
+		hit |= strcmp(n->relname, "export_cancel") == 0 &&
+		       strcmp(n->extra, s->ctx->job->id) == 0;
+		PQfreemem(n);
+	}
+	return hit;
+}
+
 static enum ex_status export_between_chunks(struct export_state *s, struct buf *err)
 {
 	if (*s->ctx->stop) {
 		return EX_ESTOP;
 	}
-	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
+	if (export_cancel_hint(s) ||
+	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
 		return export_beat(s, NULL, err);
 	}
 	return EX_OK;

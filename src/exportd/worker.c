@@ -52,7 +52,8 @@ static PGconn *worker_connect(const struct config *cf)
 	buf_init(&err, 4096);
 	while (!worker_stop) {
 		if (db_connect(cf->db_url, "exportd-worker", &conn, &err) == EX_OK &&
-		    db_exec(conn, "LISTEN export_jobs", 0, NULL, NULL, &err) == EX_OK) {
+		    db_exec_script(conn, "LISTEN export_jobs; LISTEN export_cancel", &err) ==
+			    EX_OK) {
 			break;
 		}
 		log_warn("database unavailable, retrying in %lldms: %s", backoff, buf_str(&err));

@@ -102,7 +102,8 @@ enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, 
 	enum ex_status st;
 
 	/* A pending job is cancelled outright; a processing one gets a request
-	 * its worker sees at its next heartbeat, or at once via the NOTIFY.
+	 * its worker sees between two chunks (NOTIFY export_cancel) or at its
+	 * next heartbeat at the latest.
 	 * Jobs in any other state are shown unchanged. */
 	st = jobs_one(
 		conn,

@@ -664,7 +664,6 @@ class Stack:
             "\n"
             "[http]\n"
             "base_path =\n"
-            "public_url = %(url)s\n"
             "download = x-sendfile\n"
             "\n"
             "[exportd]\n"
@@ -712,7 +711,7 @@ class Stack:
         self.storage_dir.chmod(0o2750)
 
         # lighttpd first: it needs no app to listen, and its port (which
-        # may need a retry) goes into the config as http.public_url.
+        # may need a retry) is the base URL of the API client.
         self._timed("lighttpd listening", self.start_lighttpd)
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.api = Api(self.base_url)

@@ -37,6 +37,7 @@ static void test_values(void)
 				   "[database]\n"
 				   "url = \"host=/tmp port=5 dbname=x # not a comment\"\n"
 				   "[http]\n"
+				   "accel_prefix = \"/x;y#z\" ; quoted, then a comment\n"
 				   "base_path = /api/   # trailing slash dropped\n"
 				   "body_limit = 2k\n"
 				   "download = x-sendfile\n"
@@ -58,6 +59,7 @@ static void test_values(void)
 	}
 	UNIT_EQ_STR(cf.db_url, "host=/tmp port=5 dbname=x # not a comment");
 	UNIT_EQ_STR(cf.http_base_path, "/api");
+	UNIT_EQ_STR(cf.http_accel_prefix, "/x;y#z");
 	UNIT_EQ_INT(cf.http_body_limit, 2048);
 	UNIT_EQ_INT(cf.http_download, CONF_DOWNLOAD_XSENDFILE);
 	UNIT_EQ_INT(cf.workers, 7);
@@ -87,6 +89,7 @@ static void test_errors_name_file_line(void)
 		 "test.conf:2: invalid value for exportd.poll_interval"},
 		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
 		{"[database]\nurl = \"unterminated\n", "test.conf:2: syntax error"},
+		{"[database]\nurl = \"a\" b\n", "test.conf:2: syntax error"},
 	};
 	struct config cf;
 	struct buf err;
