@@ -167,11 +167,19 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 	return st;
 }
 
+static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, struct buf *err);
+
+/* Write out the buffer.  A write only follows a heartbeat that is at most
+ * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
+ * VM) past its lease learns it lost the job before touching the file. */
 static enum ex_status export_flush(struct export_state *s, struct buf *err)
 {
 	enum ex_status st = EX_OK;
 
-	if (s->out.len > 0) {
+	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
+		st = export_beat(s, NULL, err);
+	}
+	if (st == EX_OK && s->out.len > 0) {
 		st = storage_write(s->up, s->out.data, s->out.len, err);
 		buf_reset(&s->out);
 	}
@@ -187,6 +195,11 @@ static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, 
 
 	st = jobs_heartbeat(ctx->ctl, ctx->job, &p, ctx->cf->lease_timeout_ms, &cancel, err);
 	s->last_beat_ms = timeutil_now_ms();
+	if (st == EX_OK && !ctx->job->locked) {
+		/* Taken over from a hung holder: hold the lock once it lets go,
+		 * so nobody takes the job from us when that holder dies. */
+		st = jobs_lock(ctx->ctl, ctx->job, err);
+	}
 	if (st == EX_OK && cancel) {
 		st = EX_ECANCEL;
 	}
@@ -296,10 +309,18 @@ static int export_cancel_hint(const struct export_state *s)
 	return hit;
 }
 
-static enum ex_status export_between_chunks(struct export_state *s, struct buf *err)
+/* key: the key of the last row written. */
+static enum ex_status export_between_chunks(struct export_state *s, const char *key,
+					    struct buf *err)
 {
+	enum ex_status st;
+
 	if (*s->ctx->stop) {
-		return EX_ESTOP;
+		/* Shutdown: make what was written durable and checkpoint it, so
+		 * the next holder goes on from here.  The cut is not at part_size,
+		 * which is harmless for local files. */
+		st = s->part_bytes > 0 ? export_part_end(s, key, err) : EX_OK;
+		return st == EX_OK ? EX_ESTOP : st;
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
@@ -328,11 +349,11 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 		for (r = 0; st == EX_OK && r < n; r++) {
 			st = export_row(s, res, r, err);
 		}
+		if (st == EX_OK && more) {
+			st = export_between_chunks(s, PQgetvalue(res, n - 1, s->ncols), err);
+		}
 		PQclear(res);
 		res = NULL;
-		if (st == EX_OK) {
-			st = export_between_chunks(s, err);
-		}
 	}
 	return st;
 }
@@ -340,7 +361,7 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 /* Open the upload: resume from the checkpoint if its data is still there. */
 static enum ex_status export_open(struct export_state *s, struct buf *err)
 {
-	const struct jobs_claim *job = s->ctx->job;
+	struct jobs_claim *job = s->ctx->job;
 	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part};
 	enum ex_status st;
 

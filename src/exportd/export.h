@@ -22,7 +22,7 @@
 struct export_ctx {
 	const struct config *cf;
 	PGconn *ctl; /* lease, checkpoints, completion */
-	const struct jobs_claim *job;
+	struct jobs_claim *job;
 	volatile sig_atomic_t *stop; /* set on SIGTERM: give the job back */
 };
 

@@ -152,7 +152,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 	buf_free(&err);
 }
 
-static void worker_run_job(PGconn *ctl, const struct config *cf, const struct jobs_claim *job)
+static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_claim *job)
 {
 	struct export_ctx ctx = {cf, ctl, job, &worker_stop};
 	struct buf err;
@@ -169,6 +169,9 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, const struct jo
 	} else if (st != EX_OK) {
 		log_error("job %s: %s; control connection lost, the lease will expire", job->id,
 			  buf_str(&err));
+	}
+	if (db_ok(ctl)) {
+		jobs_unlock_all(ctl);
 	}
 	buf_free(&err);
 }

@@ -7,6 +7,13 @@
 
 #include "db/db.h"
 
+/* Advisory lock a worker holds on its job for the job's duration, in the
+ * two-int4 form (classid = JOBS_LOCK_NS, objid = hashtext(id)) so pg_locks
+ * can be asked whether a processing job's holder is still connected.  A
+ * hash collision only makes a dead holder's job wait for its lease. */
+#define JOBS_LOCK_NS  "1163416644" /* 'EXPD' */
+#define JOBS_LOCK(id) "pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(" id "::text))"
+
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* The job view, in enum jobs_view_col order. */
@@ -141,6 +148,7 @@ static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *jo
 	job->ckpt_rows = db_int(res, 0, 8);
 	job->ckpt_bytes = db_int(res, 0, 9);
 	job->ckpt_part = (int)db_int(res, 0, 10);
+	job->locked = PQgetvalue(res, 0, 11)[0] == 't';
 	if (job->workspace == NULL || job->type == NULL || job->format == NULL ||
 	    (db_value(res, 0, 4) != NULL && job->columns_json == NULL) ||
 	    (db_value(res, 0, 7) != NULL && job->ckpt_last_key == NULL)) {
@@ -160,9 +168,12 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 
 	*found = 0;
 	snprintf(lease, sizeof(lease), "%lld", lease_ms);
-	/* Due pending jobs first, then processing jobs whose lease ran out
-	 * (their worker hung or died).  SKIP LOCKED: concurrent claimers
-	 * never wait for each other and never take the same row. */
+	/* Due pending jobs first, then processing jobs whose worker is gone:
+	 * its connection (and so its advisory lock) vanished, or its lease ran
+	 * out (hung or cut off).  SKIP LOCKED: concurrent claimers never wait
+	 * for each other and never take the same row.  The advisory lock is
+	 * taken in the same statement, before the claim commits, so no other
+	 * claimer can see the job processing and unlocked in between. */
 	st = db_exec(conn,
 		     "UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,"
 		     " lease_token = nextval('export_lease_token_seq'), lease_owner = $1,"
@@ -170,12 +181,15 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 		     " started_at = coalesce(started_at, now())"
 		     " FROM (SELECT id FROM export_jobs"
 		     "  WHERE (status = 'pending' AND run_at <= now())"
-		     "   OR (status = 'processing' AND lease_expires_at < now())"
+		     "   OR (status = 'processing' AND (lease_expires_at < now()"
+		     "    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+		     "     AND l.classid = " JOBS_LOCK_NS " AND l.objsubid = 2"
+		     "     AND l.objid = hashtext(export_jobs.id::text)::oid)))"
 		     "  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1) c"
 		     " WHERE j.id = c.id"
 		     " RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns),"
 		     " j.lease_token, j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes,"
-		     " j.ckpt_part",
+		     " j.ckpt_part, " JOBS_LOCK("j.id"),
 		     2, params, &res, err);
 	if (st == EX_OK && PQntuples(res) == 1) {
 		st = jobs_claim_fill(res, job);
@@ -183,6 +197,28 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 	}
 	PQclear(res);
 	return st;
+}
+
+enum ex_status jobs_lock(PGconn *conn, struct jobs_claim *job, struct buf *err)
+{
+	const char *params[1] = {job->id};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	if (job->locked) {
+		return EX_OK;
+	}
+	st = db_exec(conn, "SELECT " JOBS_LOCK("$1"), 1, params, &res, err);
+	if (st == EX_OK) {
+		job->locked = PQgetvalue(res, 0, 0)[0] == 't';
+	}
+	PQclear(res);
+	return st;
+}
+
+void jobs_unlock_all(PGconn *conn)
+{
+	db_exec_quiet(conn, "SELECT pg_advisory_unlock_all()");
 }
 
 void jobs_claim_free(struct jobs_claim *job)
