@@ -232,47 +232,74 @@ static int handlers_json_type_ok(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* Parse the body strictly: one JSON value, nothing after it. */
+/* Parse the body strictly: one JSON value in valid UTF-8, nothing after it
+ * but whitespace.  The terminating NUL is handed to the tokener too, so a
+ * bare top-level number ends where the body ends. */
 static struct json_object *handlers_parse(const struct buf *body, const char **why)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *obj = NULL;
+	enum json_tokener_error jerr;
 	size_t used;
 
 	*why = "the body is not valid JSON";
-	if (tok == NULL) {
+	if (tok == NULL || strlen(buf_str(body)) != body->len) {
+		json_tokener_free(tok);
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, buf_str(body), (int)body->len);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf_str(body), (int)body->len + 1);
+	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
-	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) {
-		while (used < body->len && isspace((unsigned char)body->data[used])) {
-			used++;
-		}
-		if (used != body->len || strlen(buf_str(body)) != body->len) {
-			json_object_put(obj);
-			obj = NULL;
-		}
-	} else {
-		json_object_put(obj);
-		obj = NULL;
-	}
 	json_tokener_free(tok);
-	if (obj != NULL && !json_object_is_type(obj, json_type_object)) {
+	while (used < body->len && isspace((unsigned char)body->data[used])) {
+		used++;
+	}
+	if (jerr != json_tokener_success || used < body->len) {
+		json_object_put(obj);
+		return NULL;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
 		*why = "the body must be a JSON object";
 		json_object_put(obj);
-		obj = NULL;
+		return NULL;
 	}
 	return obj;
+}
+
+/* A JSON string without embedded NULs (we use it as a C string). */
+static const char *handlers_string(struct json_object *v)
+{
+	const char *str;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		return NULL;
+	}
+	str = json_object_get_string(v);
+	return strlen(str) == (size_t)json_object_get_string_len(v) ? str : NULL;
+}
+
+/* Was name already among the first n string elements of cols? */
+static int handlers_seen(struct json_object *cols, size_t n, const char *name)
+{
+	const char *other;
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		other = handlers_string(json_object_array_get_idx(cols, j));
+		if (other != NULL && strcmp(other, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void handlers_check_columns(struct json_object *cols, const struct registry_type *t,
 				   struct problem *p)
 {
-	size_t i, j, n;
-	char field[64], detail[512];
+	char field[64], detail[512], clipped[256];
 	const char *name;
+	size_t i, n;
 
 	if (!json_object_is_type(cols, json_type_array)) {
 		problem_add_field(p, "columns", "must be an array of column names");
@@ -283,77 +310,85 @@ static void handlers_check_columns(struct json_object *cols, const struct regist
 		problem_add_field(p, "columns", "must name at least one column (omit it for all)");
 	}
 	for (i = 0; i < n; i++) {
-		struct json_object *c = json_object_array_get_idx(cols, i);
-
 		snprintf(field, sizeof(field), "columns/%lu", (unsigned long)i);
-		if (!json_object_is_type(c, json_type_string)) {
-			problem_add_field(p, field, "must be a string");
+		name = handlers_string(json_object_array_get_idx(cols, i));
+		if (name == NULL) {
+			problem_add_field(p, field, "must be a string (without NUL characters)");
 			continue;
 		}
-		name = json_object_get_string(c);
 		if (t != NULL && registry_column_index(t, name) < 0) {
-			snprintf(detail, sizeof(detail), "unknown column \"%.200s\" for type %s",
-				 name, t->name);
+			problem_clip(name, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail), "unknown column \"%s\" for type %s",
+				 clipped, t->name);
 			problem_add_field(p, field, detail);
-		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(name, json_object_get_string(
-						 json_object_array_get_idx(cols, j))) == 0) {
-				problem_add_field(p, field, "duplicate column");
-			}
+		} else if (handlers_seen(cols, i, name)) {
+			problem_add_field(p, field, "duplicate column");
 		}
 	}
 }
 
 /* Check members of the body; fills p with every field error found. */
-static void handlers_check_create(struct app *app, struct json_object *body, struct create_req *req,
-				  struct problem *p)
+static void handlers_check_members(struct json_object *body, struct create_req *req,
+				   struct problem *p)
 {
-	struct registry_type t;
-	struct buf err;
-	enum format_kind kind;
-	int have_type = 0;
-	char detail[300];
+	char detail[300], clipped[256];
 
 	json_object_object_foreach(body, key, val)
 	{
-		if (strcmp(key, "type") == 0 && json_object_is_type(val, json_type_string)) {
-			req->type = json_object_get_string(val);
-		} else if (strcmp(key, "format") == 0 &&
-			   json_object_is_type(val, json_type_string)) {
-			req->format = json_object_get_string(val);
+		if (strcmp(key, "type") == 0) {
+			req->type = handlers_string(val);
+			if (req->type == NULL) {
+				problem_add_field(p, key,
+						  "must be a string (without NUL characters)");
+			}
+		} else if (strcmp(key, "format") == 0) {
+			req->format = handlers_string(val);
+			if (req->format == NULL) {
+				problem_add_field(p, key, "must be \"csv\" or \"jsonl\"");
+			}
 		} else if (strcmp(key, "columns") == 0) {
 			req->columns = val;
-		} else if (strcmp(key, "type") == 0 || strcmp(key, "format") == 0) {
-			problem_add_field(p, key, "must be a string");
 		} else {
-			snprintf(detail, sizeof(detail), "unknown field \"%.200s\"", key);
+			problem_clip(key, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail), "unknown field \"%s\"", clipped);
 			problem_add_field(p, key, detail);
 		}
 	}
+}
+
+/* Returns 0 when the registry could not be read (the caller answers 503). */
+static int handlers_check_create(struct app *app, struct json_object *body, struct create_req *req,
+				 struct problem *p, struct buf *err)
+{
+	struct registry_type t;
+	enum format_kind kind;
+	enum ex_status st = EX_ENOTFOUND;
+	char detail[300], clipped[256];
+
+	handlers_check_members(body, req, p);
 	if (req->format != NULL && format_parse_kind(req->format, &kind) != EX_OK) {
 		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
 	}
-	buf_init(&err, 4096);
-	if (req->type == NULL && json_object_object_get_ex(body, "type", NULL) == 0) {
+	if (!json_object_object_get_ex(body, "type", NULL)) {
 		problem_add_field(p, "type", "is required");
 	} else if (req->type != NULL) {
-		enum ex_status st = registry_load(app->conn, req->type, &t, &err);
-
-		have_type = st == EX_OK;
+		st = registry_load(app->conn, req->type, &t, err);
+		if (st != EX_OK && st != EX_ENOTFOUND) {
+			return 0;
+		}
 		if (st == EX_ENOTFOUND) {
-			snprintf(detail, sizeof(detail), "unknown export type \"%.200s\"",
-				 req->type);
+			problem_clip(req->type, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail), "unknown export type \"%s\"", clipped);
 			problem_add_field(p, "type", detail);
 		}
 	}
 	if (req->columns != NULL) {
-		handlers_check_columns(req->columns, have_type ? &t : NULL, p);
+		handlers_check_columns(req->columns, st == EX_OK ? &t : NULL, p);
 	}
-	if (have_type) {
+	if (st == EX_OK) {
 		registry_free(&t);
 	}
-	buf_free(&err);
+	return 1;
 }
 
 static void handlers_insert(struct app *app, struct http_request *r, const struct auth *who,
@@ -390,11 +425,13 @@ static void handlers_create(struct app *app, struct http_request *r, const struc
 	struct create_req req = {NULL, NULL, NULL};
 	struct json_object *body = NULL;
 	struct problem p;
-	struct buf raw;
+	struct buf raw, err;
 	const char *why;
 	char detail[128];
+	int ok;
 
 	buf_init(&raw, (size_t)app->cf->http_body_limit);
+	buf_init(&err, 4096);
 	if (!handlers_json_type_ok(r->content_type)) {
 		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
 			      "send the request body as application/json",
@@ -415,7 +452,13 @@ static void handlers_create(struct app *app, struct http_request *r, const struc
 		goto out;
 	}
 	problem_init(&p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
-	handlers_check_create(app, body, &req, &p);
+	buf_init(&err, 4096);
+	ok = handlers_check_create(app, body, &req, &p, &err);
+	if (!ok) {
+		problem_free(&p);
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
 	if (problem_has_errors(&p)) {
 		problem_send(&p, r, "");
 		goto out;
@@ -425,6 +468,7 @@ static void handlers_create(struct app *app, struct http_request *r, const struc
 out:
 	json_object_put(body);
 	buf_free(&raw);
+	buf_free(&err);
 }
 
 /* ---- GET /exports ---- */
@@ -536,7 +580,11 @@ static void handlers_list(struct app *app, struct http_request *r, const struct 
 	st = jobs_list(app->conn, who->workspace, has_cursor ? ts : NULL, has_cursor ? id : NULL,
 		       limit, &res, &err);
 	if (st != EX_OK && db_ok(app->conn) && has_cursor) {
-		problem_reply(r, 400, "invalid-field", "Bad Request", "invalid cursor", "");
+		struct problem p;
+
+		problem_init(&p, 400, "invalid-field", "Bad Request", "invalid query parameter");
+		problem_add_field(&p, "cursor", "is not a cursor this API returned");
+		problem_send(&p, r, "");
 	} else if (st != EX_OK) {
 		handlers_db_error(app, r, &err);
 	} else {

@@ -18,20 +18,66 @@ void problem_init(struct problem *p, int status, const char *slug, const char *t
 	json_object_object_add(p->body, "detail", json_object_new_string(detail));
 }
 
+void problem_clip(const char *text, char *out, size_t size)
+{
+	size_t len = strlen(text), n;
+
+	if (len < size) {
+		memcpy(out, text, len + 1);
+		return;
+	}
+	n = size > 4 ? size - 4 : 0;
+	/* Back off over continuation bytes (10xxxxxx) to a character start. */
+	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
+		n--;
+	}
+	memcpy(out, text, n);
+	memcpy(out + n, "...", size > 3 ? 4 : 0);
+	if (size <= 3 && size > 0) {
+		out[0] = '\0';
+	}
+}
+
+/* JSON Pointer (RFC 6901) to a member path like "columns/3": each segment
+ * has '~' written as "~0" and '/' as "~1".  Field names of body members are
+ * one segment; our own "columns/N" paths already are pointers. */
+static void problem_pointer(const char *field, int is_member, char *out, size_t size)
+{
+	size_t o = 0;
+	const char *f;
+
+	if (field[0] != '\0' && o + 1 < size) {
+		out[o++] = '/';
+	}
+	for (f = field; *f != '\0' && o + 3 < size; f++) {
+		if (*f == '~' || (*f == '/' && is_member)) {
+			out[o++] = '~';
+			out[o++] = *f == '~' ? '0' : '1';
+		} else {
+			out[o++] = *f;
+		}
+	}
+	out[o] = '\0';
+}
+
 void problem_add_field(struct problem *p, const char *field, const char *detail)
 {
 	struct json_object *e = json_object_new_object();
-	char pointer[300];
+	/* name is at most 511 bytes, so its pointer (each byte at most
+	 * doubled, plus '/') always fits. */
+	char pointer[1100], name[512];
+	int is_member = !(strncmp(field, "columns/", 8) == 0 && field[8] != '\0' &&
+			  strspn(field + 8, "0123456789") == strlen(field + 8));
 
+	problem_clip(field, name, sizeof(name));
+	problem_pointer(name, is_member, pointer, sizeof(pointer));
 	if (p->errors == NULL) {
 		p->errors = json_object_new_array();
 		json_object_object_add(p->body, "errors", p->errors);
-		json_object_object_add(p->body, "field", json_object_new_string(field));
+		json_object_object_add(p->body, "field", json_object_new_string(name));
 		json_object_object_add(p->body, "detail", json_object_new_string(detail));
 	}
-	/* JSON Pointer (RFC 6901) to the member; "" for the whole body. */
-	snprintf(pointer, sizeof(pointer), "%s%s", field[0] ? "/" : "", field);
-	json_object_object_add(e, "field", json_object_new_string(field));
+	json_object_object_add(e, "field", json_object_new_string(name));
 	json_object_object_add(e, "pointer", json_object_new_string(pointer));
 	json_object_object_add(e, "detail", json_object_new_string(detail));
 	json_object_array_add(p->errors, e);

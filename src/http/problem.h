@@ -9,6 +9,7 @@
 #define EXPORTD_PROBLEM_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 
 #include "http/request.h"
 
@@ -29,5 +30,8 @@ void problem_send(struct problem *p, struct http_request *r, const char *extra);
 void problem_reply(struct http_request *r, int status, const char *slug, const char *title,
 		   const char *detail, const char *extra);
 void problem_free(struct problem *p);
+/* Copy text for quoting in a message, cut (at a UTF-8 character boundary,
+ * with "...") to fit out. */
+void problem_clip(const char *text, char *out, size_t size);
 
 #endif

@@ -44,7 +44,10 @@ def problem(r, status):
         status, r.status_code, dict(r.headers), r.text[:1000])
     ctype = r.headers.get("Content-Type", "")
     assert ctype.split(";")[0].strip() == PROBLEM_TYPE, (ctype, r.text[:500])
-    body = r.json()
+    try:  # JSON is UTF-8 (RFC 8259): no raw bytes echoed from the request
+        body = json.loads(r.content.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise AssertionError("problem body is not UTF-8 (%s): %r" % (e, r.content[:600]))
     assert body["status"] == status, body
     assert body["type"].startswith("urn:exportd:problem:"), body
     assert isinstance(body.get("title"), str) and body["title"], body
@@ -58,6 +61,8 @@ def field_problem(r, field, status=400):
     body = problem(r, status)
 
     def names(f):
+        if field is None:  # any field will do
+            return isinstance(f, str)
         return f == field or (field != "" and f.startswith(field + "/"))
 
     assert "field" in body, "no `field` in %s" % body
@@ -67,9 +72,19 @@ def field_problem(r, field, status=400):
     hits = [e for e in errors if names(e.get("field", None))]
     assert hits, "no error for %r in %s" % (field, body)
     for e in hits:
-        assert e["pointer"] == ("/" + e["field"] if e["field"] else ""), e
+        assert e["pointer"] == json_pointer(e["field"]), e
         assert isinstance(e.get("detail"), str) and e["detail"], e
     return body
+
+
+def json_pointer(field):
+    """RFC 6901 pointer for a `field`: "" is the body, "columns/2" an element
+    of a member, anything else one member (with ~ and / escaped)."""
+    if field == "":
+        return ""
+    if re.fullmatch(r"columns/\d+", field):
+        return "/" + field
+    return "/" + field.replace("~", "~0").replace("/", "~1")
 
 
 def job_count(stack, workspace="acme"):
@@ -141,6 +156,8 @@ def complete_job(stack):
 
 # ------------------------------------------------------ POST /exports: 400
 
+LONG = "a" * 199
+
 # (body, the field the answer must name; "" = the body as a whole)
 BAD_BODIES = [
     pytest.param('{"type": "contacts"', "", id="malformed-json"),
@@ -154,6 +171,9 @@ BAD_BODIES = [
     pytest.param('{"type": "contacts"} x', "", id="trailing-garbage"),
     pytest.param('{"type": "contacts"}{}', "", id="two-objects"),
     pytest.param('{"type": "contacts", "colums": ["id"]}', "colums", id="unknown-field"),
+    pytest.param('{"type": "contacts", "a/b~c": 1}', "a/b~c", id="unknown-field-pointer-escape"),
+    pytest.param('{"type": "contacts", "%s": 1}' % ("b" * 400), "b" * 400,
+                 id="unknown-field-long-name"),
     pytest.param('{}', "type", id="missing-type"),
     pytest.param('{"type": 1}', "type", id="type-number"),
     pytest.param('{"type": null}', "type", id="type-null"),
@@ -176,7 +196,17 @@ BAD_BODIES = [
     pytest.param('{"type": "contacts\\u0000junk"}', "type", id="type-with-nul"),
     pytest.param('{"type": "contacts", "columns": ["id\\u0000x"]}', "columns",
                  id="column-with-nul"),
-    pytest.param(b'{"type": "\xff\xfe"}', "type", id="type-invalid-utf8"),
+    # Not UTF-8, so not JSON (RFC 8259): the body as a whole is at fault.
+    pytest.param(b'{"type": "\xff\xfe"}', "", id="type-invalid-utf8"),
+    # Not UTF-8, so not JSON; whatever the answer names, it must be UTF-8.
+    pytest.param(b'{"\xff": 1, "type": "contacts"}', None, id="field-name-invalid-utf8"),
+    pytest.param(b'{"type": "contacts", "columns": ["\xc3\xa9t\xe9"]}', None,
+                 id="column-invalid-utf8"),
+    # Valid UTF-8 whose echo in `detail` must not be cut inside a character.
+    pytest.param('{"type": "contacts", "%s\u00e9\u00e9": 1}' % LONG, LONG + "\u00e9\u00e9",
+                 id="long-unknown-field-multibyte"),
+    pytest.param('{"type": "%s\u00e9\u00e9"}' % LONG, "type",
+                 id="long-unknown-type-multibyte"),
 ]
 
 
@@ -288,7 +318,7 @@ def _auth_cases(stack):
         "bearer-empty": {"Authorization": "Bearer "},
         "malformed": {"Authorization": "Bearer not-a-key"},
         "too-long": {"Authorization": "Bearer " + real + "0"},
-        "uppercase-hex": {"Authorization": "Bearer exk_%s_%s" % (kid.upper(), secret)},
+        "uppercase-hex": {"Authorization": "Bearer exk_%s_%s" % (kid, secret.upper())},
         "unknown-id": {"Authorization": "Bearer exk_%s_%s" % ("ab" * 6, secret)},
         "wrong-secret": {"Authorization": "Bearer exk_%s_%s" % (kid, other_secret)},
     }
@@ -450,13 +480,19 @@ def test_list_pagination_walks_every_job_once_newest_first(stack):
 
 
 @pytest.mark.parametrize("query, field", [
-    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"),
-    ("limit=-1", "limit"), ("limit=", "limit"), ("limit=2x", "limit"),
-    ("cursor=garbage!!", "cursor"), ("cursor=", "cursor"),
-    ("cursor=" + b64url(b"junk"), "cursor"),
-    ("cursor=" + b64url(b"junk|not-a-uuid"), "cursor"),
-    ("cursor=" + b64url(b"2024-13-45 25:61:61+00|" + NIL_ID.encode()), "cursor"),
-    ("cursor=" + b64url(b"|" + NIL_ID.encode()), "cursor"),
+    pytest.param("limit=0", "limit", id="limit-0"),
+    pytest.param("limit=101", "limit", id="limit-101"),
+    pytest.param("limit=abc", "limit", id="limit-abc"),
+    pytest.param("limit=-1", "limit", id="limit-negative"),
+    pytest.param("limit=", "limit", id="limit-empty"),
+    pytest.param("limit=2x", "limit", id="limit-2x"),
+    pytest.param("cursor=garbage!!", "cursor", id="cursor-garbage"),
+    pytest.param("cursor=", "cursor", id="cursor-empty"),
+    pytest.param("cursor=" + b64url(b"junk"), "cursor", id="cursor-b64-junk"),
+    pytest.param("cursor=" + b64url(b"junk|not-a-uuid"), "cursor", id="cursor-b64-no-uuid"),
+    pytest.param("cursor=" + b64url(b"2024-13-45 25:61:61+00|" + NIL_ID.encode()), "cursor",
+                 id="cursor-b64-bad-timestamp"),
+    pytest.param("cursor=" + b64url(b"|" + NIL_ID.encode()), "cursor", id="cursor-b64-no-ts"),
 ])
 def test_bad_list_params_are_400(front, stack, query, field):
     field_problem(call(stack, front, "GET", "/exports?" + query), field)
