@@ -32,6 +32,7 @@ static const char *const conf_download_choices[] = {"stream", "x-sendfile", "x-a
 static const char *const conf_backend_choices[] = {"local", NULL};
 static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
+static const char *const conf_starttls_choices[] = {"try", "require", "never", NULL};
 
 #define KB     1024LL
 #define MB     (1024LL * 1024)
@@ -65,6 +66,20 @@ static const struct conf_entry conf_table[] = {
 	{"export", "retention", CONF_DURATION, OFF(retention_ms), "7d", 60 * SEC, 3650 * DAY, NULL, 0},
 	{"export", "csv_line_ending", CONF_ENUM, OFF(csv_crlf), "crlf", 0, 0, conf_eol_choices, 0},
 	{"log", "level", CONF_ENUM, OFF(log_level), "info", 0, 0, conf_level_choices, 0},
+	{"mail", "smtp_url", CONF_STRING, OFF(mail_smtp_url), "", 0, 0, NULL, 0},
+	{"mail", "starttls", CONF_ENUM, OFF(mail_starttls), "try", 0, 0, conf_starttls_choices, 0},
+	{"mail", "username", CONF_STRING, OFF(mail_username), "", 0, 0, NULL, 0},
+	{"mail", "password", CONF_STRING, OFF(mail_password), "", 0, 0, NULL, 1},
+	{"mail", "from_address", CONF_STRING, OFF(mail_from_address), "exportd@localhost", 0, 0, NULL, 0},
+	{"mail", "from_name", CONF_STRING, OFF(mail_from_name), "exportd", 0, 0, NULL, 0},
+	{"mail", "public_url", CONF_STRING, OFF(mail_public_url), "http://127.0.0.1:8080", 0, 0, NULL, 0},
+	{"mail", "link_secrets", CONF_STRING, OFF(mail_link_secrets), "", 0, 0, NULL, 1},
+	{"mail", "link_lifetime", CONF_DURATION, OFF(mail_link_lifetime_ms), "7d", 60 * SEC, 365 * DAY, NULL, 0},
+	{"mail", "timeout", CONF_DURATION, OFF(mail_timeout_ms), "30s", 100, 3600 * SEC, NULL, 0},
+	{"mail", "max_attempts", CONF_INT, OFF(mail_max_attempts), "10", 1, 1000, NULL, 0},
+	{"mail", "retry_base", CONF_DURATION, OFF(mail_retry_base_ms), "10s", 10, DAY, NULL, 0},
+	{"mail", "retry_max", CONF_DURATION, OFF(mail_retry_max_ms), "30m", 10, 30 * DAY, NULL, 0},
+	{"mail", "poll_interval", CONF_DURATION, OFF(mail_poll_interval_ms), "2s", 50, 3600 * SEC, NULL, 0},
 };
 /* clang-format on */
 
@@ -382,6 +397,15 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (cf->mail_smtp_url[0] != '\0' && strncmp(cf->mail_smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(cf->mail_smtp_url, "smtps://", 8) != 0) {
+		buf_msg(err, "%s", "mail.smtp_url: must start with smtp:// or smtps://");
+		return EX_EINVAL;
+	}
+	if (cf->mail_smtp_url[0] != '\0' && cf->mail_link_secrets[0] == '\0') {
+		buf_msg(err, "%s", "mail.link_secrets: required when mail.smtp_url is set");
 		return EX_EINVAL;
 	}
 	if (cf->heartbeat_interval_ms >= cf->lease_timeout_ms) {

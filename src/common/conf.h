@@ -26,6 +26,12 @@ enum conf_download {
 	CONF_DOWNLOAD_XACCEL,
 };
 
+enum conf_starttls {
+	CONF_STARTTLS_TRY,
+	CONF_STARTTLS_REQUIRE,
+	CONF_STARTTLS_NEVER,
+};
+
 struct config {
 	char *db_url;
 
@@ -55,6 +61,21 @@ struct config {
 	int csv_crlf; /* 1 = CRLF, 0 = LF */
 
 	int log_level; /* enum log_level */
+
+	char *mail_smtp_url; /* "" = no mail */
+	int mail_starttls;   /* enum conf_starttls, for smtp:// */
+	char *mail_username;
+	char *mail_password;
+	char *mail_from_address;
+	char *mail_from_name;
+	char *mail_public_url;	 /* base of the links in mails */
+	char *mail_link_secrets; /* comma-separated; the first signs */
+	long long mail_link_lifetime_ms;
+	long long mail_timeout_ms;
+	long long mail_max_attempts;
+	long long mail_retry_base_ms;
+	long long mail_retry_max_ms;
+	long long mail_poll_interval_ms;
 };
 
 /* Defaults, then the file at path (NULL: none), then the environment. */

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "mail/message.h"
 
 struct ctl {
 	struct config cf;
@@ -65,8 +66,13 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 	struct apikey key;
 	const char *params[4] = {key.id, hash, ws, email};
 
-	if (ws == NULL || email == NULL || ws[0] == '\0' || strchr(email, '@') == NULL) {
+	if (ws == NULL || email == NULL || ws[0] == '\0') {
 		fprintf(stderr, "exportctl: apikey create needs --workspace W and --email E\n");
+		return 2;
+	}
+	if (!message_valid_address(email)) {
+		fprintf(stderr, "exportctl: --email: not an address mail can be sent to: %s\n",
+			email);
 		return 2;
 	}
 	if (apikey_generate(&key, text) != EX_OK) {

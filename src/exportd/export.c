@@ -442,7 +442,8 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	}
 	if (st == EX_OK) {
 		st = jobs_complete_begin(ctx->ctl, ctx->job, s->rows, s->bytes, s->file_key,
-					 ctx->cf->retention_ms, err);
+					 ctx->cf->retention_ms, ctx->cf->mail_smtp_url[0] != '\0',
+					 err);
 	}
 	if (st != EX_OK) {
 		return st;

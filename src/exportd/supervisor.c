@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "exportd/mailer.h"
 #include "exportd/worker.h"
 
 #define SUPERVISOR_MAX_WORKERS 256
@@ -25,9 +26,16 @@ struct supervisor_slot {
 struct supervisor {
 	struct config *cf;
 	const char *conf_path;
-	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS];
-	int nslots;
+	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS + 1];
+	int nslots; /* workers, then the mailer when mail is on */
+	int nworkers;
 };
+
+static void supervisor_size(struct supervisor *sv)
+{
+	sv->nworkers = (int)sv->cf->workers;
+	sv->nslots = sv->nworkers + (sv->cf->mail_smtp_url[0] != '\0');
+}
 
 static void supervisor_spawn(struct supervisor *sv, int i)
 {
@@ -42,7 +50,7 @@ static void supervisor_spawn(struct supervisor *sv, int i)
 	if (pid == 0) {
 		/* If the supervisor dies, its workers give their jobs back. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		_exit(worker_main(sv->cf, i));
+		_exit(i < sv->nworkers ? worker_main(sv->cf, i) : mailer_main(sv->cf));
 	}
 	slot->pid = pid;
 	slot->started = timeutil_now_ms();
@@ -164,7 +172,7 @@ static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
 	*sv->cf = fresh;
 	log_set_level((enum log_level)sv->cf->log_level);
 	memset(sv->slots, 0, sizeof(sv->slots));
-	sv->nslots = (int)sv->cf->workers;
+	supervisor_size(sv);
 	supervisor_restart_due(sv);
 }
 
@@ -178,7 +186,7 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	memset(&sv, 0, sizeof(sv));
 	sv.cf = cf;
 	sv.conf_path = conf_path;
-	sv.nslots = (int)cf->workers;
+	supervisor_size(&sv);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -186,7 +194,8 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("starting %d workers", sv.nslots);
+	log_info("starting %d workers%s", sv.nworkers,
+		 sv.nslots > sv.nworkers ? " and the mailer" : "");
 	supervisor_restart_due(&sv);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);

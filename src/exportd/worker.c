@@ -1,6 +1,5 @@
 #include "exportd/worker.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,79 +8,9 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "db/db.h"
+#include "exportd/child.h"
 #include "exportd/export.h"
 #include "jobs/jobs.h"
-
-static volatile sig_atomic_t worker_stop;
-
-static void worker_on_signal(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
-
-static void worker_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = worker_on_signal; /* no SA_RESTART: waits wake up */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Sleep up to ms, waking early on a signal. */
-static void worker_sleep(long long ms)
-{
-	poll(NULL, 0, (int)ms);
-}
-
-/* Connect the control connection and LISTEN, retrying with capped backoff. */
-static PGconn *worker_connect(const struct config *cf)
-{
-	long long backoff = 100;
-	struct buf err;
-	PGconn *conn = NULL;
-
-	buf_init(&err, 4096);
-	while (!worker_stop) {
-		if (db_connect(cf->db_url, "exportd-worker", &conn, &err) == EX_OK &&
-		    db_exec_script(conn, "LISTEN export_jobs; LISTEN export_cancel", &err) ==
-			    EX_OK) {
-			break;
-		}
-		log_warn("database unavailable, retrying in %lldms: %s", backoff, buf_str(&err));
-		if (conn != NULL) {
-			PQfinish(conn);
-			conn = NULL;
-		}
-		worker_sleep(backoff + timeutil_jitter_ms(backoff / 2));
-		backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
-	}
-	buf_free(&err);
-	return conn;
-}
-
-/* Wait for a NOTIFY or the poll interval (with jitter), whichever first. */
-static void worker_wait(PGconn *conn, const struct config *cf)
-{
-	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-	long long timeout = cf->poll_interval_ms + timeutil_jitter_ms(cf->poll_interval_ms / 4);
-	PGnotify *n;
-
-	if (poll(&pfd, 1, (int)timeout) > 0) {
-		PQconsumeInput(conn);
-	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		PQfreemem(n);
-	}
-}
 
 static long long worker_backoff(const struct config *cf, int attempts)
 {
@@ -140,7 +69,8 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 		if (worker_transient(st) && job->attempts < cf->max_attempts) {
 			retry = worker_backoff(cf, job->attempts);
 		}
-		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry, &err);
+		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry,
+			       cf->mail_smtp_url[0] != '\0', &err);
 		log_warn("job %s: attempt %d failed (%s)%s: %s", job->id, job->attempts,
 			 worker_error_code(st), retry >= 0 ? ", will retry" : "", message);
 	}
@@ -154,7 +84,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 
 static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_claim *job)
 {
-	struct export_ctx ctx = {cf, ctl, job, &worker_stop};
+	struct export_ctx ctx = {cf, ctl, job, &child_stop};
 	struct buf err;
 	enum ex_status st;
 
@@ -184,7 +114,7 @@ static void worker_drain(PGconn *ctl, const struct config *cf, const char *owner
 	int found = 1;
 
 	buf_init(&err, 4096);
-	while (found && !worker_stop && db_ok(ctl)) {
+	while (found && !child_stop && db_ok(ctl)) {
 		if (jobs_claim(ctl, owner, cf->lease_timeout_ms, &job, &found, &err) != EX_OK) {
 			log_warn("claim failed: %s", buf_str(&err));
 			break;
@@ -202,21 +132,22 @@ int worker_main(const struct config *cf, int slot)
 	char owner[128], host[64] = "localhost";
 	PGconn *ctl = NULL;
 
-	worker_signals();
+	child_init();
 	gethostname(host, sizeof(host) - 1);
 	snprintf(owner, sizeof(owner), "%s:%ld:%d", host, (long)getpid(), slot);
 	log_info("worker %d started", slot);
-	while (!worker_stop) {
+	while (!child_stop) {
 		if (!db_ok(ctl)) {
 			if (ctl != NULL) {
 				PQfinish(ctl);
 			}
-			ctl = worker_connect(cf);
+			ctl = child_connect(cf, "exportd-worker",
+					    "LISTEN export_jobs; LISTEN export_cancel");
 			continue; /* poll at once after (re)connecting */
 		}
 		worker_drain(ctl, cf, owner);
-		if (!worker_stop && db_ok(ctl)) {
-			worker_wait(ctl, cf);
+		if (!child_stop && db_ok(ctl)) {
+			child_wait(ctl, cf->poll_interval_ms);
 		}
 	}
 	if (ctl != NULL) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 #include "common/apikey.h"
@@ -18,6 +19,7 @@
 #include "jobs/jobjson.h"
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
+#include "mail/linktoken.h"
 
 #define HANDLERS_LIST_DEFAULT 20
 #define HANDLERS_LIST_MAX     100
@@ -159,6 +161,7 @@ static void handlers_get(struct app *app, struct http_request *r, const struct a
 	buf_free(&err);
 }
 
+/* who == NULL: the caller holds a valid signed link for this job. */
 static void handlers_download(struct app *app, struct http_request *r, const struct auth *who,
 			      const char *id)
 {
@@ -167,7 +170,11 @@ static void handlers_download(struct app *app, struct http_request *r, const str
 	enum ex_status st;
 
 	buf_init(&err, 4096);
-	st = jobs_get(app->conn, who->workspace, id, &res, &err);
+	if (who != NULL) {
+		st = jobs_get(app->conn, who->workspace, id, &res, &err);
+	} else {
+		st = jobs_get_by_link(app->conn, id, &res, &err);
+	}
 	if (st == EX_ENOTFOUND) {
 		handlers_not_found(r);
 	} else if (st != EX_OK) {
@@ -627,11 +634,36 @@ static void handlers_route(struct app *app, struct http_request *r, const struct
 	}
 }
 
+/* GET /exports/{id}/download?token=... without a key: the link from the
+ * mail.  Every way a token can be wrong gets the same answer. */
+static void handlers_link_download(struct app *app, struct http_request *r, const char *id,
+				   const char *token)
+{
+	switch (linktoken_verify(app->cf->mail_link_secrets, id, token, time(NULL))) {
+	case LINKTOKEN_VALID:
+		handlers_download(app, r, NULL, id);
+		break;
+	case LINKTOKEN_EXPIRED:
+		problem_reply(r, 410, "link-expired", "Gone",
+			      "this download link has expired; start a new export in the "
+			      "application to get a fresh link",
+			      "");
+		break;
+	default:
+		problem_reply(r, 403, "invalid-link", "Forbidden",
+			      "this download link is not valid; use the link from the mail "
+			      "as it was sent, or sign in and download from the application",
+			      "");
+		break;
+	}
+}
+
 void handlers_dispatch(struct app *app, struct http_request *r)
 {
 	struct router_match m;
 	struct auth who;
-	char allow[128];
+	char allow[128], token[LINKTOKEN_MAX + 1];
+	int has_token;
 
 	router_match(r->method, r->uri, app->cf->http_base_path, &m);
 	if (m.status == 404) {
@@ -649,6 +681,13 @@ void handlers_dispatch(struct app *app, struct http_request *r)
 	}
 	if (m.route == ROUTE_HEALTHZ) {
 		handlers_healthz(app, r);
+		return;
+	}
+	has_token = m.route == ROUTE_DOWNLOAD && r->authorization[0] == '\0'
+			    ? router_query_get(r->query, "token", token, sizeof(token))
+			    : 0;
+	if (has_token != 0) {
+		handlers_link_download(app, r, m.id, has_token > 0 ? token : "");
 		return;
 	}
 	memset(&who, 0, sizeof(who));

@@ -72,6 +72,13 @@ static struct json_object *jobjson_links(const char *id, const char *base)
 	return l;
 }
 
+static struct json_object *jobjson_notification(const PGresult *res, int row)
+{
+	const char *v = db_value(res, row, JOBS_VIEW_NOTIFICATION);
+
+	return v != NULL ? json_tokener_parse(v) : NULL;
+}
+
 struct json_object *jobjson_from_row(const PGresult *res, int row, const char *base)
 {
 	static const struct {
@@ -98,6 +105,7 @@ struct json_object *jobjson_from_row(const PGresult *res, int row, const char *b
 	json_object_object_add(j, "file_size", jobjson_int(res, row, JOBS_VIEW_FILE_SIZE));
 	json_object_object_add(j, "error", jobjson_error(res, row));
 	json_object_object_add(j, "attempts", jobjson_int(res, row, JOBS_VIEW_ATTEMPTS));
+	json_object_object_add(j, "notification", jobjson_notification(res, row));
 	json_object_object_add(j, "cancel_requested",
 			       json_object_new_boolean(
 				       PQgetvalue(res, row, JOBS_VIEW_CANCEL_REQUESTED)[0] == 't'));

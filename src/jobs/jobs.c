@@ -88,6 +88,14 @@ enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGr
 			params, res, err);
 }
 
+enum ex_status jobs_get_by_link(PGconn *conn, const char *id, PGresult **res, struct buf *err)
+{
+	const char *params[1] = {id};
+
+	return jobs_one(conn, "SELECT " JOBS_VIEW " FROM export_jobs WHERE id = $1", 1, params, res,
+			err);
+}
+
 enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor_ts,
 			 const char *cursor_id, int limit, PGresult **res, struct buf *err)
 {
@@ -298,10 +306,10 @@ enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, lon
 
 enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job, long long rows,
 				   long long bytes, const char *file_key, long long retention_ms,
-				   struct buf *err)
+				   int notify, struct buf *err)
 {
 	char token[32], nrows[32], nbytes[32], keep[32];
-	const char *params[6] = {job->id, token, nrows, nbytes, file_key, keep};
+	const char *params[7] = {job->id, token, nrows, nbytes, file_key, keep, notify ? "t" : "f"};
 	enum ex_status st;
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
@@ -312,15 +320,21 @@ enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job, l
 	if (st != EX_OK) {
 		return st;
 	}
+	/* The mail is queued in the same transaction: exactly one per job. */
 	st = jobs_fenced(conn,
-			 "UPDATE export_jobs SET status = 'complete', row_count = $3,"
+			 "WITH upd AS (UPDATE export_jobs SET status = 'complete', row_count = $3,"
 			 " file_size = $4, rows_done = $3, bytes_done = $4, file_key = $5,"
 			 " completed_at = now(),"
 			 " expires_at = now() + $6::bigint * interval '1 millisecond',"
 			 " lease_owner = NULL, lease_expires_at = NULL"
 			 " WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-			 " RETURNING id",
-			 6, params, NULL, err);
+			 " RETURNING id, requester_email),"
+			 " mail AS (INSERT INTO export_notifications (job_id, kind, recipient)"
+			 "  SELECT id, 'complete', requester_email FROM upd"
+			 "  WHERE $7::boolean AND requester_email IS NOT NULL"
+			 "  ON CONFLICT (job_id, kind) DO NOTHING)"
+			 " SELECT id FROM upd",
+			 7, params, NULL, err);
 	if (st != EX_OK) {
 		jobs_rollback(conn);
 	}
@@ -338,28 +352,35 @@ void jobs_rollback(PGconn *conn)
 }
 
 enum ex_status jobs_fail(PGconn *conn, const struct jobs_claim *job, const char *code,
-			 const char *message, long long retry_in_ms, struct buf *err)
+			 const char *message, long long retry_in_ms, int notify, struct buf *err)
 {
 	char token[32], retry[32];
-	const char *params[5] = {job->id, token, code, message, retry};
+	const char *params[6] = {job->id, token, code, message, retry, notify ? "t" : "f"};
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
 	snprintf(retry, sizeof(retry), "%lld", retry_in_ms);
-	/* The history keeps every attempt's error; error_code/message the last. */
-	return jobs_fenced(conn,
-			   "UPDATE export_jobs SET"
-			   " errors = errors || jsonb_build_array(jsonb_build_object("
-			   "  'attempt', attempts, 'at', now(), 'code', $3::text,"
-			   "  'message', $4::text, 'retry', $5::bigint >= 0)),"
-			   " error_code = $3, error_message = $4,"
-			   " status = CASE WHEN $5::bigint >= 0 THEN 'pending' ELSE 'failed' END,"
-			   " run_at = CASE WHEN $5::bigint >= 0"
-			   "  THEN now() + $5::bigint * interval '1 millisecond' ELSE run_at END,"
-			   " completed_at = CASE WHEN $5::bigint >= 0 THEN NULL ELSE now() END,"
-			   " lease_owner = NULL, lease_expires_at = NULL"
-			   " WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-			   " RETURNING id",
-			   5, params, NULL, err);
+	/* The history keeps every attempt's error; error_code/message the last.
+	 * A final failure queues its mail in the same statement. */
+	return jobs_fenced(
+		conn,
+		"WITH upd AS (UPDATE export_jobs SET"
+		" errors = errors || jsonb_build_array(jsonb_build_object("
+		"  'attempt', attempts, 'at', now(), 'code', $3::text,"
+		"  'message', $4::text, 'retry', $5::bigint >= 0)),"
+		" error_code = $3, error_message = $4,"
+		" status = CASE WHEN $5::bigint >= 0 THEN 'pending' ELSE 'failed' END,"
+		" run_at = CASE WHEN $5::bigint >= 0"
+		"  THEN now() + $5::bigint * interval '1 millisecond' ELSE run_at END,"
+		" completed_at = CASE WHEN $5::bigint >= 0 THEN NULL ELSE now() END,"
+		" lease_owner = NULL, lease_expires_at = NULL"
+		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+		" RETURNING id, status, requester_email),"
+		" mail AS (INSERT INTO export_notifications (job_id, kind, recipient)"
+		"  SELECT id, 'failed', requester_email FROM upd"
+		"  WHERE $6::boolean AND status = 'failed' AND requester_email IS NOT NULL"
+		"  ON CONFLICT (job_id, kind) DO NOTHING)"
+		" SELECT id FROM upd",
+		6, params, NULL, err);
 }
 
 enum ex_status jobs_mark_cancelled(PGconn *conn, const struct jobs_claim *job, struct buf *err)

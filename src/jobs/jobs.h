@@ -39,8 +39,9 @@ enum jobs_view_col {
 	JOBS_VIEW_CANCEL_REQUESTED,
 	JOBS_VIEW_FILE_KEY,
 	JOBS_VIEW_COMPRESSION,
-	JOBS_VIEW_CURSOR, /* created_at text for list cursors */
-	JOBS_VIEW_DATE,	  /* YYYYMMDD of creation, for file names */
+	JOBS_VIEW_CURSOR,	/* created_at text for list cursors */
+	JOBS_VIEW_DATE,		/* YYYYMMDD of creation, for file names */
+	JOBS_VIEW_NOTIFICATION, /* JSON object or NULL */
 	JOBS_VIEW_NCOLS
 };
 
@@ -54,6 +55,9 @@ enum ex_status jobs_create(PGconn *conn, const char *id, const char *workspace, 
 /* EX_ENOTFOUND for unknown ids and other workspaces' ids alike. */
 enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGresult **res,
 			struct buf *err) EX_MUST_CHECK;
+/* Any workspace's job: only for a caller holding a valid signed link. */
+enum ex_status jobs_get_by_link(PGconn *conn, const char *id, PGresult **res,
+				struct buf *err) EX_MUST_CHECK;
 /* Newest first; cursor_ts/cursor_id NULL for the first page; limit+1 rows
  * are asked for so the caller knows whether there is a next page. */
 enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor_ts,
@@ -106,13 +110,15 @@ enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, lon
  * caller makes the file final, then jobs_complete_commit() or rollback. */
 enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job, long long rows,
 				   long long bytes, const char *file_key, long long retention_ms,
-				   struct buf *err) EX_MUST_CHECK;
+				   int notify, struct buf *err) EX_MUST_CHECK;
 enum ex_status jobs_commit(PGconn *conn, struct buf *err) EX_MUST_CHECK;
 void jobs_rollback(PGconn *conn);
 /* Failure: retry_in_ms >= 0 puts the job back to pending (transient),
- * < 0 fails it for good.  Both append to the error history. */
+ * < 0 fails it for good.  Both append to the error history.  notify: queue
+ * the requester's mail (complete, or final failure) in the same statement. */
 enum ex_status jobs_fail(PGconn *conn, const struct jobs_claim *job, const char *code,
-			 const char *message, long long retry_in_ms, struct buf *err) EX_MUST_CHECK;
+			 const char *message, long long retry_in_ms, int notify,
+			 struct buf *err) EX_MUST_CHECK;
 enum ex_status jobs_mark_cancelled(PGconn *conn, const struct jobs_claim *job,
 				   struct buf *err) EX_MUST_CHECK;
 /* Give the job back (shutdown) without counting the attempt. */

@@ -1,0 +1,71 @@
+#include "exportd/child.h"
+
+#include <poll.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "db/db.h"
+
+volatile sig_atomic_t child_stop;
+
+static void child_on_signal(int sig)
+{
+	(void)sig;
+	child_stop = 1;
+}
+
+void child_init(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = child_on_signal; /* no SA_RESTART: waits wake up */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql)
+{
+	long long backoff = 100;
+	struct buf err;
+	PGconn *conn = NULL;
+
+	buf_init(&err, 4096);
+	while (!child_stop) {
+		if (db_connect(cf->db_url, appname, &conn, &err) == EX_OK &&
+		    db_exec_script(conn, listen_sql, &err) == EX_OK) {
+			break;
+		}
+		log_warn("database unavailable, retrying in %lldms: %s", backoff, buf_str(&err));
+		if (conn != NULL) {
+			PQfinish(conn);
+			conn = NULL;
+		}
+		poll(NULL, 0, (int)(backoff + timeutil_jitter_ms(backoff / 2)));
+		backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+	}
+	buf_free(&err);
+	return conn;
+}
+
+void child_wait(PGconn *conn, long long timeout_ms)
+{
+	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+	PGnotify *n;
+
+	if (poll(&pfd, 1, (int)(timeout_ms + timeutil_jitter_ms(timeout_ms / 4))) > 0) {
+		PQconsumeInput(conn);
+	}
+	while ((n = PQnotifies(conn)) != NULL) {
+		PQfreemem(n);
+	}
+}

@@ -1,0 +1,24 @@
+/* smtp.h - deliver one message through the configured SMTP server (libcurl).
+ *
+ * smtp:// with STARTTLS per mail.starttls (try / require / never), or
+ * smtps://; AUTH when mail.username is set.  The password is handed to
+ * libcurl only and never logged.  libcurl converts line endings and
+ * dot-stuffs the data as SMTP requires.
+ */
+#ifndef EXPORTD_SMTP_H
+#define EXPORTD_SMTP_H
+
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/status.h"
+
+/* Call once per process before smtp_send. */
+void smtp_global_init(void);
+
+/* EX_OK: the server accepted the message.  EX_EPERM: it refused in a way
+ * retrying will not change (authentication, recipient rejected); anything
+ * else may pass (EX_EIO).  err gets a one-line reason. */
+enum ex_status smtp_send(const struct config *cf, const char *to, const struct buf *message,
+			 struct buf *err) EX_MUST_CHECK;
+
+#endif
