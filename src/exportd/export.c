@@ -392,9 +392,11 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 	return st;
 }
 
-/* A cheap row estimate from the planner, for progress. */
-static void export_estimate(struct export_state *s)
+/* A cheap row estimate from the planner, for progress.  Only losing the
+ * lease is an error here; without an estimate progress has no percent. */
+static enum ex_status export_estimate(struct export_state *s)
 {
+	enum ex_status st = EX_OK;
 	const char *params[1] = {s->ctx->job->workspace};
 	struct buf sql, err;
 	PGresult *res = NULL;
@@ -418,10 +420,11 @@ static void export_estimate(struct export_state *s)
 	node = plan != NULL ? json_object_array_get_idx(plan, 0) : NULL;
 	if (node != NULL && json_object_object_get_ex(node, "Plan", &node) &&
 	    json_object_object_get_ex(node, "Plan Rows", &rows)) {
-		if (jobs_set_estimate(s->ctx->ctl, s->ctx->job, json_object_get_int64(rows),
-				      &err) != EX_OK) {
+		st = jobs_set_estimate(s->ctx->ctl, s->ctx->job, json_object_get_int64(rows), &err);
+		if (st != EX_OK && st != EX_ELEASE) {
 			log_warn("job %s: cannot record the estimate: %s", s->ctx->job->id,
 				 buf_str(&err));
+			st = EX_OK;
 		}
 	}
 out:
@@ -429,6 +432,7 @@ out:
 	PQclear(res);
 	buf_free(&sql);
 	buf_free(&err);
+	return st;
 }
 
 static enum ex_status export_finish(struct export_state *s, struct buf *err)
@@ -519,10 +523,18 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	s.ctx = ctx;
 	buf_init(&s.out, (size_t)(ctx->cf->write_buffer + ctx->cf->max_row_size));
 	buf_init(&s.last_key, 64 * 1024);
-	s.last_beat_ms = timeutil_now_ms();
+	s.last_beat_ms = ctx->job->claimed_ms;
 	st = export_setup(&s, err);
 	if (st == EX_OK) {
-		export_estimate(&s);
+		st = export_estimate(&s);
+	}
+	if (st == EX_OK) {
+		/* Opening may truncate the file: be sure, right before, that the
+		 * job is still ours (this process may have been stopped since the
+		 * claim, and the job taken over). */
+		st = export_beat(&s, NULL, err);
+	}
+	if (st == EX_OK) {
 		st = export_open(&s, err);
 	}
 	if (st == EX_OK) {

@@ -115,11 +115,14 @@ static void worker_drain(PGconn *ctl, const struct config *cf, const char *owner
 
 	buf_init(&err, 4096);
 	while (found && !child_stop && db_ok(ctl)) {
+		long long before = timeutil_now_ms();
+
 		if (jobs_claim(ctl, owner, cf->lease_timeout_ms, &job, &found, &err) != EX_OK) {
 			log_warn("claim failed: %s", buf_str(&err));
 			break;
 		}
 		if (found) {
+			job.claimed_ms = before;
 			worker_run_job(ctl, cf, &job);
 			jobs_claim_free(&job);
 		}

@@ -8,11 +8,16 @@
 #include "db/db.h"
 
 /* Advisory lock a worker holds on its job for the job's duration, in the
- * two-int4 form (classid = JOBS_LOCK_NS, objid = hashtext(id)) so pg_locks
- * can be asked whether a processing job's holder is still connected.  A
- * hash collision only makes a dead holder's job wait for its lease. */
-#define JOBS_LOCK_NS  "1163416644" /* 'EXPD' */
-#define JOBS_LOCK(id) "pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(" id "::text))"
+ * two-int4 form (classid = JOBS_LOCK_NS, objid = hash of id and fencing
+ * token) so pg_locks can tell whether the current holder is still
+ * connected.  Keyed on the token: a worker that took the job over from a
+ * hung holder (lease expired, old lock still held) gets its own lock at
+ * once, and the old holder letting go of its lock frees nothing that
+ * matters.  A hash collision only makes a dead holder's job wait for its
+ * lease to run out. */
+#define JOBS_LOCK_NS		 "1163416644" /* 'EXPD' */
+#define JOBS_LOCK_KEY(id, token) "hashtext(" id "::text || ':' || " token "::text)"
+#define JOBS_LOCK(id, token)	 "pg_try_advisory_lock(" JOBS_LOCK_NS ", " JOBS_LOCK_KEY(id, token) ")"
 
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
@@ -182,23 +187,30 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 	 * for each other and never take the same row.  The advisory lock is
 	 * taken in the same statement, before the claim commits, so no other
 	 * claimer can see the job processing and unlocked in between. */
-	st = db_exec(conn,
-		     "UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,"
-		     " lease_token = nextval('export_lease_token_seq'), lease_owner = $1,"
-		     " lease_expires_at = now() + $2::bigint * interval '1 millisecond',"
-		     " started_at = coalesce(started_at, now())"
-		     " FROM (SELECT id FROM export_jobs"
-		     "  WHERE (status = 'pending' AND run_at <= now())"
-		     "   OR (status = 'processing' AND (lease_expires_at < now()"
-		     "    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
-		     "     AND l.classid = " JOBS_LOCK_NS " AND l.objsubid = 2"
-		     "     AND l.objid = hashtext(export_jobs.id::text)::oid)))"
-		     "  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1) c"
-		     " WHERE j.id = c.id"
-		     " RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns),"
-		     " j.lease_token, j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes,"
-		     " j.ckpt_part, " JOBS_LOCK("j.id"),
-		     2, params, &res, err);
+	st = db_exec(
+		conn,
+		"UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,"
+		" lease_token = nextval('export_lease_token_seq'), lease_owner = $1,"
+		" lease_expires_at = now() + $2::bigint * interval '1 millisecond',"
+		" started_at = coalesce(started_at, now())"
+		" FROM (SELECT id FROM export_jobs"
+		"  WHERE (status = 'pending' AND run_at <= now())"
+		"   OR (status = 'processing' AND (lease_expires_at < now()"
+		"    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+		"     AND l.classid = " JOBS_LOCK_NS " AND l.objsubid = 2"
+		"     AND l.objid = " JOBS_LOCK_KEY(
+			"export_jobs.id",
+			"export_jobs.lease_token") "::oid)))"
+						   "  ORDER BY run_at, created_at FOR UPDATE SKIP "
+						   "LOCKED LIMIT 1) c"
+						   " WHERE j.id = c.id"
+						   " RETURNING j.id, j.workspace, j.type, "
+						   "j.format, to_json(j.columns),"
+						   " j.lease_token, j.attempts, j.ckpt_last_key, "
+						   "j.ckpt_rows, j.ckpt_bytes,"
+						   " j.ckpt_part, " JOBS_LOCK("j.id",
+									      "j.lease_token"),
+		2, params, &res, err);
 	if (st == EX_OK && PQntuples(res) == 1) {
 		st = jobs_claim_fill(res, job);
 		*found = st == EX_OK;
@@ -209,14 +221,16 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 
 enum ex_status jobs_lock(PGconn *conn, struct jobs_claim *job, struct buf *err)
 {
-	const char *params[1] = {job->id};
+	char token[32];
+	const char *params[2] = {job->id, token};
 	PGresult *res = NULL;
 	enum ex_status st;
 
 	if (job->locked) {
 		return EX_OK;
 	}
-	st = db_exec(conn, "SELECT " JOBS_LOCK("$1"), 1, params, &res, err);
+	snprintf(token, sizeof(token), "%lld", job->lease_token);
+	st = db_exec(conn, "SELECT " JOBS_LOCK("$1", "$2::bigint"), 2, params, &res, err);
 	if (st == EX_OK) {
 		job->locked = PQgetvalue(res, 0, 0)[0] == 't';
 	}

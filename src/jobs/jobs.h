@@ -80,15 +80,16 @@ struct jobs_claim {
 	char *ckpt_last_key; /* NULL: from the start */
 	long long ckpt_rows, ckpt_bytes;
 	int ckpt_part;
-	int locked; /* we hold the job's advisory lock */
+	int locked;	      /* we hold the job's advisory lock */
+	long long claimed_ms; /* monotonic clock just before the claim: the lease's start */
 };
 
 /* Claim the next due job; *found = 0 when there is none. */
 enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 			  struct jobs_claim *job, int *found, struct buf *err) EX_MUST_CHECK;
 void jobs_claim_free(struct jobs_claim *job);
-/* Take the job's advisory lock if we do not hold it yet (after taking over
- * a job whose hung holder still has it). */
+/* Take the job's advisory lock if we do not hold it yet (the claim takes
+ * it; this only retries after a hash collision). */
 enum ex_status jobs_lock(PGconn *conn, struct jobs_claim *job, struct buf *err) EX_MUST_CHECK;
 /* Drop the job locks this connection holds (after each job). */
 void jobs_unlock_all(PGconn *conn);
