@@ -22,18 +22,18 @@
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* The job view, in enum jobs_view_col order. */
-#define JOBS_VIEW                                                                                  \
-	"id, type, format, to_json(columns), status, rows_done, rows_estimated, bytes_done,"       \
-	" row_count, file_size, error_code, error_message, " TS("created_at") ", " TS(             \
-		"started_at") ", " TS("completed_at") ", " TS("expires_at") ", attempts,"          \
-									    " cancel_requested_"   \
-									    "at IS NOT NULL, "     \
-									    "file_key, "           \
-									    "compression, "        \
-									    "created_at::text,"    \
-									    " to_char(created_at " \
-									    "AT TIME ZONE 'UTC', " \
-									    "'YYYYMMDD')"
+/* clang-format off */
+#define JOBS_VIEW \
+	"id, type, format, to_json(columns), status, rows_done, rows_estimated, bytes_done," \
+	" row_count, file_size, error_code, error_message, " TS("created_at") ", " \
+	TS("started_at") ", " TS("completed_at") ", " TS("expires_at") ", attempts," \
+	" cancel_requested_at IS NOT NULL, file_key, compression, created_at::text," \
+	" to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDD')," \
+	" (SELECT json_build_object('status', n.status, 'attempts', n.attempts," \
+	"  'sent_at', " TS("n.sent_at") ", 'last_error', n.last_error)" \
+	"  FROM export_notifications n WHERE n.job_id = export_jobs.id" \
+	"  ORDER BY n.id DESC LIMIT 1)"
+/* clang-format on */
 
 int jobs_valid_id(const char *s)
 {

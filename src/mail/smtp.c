@@ -39,13 +39,6 @@ static long smtp_use_ssl(const struct config *cf)
 	}
 }
 
-/* Failures that another attempt will not fix. */
-static int smtp_permanent(CURLcode rc, long response)
-{
-	return rc == CURLE_LOGIN_DENIED || (response >= 500 && response < 600) ||
-	       rc == CURLE_USE_SSL_FAILED;
-}
-
 static void smtp_setup(CURL *curl, const struct config *cf, struct curl_slist *rcpt,
 		       struct smtp_reader *reader, char *errbuf)
 {
@@ -88,7 +81,9 @@ enum ex_status smtp_send(const struct config *cf, const char *to, const struct b
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
 		buf_msg(err, "SMTP: %s%s%s (server code %ld)", curl_easy_strerror(rc),
 			errbuf[0] ? ": " : "", errbuf, response);
-		st = smtp_permanent(rc, response) ? EX_EPERM : EX_EIO;
+		/* Even "535 login denied" or a 5xx may be an operator's mistake
+		 * being fixed right now: retry per mail.max_attempts. */
+		st = EX_EIO;
 	}
 out:
 	curl_slist_free_all(rcpt);

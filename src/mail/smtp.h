@@ -15,9 +15,9 @@
 /* Call once per process before smtp_send. */
 void smtp_global_init(void);
 
-/* EX_OK: the server accepted the message.  EX_EPERM: it refused in a way
- * retrying will not change (authentication, recipient rejected); anything
- * else may pass (EX_EIO).  err gets a one-line reason. */
+/* EX_OK: the server accepted the message; EX_EIO otherwise (refused AUTH
+ * and 5xx included: the caller retries per mail.max_attempts, since the
+ * operator may be fixing the cause).  err gets a one-line reason. */
 enum ex_status smtp_send(const struct config *cf, const char *to, const struct buf *message,
 			 struct buf *err) EX_MUST_CHECK;
 
