@@ -462,6 +462,31 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	return st;
 }
 
+/* <job id>.<extension>; EX_EINVAL for an unknown format. */
+static enum ex_status export_file_key(const struct jobs_claim *job, char *out, size_t size)
+{
+	enum format_kind kind;
+
+	if (format_parse_kind(job->format, &kind) != EX_OK) {
+		return EX_EINVAL;
+	}
+	snprintf(out, size, "%s.%s", job->id, format_extension(kind));
+	return EX_OK;
+}
+
+void export_discard(const struct config *cf, const struct jobs_claim *job)
+{
+	char key[64];
+	struct buf err;
+
+	buf_init(&err, 1024);
+	if (export_file_key(job, key, sizeof(key)) == EX_OK &&
+	    storage_remove(cf, key, &err) != EX_OK) {
+		log_warn("job %s: cannot remove its partial file: %s", job->id, buf_str(&err));
+	}
+	buf_free(&err);
+}
+
 static enum ex_status export_setup(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
@@ -472,7 +497,7 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 		buf_msg(err, "unknown format \"%s\"", ctx->job->format);
 		return EX_EINVAL;
 	}
-	snprintf(s->file_key, sizeof(s->file_key), "%s.%s", ctx->job->id, format_extension(kind));
+	export_file_key(ctx->job, s->file_key, sizeof(s->file_key));
 	st = db_connect(ctx->cf->db_url, "exportd-data", &s->data, err);
 	if (st != EX_OK) {
 		return st;

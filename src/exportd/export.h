@@ -31,4 +31,7 @@ struct export_ctx {
  * EX_ECANCEL: a cancel was requested and the partial file is removed. */
 enum ex_status export_run(const struct export_ctx *ctx, struct buf *err) EX_MUST_CHECK;
 
+/* Remove whatever file a run of this job left (a job failed for good). */
+void export_discard(const struct config *cf, const struct jobs_claim *job);
+
 #endif

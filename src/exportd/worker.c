@@ -71,6 +71,9 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 		}
 		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry,
 			       cf->mail_smtp_url[0] != '\0', &err);
+		if (rc == EX_OK && retry < 0) {
+			export_discard(cf, job); /* nothing will resume it */
+		}
 		log_warn("job %s: attempt %d failed (%s)%s: %s", job->id, job->attempts,
 			 worker_error_code(st), retry >= 0 ? ", will retry" : "", message);
 	}
@@ -91,6 +94,15 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 	buf_init(&err, 8192);
 	log_info("job %s: claimed (type %s, format %s, attempt %d, token %lld)", job->id, job->type,
 		 job->format, job->attempts, job->lease_token);
+	if (job->attempts > cf->max_attempts) {
+		/* Taken over more often than allowed: its workers keep dying. */
+		buf_msg(&err, "gave up after %d attempts: the export's worker stopped %d times",
+			job->attempts - 1, job->attempts - 1);
+		worker_settle(ctl, cf, job, EX_EPERM, buf_str(&err));
+		jobs_unlock_all(ctl);
+		buf_free(&err);
+		return;
+	}
 	st = export_run(&ctx, &err);
 	if (st == EX_ELEASE) {
 		log_warn("job %s: lease lost; stopping without completing", job->id);
@@ -150,7 +162,11 @@ int worker_main(const struct config *cf, int slot)
 		}
 		worker_drain(ctl, cf, owner);
 		if (!child_stop && db_ok(ctl)) {
-			child_wait(ctl, cf->poll_interval_ms);
+			long long due = jobs_next_due_ms(ctl);
+
+			child_wait(ctl, due >= 0 && due < cf->poll_interval_ms
+						? due + 1
+						: cf->poll_interval_ms);
 		}
 	}
 	if (ctl != NULL) {

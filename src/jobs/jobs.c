@@ -425,3 +425,23 @@ enum ex_status jobs_release(PGconn *conn, const struct jobs_claim *job, struct b
 			   " RETURNING id",
 			   2, params, NULL, err);
 }
+
+long long jobs_next_due_ms(PGconn *conn)
+{
+	PGresult *res = NULL;
+	struct buf err;
+	long long ms = -1;
+
+	buf_init(&err, 1024);
+	if (db_exec(conn,
+		    "SELECT greatest(0, ceil(extract(epoch FROM min(run_at) - now()) * "
+		    "1000))::bigint"
+		    " FROM export_jobs WHERE status = 'pending'",
+		    0, NULL, &res, &err) == EX_OK &&
+	    db_value(res, 0, 0) != NULL) {
+		ms = db_int(res, 0, 0);
+	}
+	PQclear(res);
+	buf_free(&err);
+	return ms;
+}

@@ -122,6 +122,10 @@ enum ex_status jobs_fail(PGconn *conn, const struct jobs_claim *job, const char 
 			 struct buf *err) EX_MUST_CHECK;
 enum ex_status jobs_mark_cancelled(PGconn *conn, const struct jobs_claim *job,
 				   struct buf *err) EX_MUST_CHECK;
+/* Milliseconds until the earliest pending job is due (0: now), or -1 when
+ * none is pending or the query failed.  Lets a retry's backoff be shorter
+ * than the poll interval. */
+long long jobs_next_due_ms(PGconn *conn);
 /* Give the job back (shutdown) without counting the attempt. */
 enum ex_status jobs_release(PGconn *conn, const struct jobs_claim *job,
 			    struct buf *err) EX_MUST_CHECK;

@@ -887,3 +887,266 @@ class Apache:
             self.service.stop()
         for name in ("apache error log", "apache access log", "apache stderr"):
             LOGS.pop(name, None)
+
+
+# ------------------------------------------------- crash tests (extra exportd)
+#
+# Added for tests/integration/test_crash.py: a second exportd with its own
+# config file and log on the session's PostgreSQL, which a test may kill,
+# stop, signal and restart at will, and a PostgreSQL restart that keeps the
+# session's cluster usable for the tests that follow.
+
+import re  # noqa: E402
+import signal as _signal_mod  # noqa: E402 (ExtraExportd.signal shadows the name)
+
+LOG_LINE_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z exportd\[(\d+)\] (\w+): (.*)$")
+
+
+def parse_log_time(stamp):
+    """'2026-11-22T08:45:19.351' (UTC, exportd's log stamp) -> epoch seconds."""
+    import calendar
+    head, ms = stamp.split(".")
+    return calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S")) + int(ms) / 1000.0
+
+
+def parse_exportd_log(text):
+    """[(epoch seconds, pid, level, message)] for every stamped line of text."""
+    out = []
+    for line in text.splitlines():
+        m = LOG_LINE_TS.match(line)
+        if m:
+            out.append((parse_log_time(m.group(1)), int(m.group(2)), m.group(3), m.group(4)))
+    return out
+
+
+def children_of(pid):
+    """Pids (alive, not zombies) whose parent is pid, from /proc/*/stat."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(rest) > 1 and rest[1] == str(pid) and rest[0] not in ("Z", "X"):
+            kids.append(int(entry))
+    return sorted(kids)
+
+
+class ExtraExportd:
+    """One more exportd (supervisor + workers) with its own config file and
+    log file, on the session's PostgreSQL and (by default) the stack's
+    storage dir, so the API can serve what it writes.
+
+    settings: {"section": {"key": "value"}} merged over a base written like
+    Stack.write_conf (database.url, x-sendfile, storage.dir, LF line ends).
+    The log is registered in LOGS under `name`, so a failing test shows its
+    tail; every start appends to the same log file.
+
+    Start it while no other exportd claims jobs on the database (the
+    session's Stack.exportd can be stopped with stack.exportd.stop() and
+    brought back with stack.start_exportd()): jobs go to whichever worker
+    claims first.
+    """
+
+    def __init__(self, stack, name, settings=None, storage_dir=None):
+        self.stack = stack
+        self.name = name
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        self.conf_path = stack.run_dir / ("%s.conf" % slug)
+        self.log = stack.run_dir / ("%s.log" % slug)
+        self.storage_dir = Path(storage_dir or stack.storage_dir)
+        self.settings = {
+            "database": {"url": stack.pg.conninfo},
+            "http": {"base_path": "", "download": "x-sendfile"},
+            "exportd": {"workers": "2", "poll_interval": "500ms"},
+            "storage": {"backend": "local", "dir": str(self.storage_dir)},
+            "export": {"csv_line_ending": "lf"},
+            "log": {"level": os.environ.get("EXPORTD_TEST_LOG_LEVEL", "info")},
+        }
+        for section, kv in (settings or {}).items():
+            self.settings.setdefault(section, {}).update({k: str(v) for k, v in kv.items()})
+        self.service = None
+        self.returncodes = []      # exit status of every run that ended
+        self.log.touch()
+        LOGS[name] = self.log
+        self.write_conf()
+
+    @property
+    def workers(self):
+        return int(self.settings["exportd"]["workers"])
+
+    def write_conf(self):
+        lines = ["# written by tests/integration/stack.py (ExtraExportd %s)" % self.name]
+        for section, kv in self.settings.items():
+            lines.append("[%s]" % section)
+            lines.extend("%s = %s" % (k, v) for k, v in kv.items())
+            lines.append("")
+        self.conf_path.write_text("\n".join(lines))
+
+    # -- processes
+
+    @property
+    def pid(self):
+        """The supervisor's pid (None before the first start)."""
+        return self.service.pid if self.service else None
+
+    def alive(self):
+        return self.service is not None and self.service.alive()
+
+    def worker_pids(self):
+        """The supervisor's live children (the workers)."""
+        return children_of(self.pid) if self.alive() else []
+
+    def start(self, wait_connected=None, timeout=15):
+        """Start it; then wait until `wait_connected` (default: workers)
+        control connections (application_name exportd-worker) are in
+        pg_stat_activity -- that count covers every exportd on the database."""
+        if self.alive():
+            raise StackError("%s is already running (pid %d)" % (self.name, self.pid))
+        self.service = Service(self.name, [self.stack.exportd_bin, "-c", self.conf_path],
+                               self.log, env=clean_env())
+        self.service.start()
+        want = self.workers if wait_connected is None else wait_connected
+        self.wait_connected(want, timeout)
+        return self
+
+    def connected_workers(self):
+        return self.stack.pg.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+            " AND application_name = 'exportd-worker'", (self.stack.pg.dbname,))[0][0]
+
+    def wait_connected(self, n, timeout=15):
+        try:
+            wait_until(lambda: len(self.worker_pids()) >= self.workers
+                       and self.connected_workers() >= n, timeout,
+                       "%s: %d workers forked and %d exportd-worker connections"
+                       % (self.name, self.workers, n), interval=0.05,
+                       check=lambda: self.service.check_alive())
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt([self.name]))) from None
+
+    def signal(self, sig):
+        """Send sig to the supervisor only (it forwards what it must)."""
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout):
+        """Wait for the supervisor to exit; its status (None if still running)."""
+        if self.service is None or self.service.proc is None:
+            return None
+        try:
+            rc = self.service.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.returncodes.append(rc)
+        return rc
+
+    def kill(self, sig=None, timeout=10):
+        """Signal the whole process group (supervisor and workers at once;
+        default SIGKILL); wait until all of them are gone; the supervisor's
+        exit status."""
+        sig = _signal_mod.SIGKILL if sig is None else sig
+        if not self.alive():
+            return self.service.proc.returncode if self.service else None
+        pids = [self.pid] + self.worker_pids()
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        rc = self.wait_exit(timeout)
+        wait_until(lambda: not any(pid_alive(p) for p in pids), timeout,
+                   "%s: pids %s to exit after signal %d" % (self.name, pids, sig))
+        reap(pids[1:])  # orphaned workers come to us (become_subreaper)
+        return rc
+
+    def stop(self, grace=15.0):
+        """SIGCONT (a test may have stopped a worker), then TERM the group,
+        KILL after grace; the supervisor's exit status."""
+        if self.service is None:
+            return None
+        if self.alive():
+            for p in [self.pid] + self.worker_pids():
+                try:
+                    os.kill(p, _signal_mod.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            rc = self.service.stop(grace)
+            self.returncodes.append(rc)
+            return rc
+        return self.service.proc.returncode
+
+    # -- log
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log)
+        except OSError:
+            return 0
+
+    def log_text(self, start=0):
+        with open(self.log, "rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+
+    def log_lines(self, start=0):
+        """[(epoch seconds, pid, level, message)] from byte offset start."""
+        return parse_exportd_log(self.log_text(start))
+
+    def wait_for_log(self, pattern, start=0, timeout=15):
+        """Wait until a line matching regex pattern is logged after offset
+        start; that (time, pid, level, message) tuple."""
+        rx = re.compile(pattern)
+        found = []
+
+        def seen():
+            found[:] = [t for t in self.log_lines(start) if rx.search(t[3])]
+            return bool(found)
+
+        try:
+            wait_until(seen, timeout, "%s to log /%s/" % (self.name, pattern), interval=0.05)
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt([self.name]))) from None
+        return found[0]
+
+
+def restart_postgres(pg, mode="fast", timeout=60):
+    """pg_ctl restart -m mode on the session's cluster (same options: pg_ctl
+    reuses postmaster.opts); returns once it accepts connections again."""
+    run(pg._as_postgres([pg.bindir / "pg_ctl", "-D", pg.data, "-l", pg.log, "-m", mode,
+                         "-w", "-t", str(timeout), "restart"]),
+        "pg_ctl restart", env=clean_env(), timeout=timeout + 10)
+
+
+def wait_fcgi_reconnected(stack, expect, timeout=30):
+    """After a PostgreSQL restart: each export.fcgi process finds its broken
+    connection on its next request (answering 503 once) and reconnects.
+    Send parallel /healthz requests until `expect` export.fcgi connections
+    are back and /healthz answers 200 several times in a row."""
+    import concurrent.futures
+
+    def connected():
+        return stack.pg.query("SELECT count(*) FROM pg_stat_activity WHERE"
+                              " application_name = 'export.fcgi'")[0][0]
+
+    def burst():
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            codes = list(ex.map(lambda _: requests.get(stack.base_url + "/healthz",
+                                                       timeout=5).status_code, range(8)))
+        return codes
+
+    last = {}
+
+    def ok():
+        last["codes"] = burst()
+        last["connected"] = connected()
+        return last["connected"] >= expect and all(c == 200 for c in last["codes"])
+
+    try:
+        wait_until(ok, timeout, "export.fcgi to reconnect (%d connections) and /healthz 200"
+                   % expect, interval=0.1)
+    except StackError as e:
+        raise StackError("%s; last: %s\n%s" % (e, last, logs_excerpt(
+            ["export.fcgi", "lighttpd error log", "postgres"]))) from None
