@@ -6,7 +6,7 @@
 
 #include "db/db.h"
 
-static enum ex_status registry_columns(const char *json_text, struct registry_type *t)
+static enum ex_status registry_list(const char *json_text, char ***out, int *count)
 {
 	struct json_object *arr = json_tokener_parse(json_text);
 	size_t i, n;
@@ -17,18 +17,18 @@ static enum ex_status registry_columns(const char *json_text, struct registry_ty
 		return EX_EINVAL;
 	}
 	n = json_object_array_length(arr);
-	t->columns = calloc(n + 1, sizeof(char *));
-	if (t->columns == NULL) {
+	*out = calloc(n + 1, sizeof(char *));
+	if (*out == NULL) {
 		st = EX_ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		t->columns[i] = strdup(json_object_get_string(json_object_array_get_idx(arr, i)));
-		if (t->columns[i] == NULL) {
+		(*out)[i] = strdup(json_object_get_string(json_object_array_get_idx(arr, i)));
+		if ((*out)[i] == NULL) {
 			st = EX_ENOMEM;
 			goto out;
 		}
-		t->ncolumns++;
+		(*count)++;
 	}
 out:
 	json_object_put(arr);
@@ -50,7 +50,8 @@ enum ex_status registry_load(PGconn *conn, const char *name, struct registry_typ
 	memset(out, 0, sizeof(*out));
 	st = db_exec(conn,
 		     "SELECT name, schema_name, relation, key_column, workspace_column,"
-		     " to_json(columns) FROM export_types WHERE name = $1",
+		     " to_json(columns), to_json(filterable_columns), created_at_column,"
+		     " deleted_at_column FROM export_types WHERE name = $1",
 		     1, params, &res, err);
 	if (st != EX_OK) {
 		return st;
@@ -69,7 +70,21 @@ enum ex_status registry_load(PGconn *conn, const char *name, struct registry_typ
 		st = EX_ENOMEM;
 		goto out;
 	}
-	st = registry_columns(PQgetvalue(res, 0, 5), out);
+	if (db_value(res, 0, 7) != NULL) {
+		out->created_at_column = registry_dup(res, 7);
+	}
+	if (db_value(res, 0, 8) != NULL) {
+		out->deleted_at_column = registry_dup(res, 8);
+	}
+	if ((db_value(res, 0, 7) != NULL && out->created_at_column == NULL) ||
+	    (db_value(res, 0, 8) != NULL && out->deleted_at_column == NULL)) {
+		st = EX_ENOMEM;
+		goto out;
+	}
+	st = registry_list(PQgetvalue(res, 0, 5), &out->columns, &out->ncolumns);
+	if (st == EX_OK) {
+		st = registry_list(PQgetvalue(res, 0, 6), &out->filterable, &out->nfilterable);
+	}
 out:
 	PQclear(res);
 	if (st != EX_OK) {
@@ -78,20 +93,40 @@ out:
 	return st;
 }
 
-void registry_free(struct registry_type *t)
+static void registry_free_list(char **list, int n)
 {
 	int i;
 
-	for (i = 0; t->columns != NULL && i < t->ncolumns; i++) {
-		free(t->columns[i]);
+	for (i = 0; list != NULL && i < n; i++) {
+		free(list[i]);
 	}
-	free(t->columns);
+	free(list);
+}
+
+void registry_free(struct registry_type *t)
+{
+	registry_free_list(t->columns, t->ncolumns);
+	registry_free_list(t->filterable, t->nfilterable);
+	free(t->created_at_column);
+	free(t->deleted_at_column);
 	free(t->name);
 	free(t->schema_name);
 	free(t->relation);
 	free(t->key_column);
 	free(t->workspace_column);
 	memset(t, 0, sizeof(*t));
+}
+
+int registry_filterable(const struct registry_type *t, const char *column)
+{
+	int i;
+
+	for (i = 0; i < t->nfilterable; i++) {
+		if (strcmp(t->filterable[i], column) == 0) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int registry_column_index(const struct registry_type *t, const char *column)

@@ -15,6 +15,10 @@ struct registry_type {
 	char *workspace_column;
 	char **columns; /* allowed columns, default order */
 	int ncolumns;
+	char **filterable; /* columns equality filters may name */
+	int nfilterable;
+	char *created_at_column; /* NULL: none (no created_from/to, no as-of time) */
+	char *deleted_at_column; /* NULL: no soft delete */
 };
 
 /* Load a type by name; EX_ENOTFOUND when there is none. */
@@ -23,5 +27,7 @@ enum ex_status registry_load(PGconn *conn, const char *name, struct registry_typ
 void registry_free(struct registry_type *t);
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
+/* Is column one equality filters may name? */
+int registry_filterable(const struct registry_type *t, const char *column);
 
 #endif

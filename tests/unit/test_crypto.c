@@ -1,6 +1,9 @@
 /* Key format and hashing, constant-time compare, base64url. */
 #include "common/apikey.h"
 #include "common/crypto.h"
+#include "common/sha256.h"
+
+#include <openssl/rand.h>
 #include "unit.h"
 
 static void test_sha256_vectors(void)
@@ -92,12 +95,73 @@ static void test_b64url(void)
 	UNIT_EQ_INT(crypto_b64url_encode("foobar", 6, out, 8), EX_ETOOBIG);
 }
 
+static void test_sha256_nist(void)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} v[] = {
+		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+		{"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		 "klmnopqrlmnopqrsmnopqrstnopqrstu",
+		 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+	};
+	struct sha256 s;
+	char hex[65];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha256_init(&s);
+		sha256_update(&s, v[i].in, strlen(v[i].in));
+		sha256_hex(&s, hex);
+		UNIT_EQ_STR(hex, v[i].out);
+	}
+}
+
+/* Random data in random pieces, the state saved and loaded between them,
+ * against OpenSSL's one-shot digest. */
+static void test_sha256_resume_matches_openssl(void)
+{
+	static unsigned char data[200000];
+	char hex[65], ref[65], state[SHA256_STATE_HEX + 1];
+	struct sha256 s, t;
+	size_t off = 0, n;
+	unsigned char r;
+
+	if (!UNIT_CHECK(RAND_bytes(data, sizeof(data)) == 1)) {
+		return;
+	}
+	crypto_sha256_hex(data, sizeof(data), ref);
+	sha256_init(&s);
+	while (off < sizeof(data)) {
+		if (RAND_bytes(&r, 1) != 1) {
+			return;
+		}
+		n = (size_t)r * 37 % 5000;
+		n = n > sizeof(data) - off ? sizeof(data) - off : n;
+		sha256_update(&s, data + off, n);
+		off += n;
+		sha256_save(&s, state);
+		UNIT_EQ_INT(sha256_load(&t, state), EX_OK);
+		s = t;
+	}
+	sha256_hex(&s, hex);
+	UNIT_EQ_STR(hex, ref);
+	UNIT_EQ_INT(sha256_load(&t, "00"), EX_EINVAL);
+	state[SHA256_STATE_HEX - 1] = 'g';
+	UNIT_EQ_INT(sha256_load(&t, state), EX_EINVAL);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_sha256_vectors), UNIT_TEST(test_apikey_roundtrip),
 		UNIT_TEST(test_apikey_rejects), UNIT_TEST(test_equal),
-		UNIT_TEST(test_b64url),
+		UNIT_TEST(test_b64url),        UNIT_TEST(test_sha256_nist),
+		UNIT_TEST(test_sha256_resume_matches_openssl),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
