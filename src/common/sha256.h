@@ -17,9 +17,9 @@
 
 struct sha256 {
 	uint32_t h[8];
-	uint64_t bytes;    /* total length so far */
+	uint64_t bytes;	   /* total length so far */
 	uint8_t block[64]; /* pending input */
-	uint8_t fill;      /* bytes in block */
+	uint8_t fill;	   /* bytes in block */
 };
 
 void sha256_init(struct sha256 *s);

@@ -25,6 +25,8 @@ const char *status_strerror(enum ex_status st)
 		return "stopping";
 	case EX_EPERM:
 		return "permanent failure";
+	case EX_ELIMIT:
+		return "limit exceeded";
 	}
 	return "unknown status";
 }

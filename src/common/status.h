@@ -16,6 +16,7 @@ enum ex_status {
 	EX_ECANCEL,   /* the job was cancelled */
 	EX_ESTOP,     /* shutdown requested */
 	EX_EPERM,     /* permanent failure (relation or column gone, denied) */
+	EX_ELIMIT,    /* a configured limit (rows, bytes per export) was passed */
 };
 
 /* Static text for a status; never NULL. */

@@ -43,6 +43,11 @@ enum ex_status db_classify(const PGresult *res)
 	if (state != NULL && (strncmp(state, "42", 2) == 0 || strncmp(state, "3F", 2) == 0)) {
 		return EX_EPERM;
 	}
+	/* Class 22 (a value that does not fit its type): the same input fails
+	 * the same way every time. */
+	if (state != NULL && strncmp(state, "22", 2) == 0) {
+		return EX_EINVAL;
+	}
 	return EX_EDB;
 }
 

@@ -32,7 +32,9 @@ enum ex_status db_exec_script(PGconn *conn, const char *sql, struct buf *err) EX
  * unlock); failures are logged. */
 void db_exec_quiet(PGconn *conn, const char *sql);
 
-/* Classify a failed result: EX_EPERM for permanent SQLSTATEs, else EX_EDB. */
+/* Classify a failed result: EX_EPERM for a source that is gone or denied
+ * (classes 42, 3F), EX_EINVAL for a value that does not fit (class 22),
+ * else EX_EDB (may pass: connection, serialization, shutdown...). */
 enum ex_status db_classify(const PGresult *res);
 
 /* The error of a failed result (or the connection) as one readable line:

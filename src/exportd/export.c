@@ -10,6 +10,8 @@
 #include "db/db.h"
 #include "format/format.h"
 #include "jobs/registry.h"
+#include "exportd/query.h"
+#include "exportd/sink.h"
 #include "storage/storage.h"
 
 #define EXPORT_STMT_FIRST "export_first"
@@ -25,9 +27,11 @@ struct export_state {
 	struct format_field *fields;
 	struct format_writer writer;
 	struct buf out;
-	struct storage_upload *up;
+	struct query query;
+	struct sink sink;
+	int sink_open;
 	char file_key[64];
-	long long rows, bytes, part_bytes;
+	long long rows, bytes, part_bytes; /* bytes: in the file; part_bytes: formatted */
 	int part;
 	struct buf last_key;
 	long long last_beat_ms;
@@ -65,45 +69,6 @@ out:
 	return st;
 }
 
-/* Append _src."ident" */
-static enum ex_status export_col(struct export_state *s, const char *ident, struct buf *sql)
-{
-	enum ex_status st = buf_puts(sql, "_src.");
-
-	return st == EX_OK ? db_quote_ident(s->data, ident, sql) : st;
-}
-
-/* SELECT _src."c1", ..., _src."key"::text FROM "schema"."rel" AS _src
- *   WHERE _src."ws" = $1 [AND _src."key" > $2] ORDER BY _src."key" LIMIT n
- * (qualified: an output column named like the key must not shadow it). */
-static enum ex_status export_sql(struct export_state *s, int next, struct buf *sql)
-{
-	const struct registry_type *t = &s->type;
-	enum ex_status st = buf_puts(sql, "SELECT ");
-	int i;
-
-	for (i = 0; i < s->ncols && st == EX_OK; i++) {
-		st = export_col(s, s->names[i], sql);
-		st = st == EX_OK ? buf_puts(sql, ", ") : st;
-	}
-	st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
-	st = st == EX_OK ? buf_puts(sql, "::text FROM ") : st;
-	st = st == EX_OK ? db_quote_ident(s->data, t->schema_name, sql) : st;
-	st = st == EX_OK ? buf_putc(sql, '.') : st;
-	st = st == EX_OK ? db_quote_ident(s->data, t->relation, sql) : st;
-	st = st == EX_OK ? buf_puts(sql, " AS _src WHERE ") : st;
-	st = st == EX_OK ? export_col(s, t->workspace_column, sql) : st;
-	st = st == EX_OK ? buf_puts(sql, " = $1") : st;
-	if (next) {
-		st = st == EX_OK ? buf_puts(sql, " AND ") : st;
-		st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
-		st = st == EX_OK ? buf_puts(sql, " > $2") : st;
-	}
-	st = st == EX_OK ? buf_puts(sql, " ORDER BY ") : st;
-	st = st == EX_OK ? export_col(s, t->key_column, sql) : st;
-	return st == EX_OK ? buf_printf(sql, " LIMIT %lld", s->ctx->cf->chunk_rows) : st;
-}
-
 static enum ex_status export_result_status(PGconn *conn, PGresult *res, ExecStatusType want,
 					   struct buf *err)
 {
@@ -120,21 +85,15 @@ static enum ex_status export_result_status(PGconn *conn, PGresult *res, ExecStat
 static enum ex_status export_prepare_one(struct export_state *s, const char *name, int next,
 					 struct buf *err)
 {
-	struct buf sql;
+	const struct query *q = &s->query;
 	PGresult *res;
 	enum ex_status st;
 
-	buf_init(&sql, 64 * 1024);
-	st = export_sql(s, next, &sql);
-	if (st != EX_OK) {
-		buf_msg(err, "%s", "cannot build the export query");
-		goto out;
-	}
-	res = PQprepare(s->data, name, buf_str(&sql), 0, NULL);
+	/* In first, $2 is declared text (unused); in next its type is the key's. */
+	res = PQprepare(s->data, name, buf_str(next ? &q->next : &q->first), q->nparams,
+			next ? NULL : q->first_types);
 	st = export_result_status(s->data, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
-out:
-	buf_free(&sql);
 	return st;
 }
 
@@ -145,7 +104,11 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 	enum ex_status st;
 	int i;
 
-	st = export_prepare_one(s, EXPORT_STMT_FIRST, 0, err);
+	st = query_build(s->data, &s->type, s->names, s->ncols, s->ctx->job, s->ctx->cf->chunk_rows,
+			 &s->query, err);
+	if (st == EX_OK) {
+		st = export_prepare_one(s, EXPORT_STMT_FIRST, 0, err);
+	}
 	if (st == EX_OK) {
 		st = export_prepare_one(s, EXPORT_STMT_NEXT, 1, err);
 	}
@@ -167,7 +130,8 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 	return st;
 }
 
-static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, struct buf *err);
+static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
+				  const char *sha_state, struct buf *err);
 
 /* Write out the buffer.  A write only follows a heartbeat that is at most
  * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
@@ -177,19 +141,26 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 	enum ex_status st = EX_OK;
 
 	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		st = export_beat(s, NULL, err);
+		st = export_beat(s, NULL, NULL, err);
 	}
 	if (st == EX_OK && s->out.len > 0) {
-		st = storage_write(s->up, s->out.data, s->out.len, err);
+		st = sink_write(&s->sink, s->out.data, s->out.len, err);
 		buf_reset(&s->out);
+		s->bytes = s->sink.file_bytes;
+	}
+	if (st == EX_OK && s->ctx->cf->max_bytes > 0 && s->bytes > s->ctx->cf->max_bytes) {
+		buf_msg(err, "the export is larger than the limit of %lld bytes (export.max_bytes)",
+			s->ctx->cf->max_bytes);
+		st = EX_ELIMIT;
 	}
 	return st;
 }
 
-static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, struct buf *err)
+static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
+				  const char *sha_state, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
-	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part};
+	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part, sha_state};
 	int cancel = 0;
 	enum ex_status st;
 
@@ -209,18 +180,20 @@ static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, 
 /* The part is full: make it durable, then commit the checkpoint. */
 static enum ex_status export_part_end(struct export_state *s, const char *key, struct buf *err)
 {
+	char sha_state[SHA256_STATE_HEX + 1];
 	struct storage_ckpt ckpt;
 	enum ex_status st = export_flush(s, err);
 
 	if (st == EX_OK) {
-		st = storage_part_end(s->up, &ckpt, err);
+		st = sink_part_end(&s->sink, &ckpt, sha_state, err);
 	}
 	if (st != EX_OK) {
 		return st;
 	}
 	s->part = ckpt.part;
+	s->bytes = ckpt.bytes;
 	s->part_bytes = 0;
-	return export_beat(s, key, err);
+	return export_beat(s, key, sha_state, err);
 }
 
 static enum ex_status export_row(struct export_state *s, const PGresult *res, int r,
@@ -244,8 +217,12 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 		return st;
 	}
 	s->rows++;
-	s->bytes += (long long)(s->out.len - before);
 	s->part_bytes += (long long)(s->out.len - before);
+	if (s->ctx->cf->max_rows > 0 && s->rows > s->ctx->cf->max_rows) {
+		buf_msg(err, "the export has more than the limit of %lld rows (export.max_rows)",
+			s->ctx->cf->max_rows);
+		return EX_ELIMIT;
+	}
 	if (s->part_bytes >= s->ctx->cf->part_size) {
 		return export_part_end(s, PQgetvalue(res, r, s->ncols), err);
 	}
@@ -257,14 +234,13 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 
 static enum ex_status export_send(struct export_state *s, const char *after, struct buf *err)
 {
-	const char *params[2] = {s->ctx->job->workspace, after};
+	struct query *q = &s->query;
 	int ok;
 
-	if (after == NULL) {
-		ok = PQsendQueryPrepared(s->data, EXPORT_STMT_FIRST, 1, params, NULL, NULL, 0);
-	} else {
-		ok = PQsendQueryPrepared(s->data, EXPORT_STMT_NEXT, 2, params, NULL, NULL, 0);
-	}
+	q->values[0] = s->ctx->job->workspace;
+	q->values[1] = after;
+	ok = PQsendQueryPrepared(s->data, after == NULL ? EXPORT_STMT_FIRST : EXPORT_STMT_NEXT,
+				 q->nparams, q->values, NULL, NULL, 0);
 	if (!ok) {
 		buf_msg(err, "%s", PQerrorMessage(s->data));
 		return EX_EDB;
@@ -318,13 +294,14 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	if (*s->ctx->stop) {
 		/* Shutdown: make what was written durable and checkpoint it, so
 		 * the next holder goes on from here.  The cut is not at part_size,
-		 * which is harmless for local files. */
-		st = s->part_bytes > 0 ? export_part_end(s, key, err) : EX_OK;
+		 * harmless for plain local files; a gzip member boundary would
+		 * change the file's bytes, so gzip goes back to its checkpoint. */
+		st = s->part_bytes > 0 && !s->ctx->job->gzip ? export_part_end(s, key, err) : EX_OK;
 		return st == EX_OK ? EX_ESTOP : st;
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		return export_beat(s, NULL, err);
+		return export_beat(s, NULL, NULL, err);
 	}
 	return EX_OK;
 }
@@ -358,15 +335,24 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 	return st;
 }
 
+/* The gzip level, or 0 for none. */
+static int export_gzip(const struct export_state *s)
+{
+	return s->ctx->job->gzip ? (int)s->ctx->cf->gzip_level : 0;
+}
+
 /* Open the upload: resume from the checkpoint if its data is still there. */
 static enum ex_status export_open(struct export_state *s, struct buf *err)
 {
+	const struct config *cf = s->ctx->cf;
 	struct jobs_claim *job = s->ctx->job;
 	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part};
 	enum ex_status st;
 
+	s->sink_open = 1;
 	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL) {
-		st = storage_open(s->ctx->cf, s->file_key, &ckpt, &s->up, err);
+		st = sink_open(&s->sink, cf, s->file_key, export_gzip(s), &ckpt, job->ckpt_sha256,
+			       err);
 		if (st == EX_OK) {
 			s->rows = job->ckpt_rows;
 			s->bytes = job->ckpt_bytes;
@@ -375,20 +361,62 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 				 s->rows, s->bytes, s->part);
 			return buf_puts(&s->last_key, job->ckpt_last_key);
 		}
+		sink_close(&s->sink);
 		if (st != EX_ENOTFOUND) {
 			return st;
 		}
 		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
 			 buf_str(err));
 	}
-	st = storage_open(s->ctx->cf, s->file_key, NULL, &s->up, err);
+	st = sink_open(&s->sink, cf, s->file_key, export_gzip(s), NULL, NULL, err);
+	/* A UTF-8 byte order mark for Excel, then the header. */
+	if (st == EX_OK && job->csv_bom && s->writer.kind == FORMAT_CSV) {
+		st = buf_append(&s->out, "\xEF\xBB\xBF", 3);
+	}
 	if (st == EX_OK) {
 		st = format_header(&s->writer, &s->out);
 	}
 	if (st == EX_OK) {
-		s->bytes = (long long)s->out.len;
-		s->part_bytes = s->bytes;
+		s->part_bytes = (long long)s->out.len;
 	}
+	return st;
+}
+
+/* A job inserted by plain SQL gets its as-of key at its first run (an
+ * API-created one has it from its creation). */
+static enum ex_status export_fix_as_of(struct export_state *s, struct buf *err)
+{
+	struct jobs_claim *job = s->ctx->job;
+	const char *params[1] = {job->workspace};
+	struct buf sql;
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	if (job->as_of_key_set || job->ckpt_last_key != NULL) {
+		return EX_OK;
+	}
+	buf_init(&sql, 4096);
+	st = buf_puts(&sql, "SELECT max(");
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
+	st = st == EX_OK ? buf_puts(&sql, ")::text FROM ") : st;
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.schema_name, &sql) : st;
+	st = st == EX_OK ? buf_putc(&sql, '.') : st;
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.relation, &sql) : st;
+	st = st == EX_OK ? buf_puts(&sql, " WHERE ") : st;
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.workspace_column, &sql) : st;
+	st = st == EX_OK ? buf_puts(&sql, " = $1") : st;
+	st = st == EX_OK ? db_exec(s->data, buf_str(&sql), 1, params, &res, err) : st;
+	if (st == EX_OK) {
+		st = jobs_set_as_of_key(s->ctx->ctl, job, db_value(res, 0, 0), err);
+	}
+	if (st == EX_OK) {
+		free(job->as_of_key);
+		job->as_of_key = db_value(res, 0, 0) != NULL ? strdup(db_value(res, 0, 0)) : NULL;
+		job->as_of_key_set = 1;
+		st = db_value(res, 0, 0) != NULL && job->as_of_key == NULL ? EX_ENOMEM : EX_OK;
+	}
+	PQclear(res);
+	buf_free(&sql);
 	return st;
 }
 
@@ -438,22 +466,27 @@ out:
 static enum ex_status export_finish(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
+	char checksum[65], sha_state[SHA256_STATE_HEX + 1];
+	struct jobs_result r = {s->file_key, 0, 0, checksum};
 	struct storage_ckpt ckpt;
 	enum ex_status st = export_flush(s, err);
 
 	if (st == EX_OK && (s->part_bytes > 0 || s->part == 0)) {
-		st = storage_part_end(s->up, &ckpt, err);
+		st = sink_part_end(&s->sink, &ckpt, sha_state, err);
 	}
 	if (st == EX_OK) {
-		st = jobs_complete_begin(ctx->ctl, ctx->job, s->rows, s->bytes, s->file_key,
-					 ctx->cf->retention_ms, ctx->cf->mail_smtp_url[0] != '\0',
-					 err);
+		/* The checksum is known before the file is final. */
+		sha256_hex(&s->sink.sha, checksum);
+		r.rows = s->rows;
+		r.bytes = s->bytes = s->sink.file_bytes;
+		st = jobs_complete_begin(ctx->ctl, ctx->job, &r, ctx->cf->retention_ms,
+					 ctx->cf->mail_smtp_url[0] != '\0', err);
 	}
 	if (st != EX_OK) {
 		return st;
 	}
 	/* The row is locked under our token: make the file final, then commit. */
-	st = storage_complete(s->up, err);
+	st = sink_complete(&s->sink, checksum, err);
 	if (st == EX_OK) {
 		st = jobs_commit(ctx->ctl, err);
 	} else {
@@ -462,7 +495,7 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	return st;
 }
 
-/* <job id>.<extension>; EX_EINVAL for an unknown format. */
+/* <job id>.<extension>[.gz]; EX_EINVAL for an unknown format. */
 static enum ex_status export_file_key(const struct jobs_claim *job, char *out, size_t size)
 {
 	enum format_kind kind;
@@ -470,7 +503,7 @@ static enum ex_status export_file_key(const struct jobs_claim *job, char *out, s
 	if (format_parse_kind(job->format, &kind) != EX_OK) {
 		return EX_EINVAL;
 	}
-	snprintf(out, size, "%s.%s", job->id, format_extension(kind));
+	snprintf(out, size, "%s.%s%s", job->id, format_extension(kind), job->gzip ? ".gz" : "");
 	return EX_OK;
 }
 
@@ -511,10 +544,14 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 		st = export_columns(s, err);
 	}
 	if (st == EX_OK) {
+		st = export_fix_as_of(s, err); /* before the query that uses it */
+	}
+	if (st == EX_OK) {
 		st = export_prepare(s, err);
 	}
 	s->writer.kind = kind;
 	s->writer.crlf = ctx->cf->csv_crlf;
+	s->writer.formula_guard = ctx->job->csv_formula_guard;
 	s->writer.columns = s->cols;
 	s->writer.ncolumns = (size_t)s->ncols;
 	return st;
@@ -524,7 +561,10 @@ static void export_cleanup(struct export_state *s)
 {
 	int i;
 
-	storage_close(s->up);
+	if (s->sink_open) {
+		sink_close(&s->sink);
+	}
+	query_free(&s->query);
 	if (s->data != NULL) {
 		PQfinish(s->data);
 	}
@@ -557,7 +597,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 		/* Opening may truncate the file: be sure, right before, that the
 		 * job is still ours (this process may have been stopped since the
 		 * claim, and the job taken over). */
-		st = export_beat(&s, NULL, err);
+		st = export_beat(&s, NULL, NULL, err);
 	}
 	if (st == EX_OK) {
 		st = export_open(&s, err);
@@ -568,8 +608,8 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	if (st == EX_OK) {
 		st = export_finish(&s, err);
 	}
-	if (st == EX_ECANCEL && s.up != NULL) {
-		storage_abort(s.up);
+	if (st == EX_ECANCEL && s.sink.up != NULL) {
+		sink_abort(&s.sink);
 	}
 	if (st == EX_OK) {
 		log_info("job %s: complete, %lld rows, %lld bytes", ctx->job->id, s.rows, s.bytes);

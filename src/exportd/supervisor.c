@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "exportd/janitor.h"
 #include "exportd/mailer.h"
 #include "exportd/worker.h"
 
@@ -26,7 +27,7 @@ struct supervisor_slot {
 struct supervisor {
 	struct config *cf;
 	const char *conf_path;
-	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS + 1];
+	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS + 2];
 	int nslots; /* workers, then the mailer when mail is on */
 	int nworkers;
 };
@@ -34,7 +35,8 @@ struct supervisor {
 static void supervisor_size(struct supervisor *sv)
 {
 	sv->nworkers = (int)sv->cf->workers;
-	sv->nslots = sv->nworkers + (sv->cf->mail_smtp_url[0] != '\0');
+	/* Workers, the janitor, then the mailer when mail is on. */
+	sv->nslots = sv->nworkers + 1 + (sv->cf->mail_smtp_url[0] != '\0');
 }
 
 static void supervisor_spawn(struct supervisor *sv, int i)
@@ -50,7 +52,13 @@ static void supervisor_spawn(struct supervisor *sv, int i)
 	if (pid == 0) {
 		/* If the supervisor dies, its workers give their jobs back. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		_exit(i < sv->nworkers ? worker_main(sv->cf, i) : mailer_main(sv->cf));
+		/* Named for ps and /proc/<pid>/comm (at most 15 characters). */
+		if (i < sv->nworkers) {
+			prctl(PR_SET_NAME, "exportd-worker");
+			_exit(worker_main(sv->cf, i));
+		}
+		prctl(PR_SET_NAME, i == sv->nworkers ? "exportd-janitor" : "exportd-mailer");
+		_exit(i == sv->nworkers ? janitor_main(sv->cf) : mailer_main(sv->cf));
 	}
 	slot->pid = pid;
 	slot->started = timeutil_now_ms();
@@ -194,8 +202,8 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("starting %d workers%s", sv.nworkers,
-		 sv.nslots > sv.nworkers ? " and the mailer" : "");
+	log_info("starting %d workers, the janitor%s", sv.nworkers,
+		 sv.nslots > sv.nworkers + 1 ? " and the mailer" : "");
 	supervisor_restart_due(&sv);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);

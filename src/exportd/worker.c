@@ -34,6 +34,8 @@ static const char *worker_error_code(enum ex_status st)
 		return "source_unavailable";
 	case EX_ETOOBIG:
 		return "row_too_large";
+	case EX_ELIMIT:
+		return "limit_exceeded";
 	case EX_EINVAL:
 		return "invalid_job";
 	case EX_EIO:

@@ -38,14 +38,18 @@ static int csv_needs_quote(const char *s, size_t len, int single)
 	return 0;
 }
 
-/* "..." with each '"' doubled: runs up to and including a quote, then one more. */
-static enum ex_status csv_quoted(const char *s, size_t len, struct buf *out)
+/* "<prefix>..." with each '"' doubled: runs up to and including a quote,
+ * then one more.  prefix holds no quote. */
+static enum ex_status csv_quoted(const char *prefix, const char *s, size_t len, struct buf *out)
 {
 	const char *end = s + len;
 	const char *q;
 	enum ex_status st;
 
 	st = buf_putc(out, '"');
+	if (st == EX_OK) {
+		st = buf_puts(out, prefix);
+	}
 	while (st == EX_OK && s < end) {
 		q = memchr(s, '"', (size_t)(end - s));
 		if (q == NULL) {
@@ -67,22 +71,44 @@ static enum ex_status csv_quoted(const char *s, size_t len, struct buf *out)
 static enum ex_status csv_field(const char *s, size_t len, int single, struct buf *out)
 {
 	if (csv_needs_quote(s, len, single)) {
-		return csv_quoted(s, len, out);
+		return csv_quoted("", s, len, out);
 	}
 	return buf_append(out, s, len);
+}
+
+/* OWASP's CSV-injection guard: a text cell a spreadsheet would read as a
+ * formula (= + - @, or TAB / CR in front) gets a leading apostrophe. */
+static int csv_formula_like(const char *s, size_t len)
+{
+	return len > 0 && strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+}
+
+static enum ex_status csv_guarded(const char *s, size_t len, int single, struct buf *out)
+{
+	enum ex_status st;
+
+	if (csv_needs_quote(s, len, single)) {
+		return csv_quoted("'", s, len, out);
+	}
+	st = buf_putc(out, '\'');
+	return st == EX_OK ? buf_append(out, s, len) : st;
 }
 
 /* A timestamp that needs no quoting is rewritten; one that does is no
  * timestamp (the rewrite's output never contains a special byte), so it
  * goes out unchanged. */
-static enum ex_status csv_value(const struct format_column *col, const struct format_field *f,
-				int single, struct buf *out)
+static enum ex_status csv_value(const struct format_writer *w, const struct format_column *col,
+				const struct format_field *f, int single, struct buf *out)
 {
 	if (f->is_null) {
 		return EX_OK;
 	}
 	if (col->type == FORMAT_TIMESTAMP && !csv_needs_quote(f->value, f->len, single)) {
 		return format_timestamp(f->value, f->len, out);
+	}
+	/* Text only: numbers such as -5 are data, not formulas. */
+	if (w->formula_guard && col->type == FORMAT_TEXT && csv_formula_like(f->value, f->len)) {
+		return csv_guarded(f->value, f->len, single, out);
 	}
 	return csv_field(f->value, f->len, single, out);
 }
@@ -131,7 +157,7 @@ enum ex_status csv_row(const struct format_writer *w, const struct format_field 
 				goto out;
 			}
 		}
-		st = csv_value(&w->columns[i], &fields[i], single, out);
+		st = csv_value(w, &w->columns[i], &fields[i], single, out);
 		if (st != EX_OK) {
 			goto out;
 		}

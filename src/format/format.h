@@ -44,7 +44,8 @@ struct format_field {
 
 struct format_writer {
 	enum format_kind kind;
-	int crlf; /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	int crlf;	   /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
 	const struct format_column *columns; /* not owned */
 	size_t ncolumns;
 };

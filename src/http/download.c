@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 #include "db/db.h"
 #include "format/format.h"
@@ -26,11 +27,19 @@ static void download_headers(const PGresult *job, char *out, size_t size)
 	enum format_kind kind;
 	size_t i;
 
+	int gz = strcmp(PQgetvalue(job, 0, JOBS_VIEW_COMPRESSION), "gzip") == 0;
+
 	if (format_parse_kind(PQgetvalue(job, 0, JOBS_VIEW_FORMAT), &kind) == EX_OK) {
 		ext = format_extension(kind);
 		ctype = format_content_type(kind);
 	}
-	snprintf(name, sizeof(name), "%.100s-%s.%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE), ext);
+	/* A gzip'd export is a .gz file, not a Content-Encoding: clients keep
+	 * the bytes that were stored (and that the checksum is of). */
+	if (gz) {
+		ctype = "application/gzip";
+	}
+	snprintf(name, sizeof(name), "%.100s-%s.%s%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE),
+		 ext, gz ? ".gz" : "");
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
 
@@ -45,16 +54,49 @@ static void download_headers(const PGresult *job, char *out, size_t size)
 		 ctype, name);
 }
 
+/* Repr-Digest (RFC 9530) and Digest (RFC 3230) header lines for the
+ * job's checksum (sha256 hex), or "" when it has none. */
+static void download_digest(const PGresult *job, char *out, size_t size)
+{
+	const char *hex = db_value(job, 0, JOBS_VIEW_CHECKSUM);
+	unsigned char raw[32];
+	char b64[64];
+	unsigned int byte;
+	size_t i;
+
+	out[0] = '\0';
+	if (hex == NULL || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64) {
+		return;
+	}
+	for (i = 0; i < sizeof(raw); i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+			return;
+		}
+		raw[i] = (unsigned char)byte;
+	}
+	if (crypto_b64url_encode(raw, sizeof(raw), b64, sizeof(b64) - 1) != EX_OK) {
+		return;
+	}
+	/* base64url without padding -> base64: 32 bytes are 43 digits + "=". */
+	for (i = 0; b64[i] != '\0'; i++) {
+		b64[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+	}
+	snprintf(out, size, "Repr-Digest: sha-256=:%s=:\r\nDigest: sha-256=%s=\r\n", b64, b64);
+}
+
+/* The web server sends the file and passes our headers on, digest
+ * included (it describes the whole file, so it holds for a 206 too). */
 static void download_sendfile(struct app *app, struct http_request *r,
 			      const struct storage_object *obj, const char *key,
-			      const char *headers)
+			      const char *headers, const char *digest)
 {
 	char extra[8192];
 
 	if (app->cf->http_download == CONF_DOWNLOAD_XSENDFILE) {
-		snprintf(extra, sizeof(extra), "%sX-Sendfile: %s\r\n", headers, obj->path);
+		snprintf(extra, sizeof(extra), "%s%sX-Sendfile: %s\r\n", headers, digest,
+			 obj->path);
 	} else {
-		snprintf(extra, sizeof(extra), "%sX-Accel-Redirect: %s/%s\r\n", headers,
+		snprintf(extra, sizeof(extra), "%s%sX-Accel-Redirect: %s/%s\r\n", headers, digest,
 			 app->cf->http_accel_prefix, key);
 	}
 	request_head(r, 200, NULL, extra);
@@ -88,8 +130,10 @@ static void download_copy(struct app *app, struct http_request *r, int fd, long 
 	free(b);
 }
 
+/* digest goes on a 200 (and its HEAD), not on a 206. */
 static void download_stream(struct app *app, struct http_request *r,
-			    const struct storage_object *obj, const char *headers)
+			    const struct storage_object *obj, const char *headers,
+			    const char *digest)
 {
 	long long start = 0, end = obj->size - 1;
 	enum range_result rr = range_parse(r->range, obj->size, &start, &end);
@@ -114,8 +158,9 @@ static void download_stream(struct app *app, struct http_request *r,
 			 "Content-Range: bytes %lld-%lld/%lld\r\n",
 			 headers, end - start + 1, start, end, obj->size);
 	} else {
-		snprintf(extra, sizeof(extra), "%sAccept-Ranges: bytes\r\nContent-Length: %lld\r\n",
-			 headers, obj->size);
+		snprintf(extra, sizeof(extra),
+			 "%s%sAccept-Ranges: bytes\r\nContent-Length: %lld\r\n", headers, digest,
+			 obj->size);
 	}
 	request_head(r, rr == RANGE_OK ? 206 : 200, NULL, extra);
 	if (!r->head && obj->size > 0) {
@@ -129,13 +174,13 @@ void download_serve(struct app *app, struct http_request *r, const PGresult *job
 	const char *status = PQgetvalue(job, 0, JOBS_VIEW_STATUS);
 	const char *key = db_value(job, 0, JOBS_VIEW_FILE_KEY);
 	struct storage_object obj;
-	char headers[1024], detail[160];
+	char headers[1024], detail[160], digest[256];
 
 	if (strcmp(status, "expired") == 0) {
-		problem_reply(
-			r, 410, "expired", "Gone",
-			"this export has expired and its file was removed; create a new export",
-			"");
+		problem_reply(r, 410, "expired", "Gone",
+			      "this export has expired or was deleted, and its file was removed; "
+			      "create a new export to get the data",
+			      "");
 		return;
 	}
 	if (strcmp(status, "complete") != 0) {
@@ -148,9 +193,10 @@ void download_serve(struct app *app, struct http_request *r, const PGresult *job
 		return;
 	}
 	download_headers(job, headers, sizeof(headers));
+	download_digest(job, digest, sizeof(digest));
 	if (app->cf->http_download == CONF_DOWNLOAD_STREAM) {
-		download_stream(app, r, &obj, headers);
+		download_stream(app, r, &obj, headers, digest);
 	} else {
-		download_sendfile(app, r, &obj, key, headers);
+		download_sendfile(app, r, &obj, key, headers, digest);
 	}
 }

@@ -1,25 +1,24 @@
 #include "http/handlers.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "common/apikey.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "db/db.h"
-#include "format/format.h"
+#include "http/create.h"
 #include "http/download.h"
+#include "http/metrics.h"
 #include "http/problem.h"
 #include "http/router.h"
 #include "jobs/jobjson.h"
 #include "jobs/jobs.h"
-#include "jobs/registry.h"
 #include "mail/linktoken.h"
+#include "storage/storage.h"
 
 #define HANDLERS_LIST_DEFAULT 20
 #define HANDLERS_LIST_MAX     100
@@ -62,7 +61,7 @@ static int handlers_db(struct app *app, struct http_request *r)
 /* A failed query: 503 if the connection broke, else log and 503 too (a
  * query we wrote failing is our bug, but the client still gets a problem
  * body and the process lives on). */
-static void handlers_db_error(struct app *app, struct http_request *r, const struct buf *err)
+void handlers_db_error(struct app *app, struct http_request *r, const struct buf *err)
 {
 	handlers_unavailable(r, db_ok(app->conn) ? "query failed" : "connection lost", err);
 }
@@ -126,9 +125,8 @@ static void handlers_healthz(struct app *app, struct http_request *r)
 	buf_free(&err);
 }
 
-/* Answer with the one job in res (or 404 when there is none). */
-static void handlers_send_job(struct app *app, struct http_request *r, const PGresult *res,
-			      int status, const char *extra)
+void handlers_send_job(struct app *app, struct http_request *r, const PGresult *res, int status,
+		       const char *extra)
 {
 	struct json_object *j = jobjson_from_row(res, 0, app->cf->http_base_path);
 
@@ -186,6 +184,52 @@ static void handlers_download(struct app *app, struct http_request *r, const str
 	buf_free(&err);
 }
 
+/* DELETE of a complete export: mark it expired and remove its file in one
+ * transaction; the file is gone before the answer.  *done = 0 when the job
+ * is not complete (the caller goes on). */
+static void handlers_purge(struct app *app, struct http_request *r, const struct auth *who,
+			   const char *id, int *done)
+{
+	PGresult *res = NULL;
+	struct buf err;
+	const char *key;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	*done = 1;
+	st = jobs_purge_begin(app->conn, who->workspace, id, &res, &err);
+	if (st == EX_ENOTFOUND) {
+		*done = 0;
+		goto out;
+	}
+	if (st != EX_OK) {
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
+	key = db_value(res, 0, JOBS_VIEW_FILE_KEY);
+	st = key != NULL ? storage_remove(app->cf, key, &err) : EX_OK;
+	if (st != EX_OK) {
+		jobs_rollback(app->conn);
+		log_error("request %s: job %s: cannot remove its file: %s", r->id, id,
+			  buf_str(&err));
+		problem_reply(r, 503, "storage-unavailable", "Service Unavailable",
+			      "the export file could not be removed; try again shortly",
+			      "Retry-After: 5\r\n");
+		goto out;
+	}
+	if (jobs_commit(app->conn, &err) != EX_OK) {
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
+	log_info("request %s: job %s deleted (file removed)", r->id, id);
+	handlers_send_job(app, r, res, 200, "");
+out:
+	PQclear(res);
+	buf_free(&err);
+}
+
+/* DELETE: cancel a pending or processing job; delete a complete one's
+ * file; an expired or cancelled job is shown as it is. */
 static void handlers_cancel(struct app *app, struct http_request *r, const struct auth *who,
 			    const char *id)
 {
@@ -194,7 +238,12 @@ static void handlers_cancel(struct app *app, struct http_request *r, const struc
 	const char *status;
 	char detail[128];
 	enum ex_status st;
+	int done;
 
+	handlers_purge(app, r, who, id, &done);
+	if (done) {
+		return;
+	}
 	buf_init(&err, 4096);
 	st = jobs_cancel(app->conn, who->workspace, id, &res, &err);
 	if (st == EX_ENOTFOUND) {
@@ -208,7 +257,7 @@ static void handlers_cancel(struct app *app, struct http_request *r, const struc
 	status = PQgetvalue(res, 0, JOBS_VIEW_STATUS);
 	if (strcmp(status, "processing") == 0) {
 		handlers_send_job(app, r, res, 202, "");
-	} else if (strcmp(status, "cancelled") == 0) {
+	} else if (strcmp(status, "cancelled") == 0 || strcmp(status, "expired") == 0) {
 		handlers_send_job(app, r, res, 200, "");
 	} else {
 		snprintf(detail, sizeof(detail), "the export is already %s and cannot be cancelled",
@@ -217,264 +266,6 @@ static void handlers_cancel(struct app *app, struct http_request *r, const struc
 	}
 out:
 	PQclear(res);
-	buf_free(&err);
-}
-
-/* ---- POST /exports ---- */
-
-struct create_req {
-	const char *type;
-	const char *format;
-	struct json_object *columns; /* borrowed from the body, or NULL */
-};
-
-static int handlers_json_type_ok(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	/* application/json, optionally with parameters (charset=utf-8). */
-	if (strncasecmp(ct, "application/json", n) != 0) {
-		return 0;
-	}
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* Parse the body strictly: one JSON value in valid UTF-8, nothing after it
- * but whitespace.  The terminating NUL is handed to the tokener too, so a
- * bare top-level number ends where the body ends. */
-static struct json_object *handlers_parse(const struct buf *body, const char **why)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *obj = NULL;
-	enum json_tokener_error jerr;
-	size_t used;
-
-	*why = "the body is not valid JSON";
-	if (tok == NULL || strlen(buf_str(body)) != body->len) {
-		json_tokener_free(tok);
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, buf_str(body), (int)body->len + 1);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	while (used < body->len && isspace((unsigned char)body->data[used])) {
-		used++;
-	}
-	if (jerr != json_tokener_success || used < body->len) {
-		json_object_put(obj);
-		return NULL;
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		*why = "the body must be a JSON object";
-		json_object_put(obj);
-		return NULL;
-	}
-	return obj;
-}
-
-/* A JSON string without embedded NULs (we use it as a C string). */
-static const char *handlers_string(struct json_object *v)
-{
-	const char *str;
-
-	if (!json_object_is_type(v, json_type_string)) {
-		return NULL;
-	}
-	str = json_object_get_string(v);
-	return strlen(str) == (size_t)json_object_get_string_len(v) ? str : NULL;
-}
-
-/* Was name already among the first n string elements of cols? */
-static int handlers_seen(struct json_object *cols, size_t n, const char *name)
-{
-	const char *other;
-	size_t j;
-
-	for (j = 0; j < n; j++) {
-		other = handlers_string(json_object_array_get_idx(cols, j));
-		if (other != NULL && strcmp(other, name) == 0) {
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void handlers_check_columns(struct json_object *cols, const struct registry_type *t,
-				   struct problem *p)
-{
-	char field[64], detail[512], clipped[256];
-	const char *name;
-	size_t i, n;
-
-	if (!json_object_is_type(cols, json_type_array)) {
-		problem_add_field(p, "columns", "must be an array of column names");
-		return;
-	}
-	n = json_object_array_length(cols);
-	if (n == 0) {
-		problem_add_field(p, "columns", "must name at least one column (omit it for all)");
-	}
-	for (i = 0; i < n; i++) {
-		snprintf(field, sizeof(field), "columns/%lu", (unsigned long)i);
-		name = handlers_string(json_object_array_get_idx(cols, i));
-		if (name == NULL) {
-			problem_add_field(p, field, "must be a string (without NUL characters)");
-			continue;
-		}
-		if (t != NULL && registry_column_index(t, name) < 0) {
-			problem_clip(name, clipped, sizeof(clipped));
-			snprintf(detail, sizeof(detail), "unknown column \"%s\" for type %s",
-				 clipped, t->name);
-			problem_add_field(p, field, detail);
-		} else if (handlers_seen(cols, i, name)) {
-			problem_add_field(p, field, "duplicate column");
-		}
-	}
-}
-
-/* Check members of the body; fills p with every field error found. */
-static void handlers_check_members(struct json_object *body, struct create_req *req,
-				   struct problem *p)
-{
-	char detail[300], clipped[256];
-
-	json_object_object_foreach(body, key, val)
-	{
-		if (strcmp(key, "type") == 0) {
-			req->type = handlers_string(val);
-			if (req->type == NULL) {
-				problem_add_field(p, key,
-						  "must be a string (without NUL characters)");
-			}
-		} else if (strcmp(key, "format") == 0) {
-			req->format = handlers_string(val);
-			if (req->format == NULL) {
-				problem_add_field(p, key, "must be \"csv\" or \"jsonl\"");
-			}
-		} else if (strcmp(key, "columns") == 0) {
-			req->columns = val;
-		} else {
-			problem_clip(key, clipped, sizeof(clipped));
-			snprintf(detail, sizeof(detail), "unknown field \"%s\"", clipped);
-			problem_add_field(p, key, detail);
-		}
-	}
-}
-
-/* Returns 0 when the registry could not be read (the caller answers 503). */
-static int handlers_check_create(struct app *app, struct json_object *body, struct create_req *req,
-				 struct problem *p, struct buf *err)
-{
-	struct registry_type t;
-	enum format_kind kind;
-	enum ex_status st = EX_ENOTFOUND;
-	char detail[300], clipped[256];
-
-	handlers_check_members(body, req, p);
-	if (req->format != NULL && format_parse_kind(req->format, &kind) != EX_OK) {
-		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
-	}
-	if (!json_object_object_get_ex(body, "type", NULL)) {
-		problem_add_field(p, "type", "is required");
-	} else if (req->type != NULL) {
-		st = registry_load(app->conn, req->type, &t, err);
-		if (st != EX_OK && st != EX_ENOTFOUND) {
-			return 0;
-		}
-		if (st == EX_ENOTFOUND) {
-			problem_clip(req->type, clipped, sizeof(clipped));
-			snprintf(detail, sizeof(detail), "unknown export type \"%s\"", clipped);
-			problem_add_field(p, "type", detail);
-		}
-	}
-	if (req->columns != NULL) {
-		handlers_check_columns(req->columns, st == EX_OK ? &t : NULL, p);
-	}
-	if (st == EX_OK) {
-		registry_free(&t);
-	}
-	return 1;
-}
-
-static void handlers_insert(struct app *app, struct http_request *r, const struct auth *who,
-			    const struct create_req *req)
-{
-	char id[JOBS_ID_LEN + 1], location[512];
-	const char *cols =
-		req->columns != NULL
-			? json_object_to_json_string_ext(req->columns, JSON_C_TO_STRING_PLAIN)
-			: NULL;
-	PGresult *res = NULL;
-	struct buf err;
-	uuid_t u;
-
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, id);
-	buf_init(&err, 4096);
-	if (jobs_create(app->conn, id, who->workspace, who->email, req->type,
-			req->format != NULL ? req->format : "csv", cols, &res, &err) != EX_OK) {
-		handlers_db_error(app, r, &err);
-	} else {
-		snprintf(location, sizeof(location), "Location: %s/exports/%s\r\n",
-			 app->cf->http_base_path, id);
-		log_info("request %s: job %s created (workspace %s, type %s)", r->id, id,
-			 who->workspace, req->type);
-		handlers_send_job(app, r, res, 202, location);
-	}
-	PQclear(res);
-	buf_free(&err);
-}
-
-static void handlers_create(struct app *app, struct http_request *r, const struct auth *who)
-{
-	struct create_req req = {NULL, NULL, NULL};
-	struct json_object *body = NULL;
-	struct problem p;
-	struct buf raw, err;
-	const char *why;
-	char detail[128];
-	int ok;
-
-	buf_init(&raw, (size_t)app->cf->http_body_limit);
-	buf_init(&err, 4096);
-	if (!handlers_json_type_ok(r->content_type)) {
-		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
-			      "send the request body as application/json",
-			      "Accept-Post: application/json\r\n");
-		goto out;
-	}
-	if (request_read_body(r, app->cf->http_body_limit, &raw) != EX_OK) {
-		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
-			 app->cf->http_body_limit);
-		problem_reply(r, 413, "payload-too-large", "Content Too Large", detail, "");
-		goto out;
-	}
-	body = handlers_parse(&raw, &why);
-	if (body == NULL) {
-		problem_init(&p, 400, "invalid-body", "Bad Request", why);
-		problem_add_field(&p, "", why);
-		problem_send(&p, r, "");
-		goto out;
-	}
-	problem_init(&p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
-	buf_init(&err, 4096);
-	ok = handlers_check_create(app, body, &req, &p, &err);
-	if (!ok) {
-		problem_free(&p);
-		handlers_db_error(app, r, &err);
-		goto out;
-	}
-	if (problem_has_errors(&p)) {
-		problem_send(&p, r, "");
-		goto out;
-	}
-	problem_free(&p);
-	handlers_insert(app, r, who, &req);
-out:
-	json_object_put(body);
-	buf_free(&raw);
 	buf_free(&err);
 }
 
@@ -615,7 +406,7 @@ static void handlers_route(struct app *app, struct http_request *r, const struct
 		if (is_get) {
 			handlers_list(app, r, who);
 		} else {
-			handlers_create(app, r, who);
+			create_handle(app, r, who);
 		}
 		break;
 	case ROUTE_EXPORT:
@@ -681,6 +472,10 @@ void handlers_dispatch(struct app *app, struct http_request *r)
 	}
 	if (m.route == ROUTE_HEALTHZ) {
 		handlers_healthz(app, r);
+		return;
+	}
+	if (m.route == ROUTE_METRICS) {
+		metrics_handle(app, r);
 		return;
 	}
 	has_token = m.route == ROUTE_DOWNLOAD && r->authorization[0] == '\0'

@@ -24,4 +24,11 @@ struct auth {
 /* Answer one request, whatever happens (never leaves it unanswered). */
 void handlers_dispatch(struct app *app, struct http_request *r);
 
+/* For the route modules. */
+/* 503 after a failed query (logged with err). */
+void handlers_db_error(struct app *app, struct http_request *r, const struct buf *err);
+/* The job in row 0 of res (a job view row, jobs.h) as the answer. */
+void handlers_send_job(struct app *app, struct http_request *r, const PGresult *res, int status,
+		       const char *extra);
+
 #endif

@@ -60,9 +60,30 @@ static void problem_pointer(const char *field, int is_member, char *out, size_t 
 	out[o] = '\0';
 }
 
-void problem_add_field(struct problem *p, const char *field, const char *detail)
+/* pointer NULL: name is a request header. */
+static void problem_add(struct problem *p, const char *name, const char *pointer,
+			const char *detail)
 {
 	struct json_object *e = json_object_new_object();
+
+	if (p->errors == NULL) {
+		p->errors = json_object_new_array();
+		json_object_object_add(p->body, "errors", p->errors);
+		json_object_object_add(p->body, "field", json_object_new_string(name));
+		json_object_object_add(p->body, "detail", json_object_new_string(detail));
+	}
+	json_object_object_add(e, "field", json_object_new_string(name));
+	if (pointer != NULL) {
+		json_object_object_add(e, "pointer", json_object_new_string(pointer));
+	} else {
+		json_object_object_add(e, "in", json_object_new_string("header"));
+	}
+	json_object_object_add(e, "detail", json_object_new_string(detail));
+	json_object_array_add(p->errors, e);
+}
+
+void problem_add_field(struct problem *p, const char *field, const char *detail)
+{
 	/* name is at most 511 bytes, so its pointer (each byte at most
 	 * doubled, plus '/') always fits. */
 	char pointer[1100], name[512];
@@ -71,16 +92,26 @@ void problem_add_field(struct problem *p, const char *field, const char *detail)
 
 	problem_clip(field, name, sizeof(name));
 	problem_pointer(name, is_member, pointer, sizeof(pointer));
-	if (p->errors == NULL) {
-		p->errors = json_object_new_array();
-		json_object_object_add(p->body, "errors", p->errors);
-		json_object_object_add(p->body, "field", json_object_new_string(name));
-		json_object_object_add(p->body, "detail", json_object_new_string(detail));
-	}
-	json_object_object_add(e, "field", json_object_new_string(name));
-	json_object_object_add(e, "pointer", json_object_new_string(pointer));
-	json_object_object_add(e, "detail", json_object_new_string(detail));
-	json_object_array_add(p->errors, e);
+	problem_add(p, name, pointer, detail);
+}
+
+void problem_add_member(struct problem *p, const char *parent, const char *member,
+			const char *detail)
+{
+	char pointer[1200], name[600], clipped[512];
+	size_t o;
+
+	problem_clip(member, clipped, sizeof(clipped));
+	snprintf(name, sizeof(name), "%.60s/%s", parent, clipped);
+	problem_pointer(parent, 1, pointer, 130);
+	o = strlen(pointer);
+	problem_pointer(clipped, 1, pointer + o, sizeof(pointer) - o);
+	problem_add(p, name, pointer, detail);
+}
+
+void problem_add_header(struct problem *p, const char *name, const char *detail)
+{
+	problem_add(p, name, NULL, detail);
 }
 
 int problem_has_errors(const struct problem *p)

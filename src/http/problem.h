@@ -23,6 +23,13 @@ struct problem {
 void problem_init(struct problem *p, int status, const char *slug, const char *title,
 		  const char *detail);
 void problem_add_field(struct problem *p, const char *field, const char *detail);
+/* A member of an object member: field "<parent>/<member>", pointer
+ * "/<parent>/<member>" with each segment escaped (RFC 6901). */
+void problem_add_member(struct problem *p, const char *parent, const char *member,
+			const char *detail);
+/* A request header at fault: {"field": name, "in": "header", "detail"},
+ * no pointer (it is not in the body). */
+void problem_add_header(struct problem *p, const char *name, const char *detail);
 int problem_has_errors(const struct problem *p);
 /* Send and release; extra as for request_head. */
 void problem_send(struct problem *p, struct http_request *r, const char *extra);

@@ -27,6 +27,7 @@ void request_init(struct http_request *r, FCGX_Request *fcgi)
 	r->content_type = request_param(r, "CONTENT_TYPE");
 	r->authorization = request_param(r, "HTTP_AUTHORIZATION");
 	r->range = FCGX_GetParam("HTTP_RANGE", fcgi->envp);
+	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fcgi->envp);
 	r->head = strcmp(r->method, "HEAD") == 0;
 	len = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
 	r->content_length = -1;
@@ -87,6 +88,10 @@ static const char *request_reason(int status)
 		return "Unsupported Media Type";
 	case 416:
 		return "Range Not Satisfiable";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
 	case 503:
 		return "Service Unavailable";
 	default:

@@ -21,7 +21,8 @@ struct http_request {
 	const char *content_type;
 	const char *authorization;
 	const char *range;
-	long long content_length; /* -1 when absent */
+	const char *idempotency_key; /* NULL when the header is absent */
+	long long content_length;    /* -1 when absent */
 	int head;
 	char id[17]; /* request id for logs and problem bodies */
 };

@@ -16,6 +16,7 @@ static const struct router_entry router_table[] = {
 	[ROUTE_EXPORTS] = {ROUTE_EXPORTS, "GET, HEAD, POST"},
 	[ROUTE_EXPORT] = {ROUTE_EXPORT, "GET, HEAD, DELETE"},
 	[ROUTE_DOWNLOAD] = {ROUTE_DOWNLOAD, "GET, HEAD"},
+	[ROUTE_METRICS] = {ROUTE_METRICS, "GET, HEAD"},
 };
 
 /* Is method one of the comma-separated names in allow? */
@@ -42,6 +43,9 @@ static enum router_route router_path(const char *path, size_t len, char id[37])
 
 	if (len == 8 && memcmp(path, "/healthz", 8) == 0) {
 		return ROUTE_HEALTHZ;
+	}
+	if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
+		return ROUTE_METRICS;
 	}
 	if (len < elen || memcmp(path, exports, elen) != 0) {
 		return ROUTE_NONE;

@@ -15,6 +15,7 @@ enum router_route {
 	ROUTE_EXPORTS,	/* /exports */
 	ROUTE_EXPORT,	/* /exports/{id} */
 	ROUTE_DOWNLOAD, /* /exports/{id}/download */
+	ROUTE_METRICS,	/* /metrics */
 };
 
 struct router_match {

@@ -21,6 +21,33 @@ static struct json_object *jobjson_int(const PGresult *res, int row, int col)
 	return v != NULL ? json_object_new_int64(strtoll(v, NULL, 10)) : NULL;
 }
 
+/* Seconds left, extrapolated from the rate so far; NULL when unknown
+ * (not started, nothing done yet, or past the planner's estimate). */
+static struct json_object *jobjson_eta(const PGresult *res, int row)
+{
+	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
+	const char *est = db_value(res, row, JOBS_VIEW_ROWS_ESTIMATED);
+	const char *ran = db_value(res, row, JOBS_VIEW_RUNNING_FOR);
+	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE), total;
+	double eta;
+
+	if (strcmp(status, "complete") == 0) {
+		return json_object_new_int64(0);
+	}
+	if (strcmp(status, "processing") != 0 || est == NULL || ran == NULL || done <= 0) {
+		return NULL;
+	}
+	total = strtoll(est, NULL, 10);
+	if (total <= done) {
+		return NULL;
+	}
+	eta = strtod(ran, NULL) * (double)(total - done) / (double)done;
+	if (!(eta >= 0) || eta > 1e9) {
+		return NULL;
+	}
+	return json_object_new_int64((long long)eta + (eta > (double)(long long)eta));
+}
+
 static struct json_object *jobjson_progress(const PGresult *res, int row)
 {
 	struct json_object *p = json_object_new_object();
@@ -44,6 +71,7 @@ static struct json_object *jobjson_progress(const PGresult *res, int row)
 	json_object_object_add(p, "bytes_done",
 			       json_object_new_int64(db_int(res, row, JOBS_VIEW_BYTES_DONE)));
 	json_object_object_add(p, "percent", percent);
+	json_object_object_add(p, "eta_seconds", jobjson_eta(res, row));
 	return p;
 }
 
@@ -79,16 +107,78 @@ static struct json_object *jobjson_notification(const PGresult *res, int row)
 	return v != NULL ? json_tokener_parse(v) : NULL;
 }
 
+/* The stored filters {"created_from", "created_to", "equals": {col: v}}
+ * shown as the request's flat shape {"created_from", "created_to", col: v},
+ * so a job's filters can be sent again as they are. */
+static struct json_object *jobjson_filters(const PGresult *res, int row)
+{
+	const char *text = db_value(res, row, JOBS_VIEW_FILTERS);
+	struct json_object *stored = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *out = json_object_new_object(), *v, *equals;
+	static const char *const bounds[] = {"created_from", "created_to"};
+	size_t i;
+
+	if (stored == NULL || !json_object_is_type(stored, json_type_object)) {
+		json_object_put(stored);
+		return out;
+	}
+	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		if (json_object_object_get_ex(stored, bounds[i], &v)) {
+			json_object_object_add(out, bounds[i], json_object_get(v));
+		}
+	}
+	if (json_object_object_get_ex(stored, "equals", &equals) &&
+	    json_object_is_type(equals, json_type_object)) {
+		json_object_object_foreach(equals, col, val)
+		{
+			json_object_object_add(out, col, json_object_get(val));
+		}
+	}
+	json_object_put(stored);
+	return out;
+}
+
+static struct json_object *jobjson_bool(const PGresult *res, int row, int col)
+{
+	return json_object_new_boolean(PQgetvalue(res, row, col)[0] == 't');
+}
+
+static struct json_object *jobjson_csv(const PGresult *res, int row)
+{
+	struct json_object *c;
+
+	if (strcmp(PQgetvalue(res, row, JOBS_VIEW_FORMAT), "csv") != 0) {
+		return NULL;
+	}
+	c = json_object_new_object();
+	json_object_object_add(c, "bom", jobjson_bool(res, row, JOBS_VIEW_CSV_BOM));
+	json_object_object_add(c, "formula_guard",
+			       jobjson_bool(res, row, JOBS_VIEW_CSV_FORMULA_GUARD));
+	return c;
+}
+
+static struct json_object *jobjson_checksum(const PGresult *res, int row)
+{
+	const char *v = db_value(res, row, JOBS_VIEW_CHECKSUM);
+	struct json_object *c;
+
+	if (v == NULL || strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64) {
+		return NULL;
+	}
+	c = json_object_new_object();
+	json_object_object_add(c, "sha256", json_object_new_string(v));
+	return c;
+}
+
 struct json_object *jobjson_from_row(const PGresult *res, int row, const char *base)
 {
 	static const struct {
 		const char *name;
 		int col;
 	} timestamps[] = {
-		{"created_at", JOBS_VIEW_CREATED_AT},
-		{"started_at", JOBS_VIEW_STARTED_AT},
-		{"completed_at", JOBS_VIEW_COMPLETED_AT},
-		{"expires_at", JOBS_VIEW_EXPIRES_AT},
+		{"created_at", JOBS_VIEW_CREATED_AT},	  {"started_at", JOBS_VIEW_STARTED_AT},
+		{"completed_at", JOBS_VIEW_COMPLETED_AT}, {"expires_at", JOBS_VIEW_EXPIRES_AT},
+		{"purged_at", JOBS_VIEW_PURGED_AT},
 	};
 	struct json_object *j = json_object_new_object();
 	const char *cols = db_value(res, row, JOBS_VIEW_COLUMNS);
@@ -99,10 +189,16 @@ struct json_object *jobjson_from_row(const PGresult *res, int row, const char *b
 	json_object_object_add(j, "format", jobjson_str(res, row, JOBS_VIEW_FORMAT));
 	json_object_object_add(j, "compression", jobjson_str(res, row, JOBS_VIEW_COMPRESSION));
 	json_object_object_add(j, "columns", cols != NULL ? json_tokener_parse(cols) : NULL);
+	json_object_object_add(j, "filters", jobjson_filters(res, row));
+	json_object_object_add(j, "include_deleted",
+			       jobjson_bool(res, row, JOBS_VIEW_INCLUDE_DELETED));
+	json_object_object_add(j, "csv", jobjson_csv(res, row));
+	json_object_object_add(j, "as_of", jobjson_str(res, row, JOBS_VIEW_AS_OF));
 	json_object_object_add(j, "status", jobjson_str(res, row, JOBS_VIEW_STATUS));
 	json_object_object_add(j, "progress", jobjson_progress(res, row));
 	json_object_object_add(j, "row_count", jobjson_int(res, row, JOBS_VIEW_ROW_COUNT));
 	json_object_object_add(j, "file_size", jobjson_int(res, row, JOBS_VIEW_FILE_SIZE));
+	json_object_object_add(j, "checksum", jobjson_checksum(res, row));
 	json_object_object_add(j, "error", jobjson_error(res, row));
 	json_object_object_add(j, "attempts", jobjson_int(res, row, JOBS_VIEW_ATTEMPTS));
 	json_object_object_add(j, "notification", jobjson_notification(res, row));

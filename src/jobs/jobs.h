@@ -42,6 +42,14 @@ enum jobs_view_col {
 	JOBS_VIEW_CURSOR,	/* created_at text for list cursors */
 	JOBS_VIEW_DATE,		/* YYYYMMDD of creation, for file names */
 	JOBS_VIEW_NOTIFICATION, /* JSON object or NULL */
+	JOBS_VIEW_FILTERS,	/* stored filters (jsonb text) */
+	JOBS_VIEW_INCLUDE_DELETED,
+	JOBS_VIEW_CSV_BOM,
+	JOBS_VIEW_CSV_FORMULA_GUARD,
+	JOBS_VIEW_AS_OF,
+	JOBS_VIEW_CHECKSUM,    /* sha256 hex or NULL */
+	JOBS_VIEW_RUNNING_FOR, /* seconds since started_at, or NULL */
+	JOBS_VIEW_PURGED_AT,
 	JOBS_VIEW_NCOLS
 };
 
@@ -49,8 +57,41 @@ enum jobs_view_col {
 int jobs_valid_id(const char *s);
 
 /* API side. */
-enum ex_status jobs_create(PGconn *conn, const char *id, const char *workspace, const char *email,
-			   const char *type, const char *format, const char *columns_json,
+
+/* A job to create.  Strings are borrowed; NULL where optional. */
+struct jobs_new {
+	const char *id, *workspace, *email, *type, *format, *compression;
+	const char *columns_json; /* JSON array or NULL: all columns */
+	const char *filters_json; /* the stored form, see README ("{}": none) */
+	int include_deleted, csv_bom, csv_formula_guard;
+	const char *idempotency_key; /* NULL: none */
+	const char *body_sha256;     /* hex SHA-256 of the request body */
+	/* The type's source, for the as-of key (quoted here). */
+	const char *schema_name, *relation, *key_column, *workspace_column;
+	long long max_active; /* pending + processing jobs a workspace may have */
+};
+
+enum jobs_outcome {
+	JOBS_CREATED,	   /* res: the new job */
+	JOBS_REPLAYED,	   /* res: the job the key created, with the same body */
+	JOBS_KEY_MISMATCH, /* res: that job; this body differs */
+	JOBS_AT_LIMIT,	   /* res: one JOBS_ACTIVE_* row */
+};
+
+/* The row of JOBS_AT_LIMIT. */
+enum jobs_active_col {
+	JOBS_ACTIVE_COUNT,
+	JOBS_ACTIVE_IDS,	 /* JSON array of up to 100 ids, oldest first */
+	JOBS_ACTIVE_RETRY_AFTER, /* seconds, estimated */
+};
+
+/* In one transaction under a per-workspace lock: an Idempotency-Key seen
+ * in the last 24 hours answers its job; otherwise the workspace's active
+ * jobs are counted against max_active; otherwise the job is inserted with
+ * its as-of bound (as_of = now(), as_of_key = the source's largest key in
+ * the workspace).  The UNIQUE (workspace, idempotency_key) constraint has
+ * the last word: a lost race answers the winner's job. */
+enum ex_status jobs_create(PGconn *conn, const struct jobs_new *job, enum jobs_outcome *outcome,
 			   PGresult **res, struct buf *err) EX_MUST_CHECK;
 /* EX_ENOTFOUND for unknown ids and other workspaces' ids alike. */
 enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGresult **res,
@@ -67,6 +108,26 @@ enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor
  * returned row is the job afterwards; EX_ENOTFOUND as jobs_get. */
 enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, PGresult **res,
 			   struct buf *err) EX_MUST_CHECK;
+/* DELETE of a complete job: BEGIN, mark it expired (purged_at = now())
+ * and return it, row locked; the caller removes the file, then
+ * jobs_commit() or jobs_rollback().  EX_ENOTFOUND (transaction closed)
+ * when the job is not complete or not the workspace's. */
+enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char *id, PGresult **res,
+				struct buf *err) EX_MUST_CHECK;
+/* One row of JOBS_METRICS_* columns, over all workspaces. */
+enum jobs_metrics_col {
+	JOBS_METRICS_BY_STATUS, /* JSON object status -> count */
+	JOBS_METRICS_ROWS,	/* sum of row_count over finished jobs */
+	JOBS_METRICS_BYTES,	/* sum of file_size over finished jobs */
+	JOBS_METRICS_DURATIONS, /* JSON array: cumulative bucket counts */
+	JOBS_METRICS_DURATION_SUM,
+	JOBS_METRICS_DURATION_COUNT,
+	JOBS_METRICS_QUEUE,	 /* pending and due */
+	JOBS_METRICS_OLDEST_DUE, /* seconds the longest-waiting due job has waited */
+};
+/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}". */
+enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res,
+			    struct buf *err) EX_MUST_CHECK;
 
 /* Worker side: a claimed job. */
 struct jobs_claim {
@@ -80,6 +141,14 @@ struct jobs_claim {
 	char *ckpt_last_key; /* NULL: from the start */
 	long long ckpt_rows, ckpt_bytes;
 	int ckpt_part;
+	char *ckpt_sha256;  /* saved SHA-256 state (sha256.h) or NULL */
+	int gzip;	    /* compression = gzip */
+	char *filters_json; /* {"created_from", "created_to", "equals": {...}} */
+	int include_deleted;
+	int csv_bom, csv_formula_guard;
+	char *as_of;	      /* timestamptz text: rows created later are out */
+	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
+	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */
 	int locked;	      /* we hold the job's advisory lock */
 	long long claimed_ms; /* monotonic clock just before the claim: the lease's start */
 };
@@ -98,6 +167,14 @@ struct jobs_progress {
 	const char *last_key; /* NULL: keep the checkpoint as it is */
 	long long rows, bytes;
 	int part;
+	const char *sha_state; /* with last_key: the checksum state there */
+};
+
+/* A finished file. */
+struct jobs_result {
+	const char *file_key;
+	long long rows, bytes;
+	const char *checksum; /* sha256 hex */
 };
 
 /* Record progress and extend the lease; with p->last_key also the
@@ -109,9 +186,12 @@ enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, lon
 				 struct buf *err) EX_MUST_CHECK;
 /* Begin the completing transaction: locks the row under the token.  The
  * caller makes the file final, then jobs_complete_commit() or rollback. */
-enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job, long long rows,
-				   long long bytes, const char *file_key, long long retention_ms,
-				   int notify, struct buf *err) EX_MUST_CHECK;
+enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
+				   const struct jobs_result *r, long long retention_ms, int notify,
+				   struct buf *err) EX_MUST_CHECK;
+/* Fix the as-of key of a job inserted by plain SQL, at its first run. */
+enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, const char *key,
+				  struct buf *err) EX_MUST_CHECK;
 enum ex_status jobs_commit(PGconn *conn, struct buf *err) EX_MUST_CHECK;
 void jobs_rollback(PGconn *conn);
 /* Failure: retry_in_ms >= 0 puts the job back to pending (transient),

@@ -919,6 +919,15 @@ def parse_exportd_log(text):
     return out
 
 
+def comm_of(pid):
+    """A process's name (/proc/<pid>/comm), or "" when it is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def children_of(pid):
     """Pids (alive, not zombies) whose parent is pid, from /proc/*/stat."""
     kids = []
@@ -997,7 +1006,12 @@ class ExtraExportd:
         return self.service is not None and self.service.alive()
 
     def worker_pids(self):
-        """The supervisor's live children (the workers)."""
+        """The supervisor's live workers (children named exportd-worker; the
+        janitor and the mailer are children too)."""
+        return [p for p in self.children() if comm_of(p) == "exportd-worker"]
+
+    def children(self):
+        """Every live child of the supervisor: workers, janitor, mailer."""
         return children_of(self.pid) if self.alive() else []
 
     def start(self, wait_connected=None, timeout=15):
@@ -1051,7 +1065,7 @@ class ExtraExportd:
         sig = _signal_mod.SIGKILL if sig is None else sig
         if not self.alive():
             return self.service.proc.returncode if self.service else None
-        pids = [self.pid] + self.worker_pids()
+        pids = [self.pid] + self.children()
         try:
             os.killpg(self.pid, sig)
         except ProcessLookupError:
@@ -1068,7 +1082,7 @@ class ExtraExportd:
         if self.service is None:
             return None
         if self.alive():
-            for p in [self.pid] + self.worker_pids():
+            for p in [self.pid] + self.children():
                 try:
                     os.kill(p, _signal_mod.SIGCONT)
                 except ProcessLookupError:

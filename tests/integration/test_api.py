@@ -515,12 +515,18 @@ def test_cancel_pending_job(stack):
     problem(call(stack, stack.api, "GET", "/exports/%s/download" % job_id), 409)
 
 
-def test_cancel_complete_job_is_409(stack, complete_job):
-    r = call(stack, stack.api, "DELETE", "/exports/" + complete_job["id"])
+def test_cancel_failed_job_is_409(stack):
+    # A complete job's DELETE removes its file (test_contract_api.py); a
+    # failed one has nothing to cancel or remove.
+    job_id = str(stack.pg.query(
+        "INSERT INTO export_jobs (workspace, type, format, status, error_code, error_message,"
+        " completed_at) VALUES ('acme', 'contacts', 'csv', 'failed', 'invalid_job', 'x', now())"
+        " RETURNING id")[0][0])
+    r = call(stack, stack.api, "DELETE", "/exports/" + job_id)
     problem(r, 409)
-    assert db_status(stack, complete_job["id"]) == "complete"
-    r = call(stack, stack.api, "GET", "/exports/" + complete_job["id"])
-    assert r.json()["status"] == "complete" and not r.json()["cancel_requested"]
+    assert db_status(stack, job_id) == "failed"
+    r = call(stack, stack.api, "GET", "/exports/" + job_id)
+    assert r.json()["status"] == "failed" and not r.json()["cancel_requested"]
 
 
 def test_download_of_pending_job_is_409(front, stack):

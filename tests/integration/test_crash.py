@@ -47,6 +47,7 @@ KILLS = 10 if FULL else 5
 WS = "crash"                  # the big workspace
 SMALL_WS = "crash_small"      # a few rows per table, for many small jobs
 SMALL_ROWS = 20
+REFERENCE = "crash_contacts_all"  # the contacts table, every row (no soft delete)
 THROTTLED = "crash_contacts"  # export type: the throttled view on contacts
 POISON = "crash_poison"       # export type: a view that fails transiently
 HEARTBEAT_MS = 300
@@ -306,8 +307,9 @@ class Env:
                                stdin=subprocess.DEVNULL)
             assert p.returncode == 0, "psql \\copy failed: %s" % p.stderr
         else:
-            # An uninterrupted export of the same rows (the unthrottled type).
-            job_id = insert_job(self.pg, WS, "contacts", fmt)
+            # An uninterrupted export of the same rows: the unthrottled
+            # table, like the throttled view without a soft-delete column.
+            job_id = insert_job(self.pg, WS, REFERENCE, fmt)
             row = wait_done(self.watch, job_id, daemon)
             assert row.status == "complete", "reference export: %s" % brief(row)
             path = self.root / ("crash-reference." + fmt)
@@ -354,9 +356,11 @@ def crash(stack, tmp_root):
                 SELECT id, workspace, email FROM contacts WHERE crash_poison(id);
             INSERT INTO export_types (name, relation, key_column, workspace_column, columns)
             VALUES ('{throttled}', 'crash_contacts', 'id', 'workspace', %s),
+                   ('{reference}', 'contacts', 'id', 'workspace', %s),
                    ('{poison}', 'crash_poison_contacts', 'id', 'workspace', '{{id,email}}')
             ON CONFLICT (name) DO NOTHING;
-        """.format(every=every, throttled=THROTTLED, poison=POISON), (env.columns,))
+        """.format(every=every, throttled=THROTTLED, poison=POISON, reference=REFERENCE),
+            (env.columns, env.columns))
         out = stack.exportctl("apikey", "create", "--workspace", WS,
                               "--email", "crash@example.com").stdout
         env.key = out.strip().splitlines()[-1].strip()

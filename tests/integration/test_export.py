@@ -37,9 +37,17 @@ def qi(name):
 
 def registry(stack, type_):
     row = stack.pg.query(
-        "SELECT schema_name, relation, key_column, workspace_column, columns"
-        " FROM export_types WHERE name = %s", (type_,))[0]
-    return dict(zip(("schema", "relation", "key", "ws", "columns"), row))
+        "SELECT schema_name, relation, key_column, workspace_column, columns,"
+        " deleted_at_column FROM export_types WHERE name = %s", (type_,))[0]
+    return dict(zip(("schema", "relation", "key", "ws", "columns", "deleted"), row))
+
+
+def live(reg, alias="_t"):
+    """The condition an export without include_deleted applies: soft-deleted
+    rows are out."""
+    if not reg["deleted"]:
+        return ""
+    return " AND %s.%s IS NULL" % (alias, qi(reg["deleted"]))
 
 
 def column_types(stack, reg):
@@ -65,9 +73,9 @@ def reference_select(stack, type_, columns=None, workspace="acme"):
         else:
             exprs.append(qi(c))
     # ORDER BY the table's key, not an output column of the same name
-    return "SELECT %s FROM %s.%s AS _t WHERE _t.%s = '%s' ORDER BY _t.%s" % (
+    return "SELECT %s FROM %s.%s AS _t WHERE _t.%s = '%s'%s ORDER BY _t.%s" % (
         ", ".join(exprs), qi(reg["schema"]), qi(reg["relation"]), qi(reg["ws"]),
-        workspace, qi(reg["key"]))
+        workspace, live(reg), qi(reg["key"]))
 
 
 def psql_copy_csv(stack, select, path):
@@ -118,8 +126,8 @@ def content_disposition(job):
 
 def db_count(stack, type_, workspace="acme"):
     reg = registry(stack, type_)
-    return stack.pg.query("SELECT count(*) FROM %s.%s WHERE %s = %%s" % (
-        qi(reg["schema"]), qi(reg["relation"]), qi(reg["ws"])), (workspace,))[0][0]
+    return stack.pg.query("SELECT count(*) FROM %s.%s AS _t WHERE _t.%s = %%s%s" % (
+        qi(reg["schema"]), qi(reg["relation"]), qi(reg["ws"]), live(reg)), (workspace,))[0][0]
 
 
 def wait_all(stack, jobs, key=S.DEFAULT, timeout=60):
@@ -158,7 +166,7 @@ def exports(stack):
 def test_csv_is_byte_identical_to_copy(stack, exports, tmp_path, type_):
     job, got = exports[(type_, "csv")]
     want = psql_copy_csv(stack, reference_select(stack, type_), tmp_path / "ref.csv")
-    assert want.count(b"\n") > 2000  # the reference is not trivially empty
+    assert want.count(b"\n") > 1900  # the reference is not trivially empty
     assert b"\r\n" not in got.split(b"\n", 1)[0] + b"\n", "header line ends in CRLF"
     assert_same_bytes(got, want, "%s CSV export" % type_)
     assert job["columns"] is None, job
@@ -195,9 +203,9 @@ def jsonl_expected_rows(stack, type_):
     cols = reg["columns"]
     exprs = [("to_json(_t.%s) #>> '{}'" if is_timestamp(types[c]) else "_t.%s") % qi(c)
              for c in cols]
-    sql = "SELECT %s FROM %s.%s AS _t WHERE _t.%s = 'acme' ORDER BY _t.%s" % (
+    sql = "SELECT %s FROM %s.%s AS _t WHERE _t.%s = 'acme'%s ORDER BY _t.%s" % (
         ", ".join(exprs), qi(reg["schema"]), qi(reg["relation"]), qi(reg["ws"]),
-        qi(reg["key"]))
+        live(reg), qi(reg["key"]))
     conn = stack.pg.connect()
     try:
         with conn.cursor() as cur:
@@ -271,7 +279,7 @@ def test_acme_export_holds_exactly_acme_rows(stack, exports):
     header, body = rows[0], rows[1:]
     ids = [int(r[header.index("id")]) for r in body]
     want = [r[0] for r in stack.pg.query(
-        "SELECT id FROM contacts WHERE workspace = 'acme' ORDER BY id")]
+        "SELECT id FROM contacts WHERE workspace = 'acme' AND deleted_at IS NULL ORDER BY id")]
     globex = {r[0] for r in stack.pg.query(
         "SELECT id FROM contacts WHERE workspace = 'globex'")}
     assert ids == want

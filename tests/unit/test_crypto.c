@@ -158,9 +158,12 @@ static void test_sha256_resume_matches_openssl(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_sha256_vectors), UNIT_TEST(test_apikey_roundtrip),
-		UNIT_TEST(test_apikey_rejects), UNIT_TEST(test_equal),
-		UNIT_TEST(test_b64url),        UNIT_TEST(test_sha256_nist),
+		UNIT_TEST(test_sha256_vectors),
+		UNIT_TEST(test_apikey_roundtrip),
+		UNIT_TEST(test_apikey_rejects),
+		UNIT_TEST(test_equal),
+		UNIT_TEST(test_b64url),
+		UNIT_TEST(test_sha256_nist),
 		UNIT_TEST(test_sha256_resume_matches_openssl),
 	};
 

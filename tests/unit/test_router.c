@@ -15,6 +15,15 @@ static void test_routes(void)
 		{"GET", "/healthz", "", ROUTE_HEALTHZ, 0},
 		{"HEAD", "/healthz", "", ROUTE_HEALTHZ, 0},
 		{"POST", "/healthz", "", ROUTE_HEALTHZ, 405},
+		{"GET", "/metrics", "", ROUTE_METRICS, 0},
+		{"HEAD", "/metrics", "", ROUTE_METRICS, 0},
+		{"GET", "/metrics?x=1", "", ROUTE_METRICS, 0},
+		{"POST", "/metrics", "", ROUTE_METRICS, 405},
+		{"DELETE", "/metrics", "", ROUTE_METRICS, 405},
+		{"GET", "/api/metrics", "/api", ROUTE_METRICS, 0},
+		{"GET", "/metrics", "/api", ROUTE_NONE, 404},
+		{"GET", "/metrics/", "", ROUTE_NONE, 404},
+		{"GET", "/metricsx", "", ROUTE_NONE, 404},
 		{"GET", "/exports", "", ROUTE_EXPORTS, 0},
 		{"POST", "/exports", "", ROUTE_EXPORTS, 0},
 		{"POST", "/exports?x=1", "", ROUTE_EXPORTS, 0},
@@ -53,6 +62,8 @@ static void test_routes(void)
 	UNIT_EQ_STR(m.id, ID);
 	router_match("PATCH", "/exports/" ID, "", &m);
 	UNIT_EQ_STR(m.allow, "GET, HEAD, DELETE");
+	router_match("PUT", "/metrics", "", &m);
+	UNIT_EQ_STR(m.allow, "GET, HEAD");
 }
 
 static void test_query(void)

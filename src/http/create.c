@@ -1,0 +1,451 @@
+#include "http/create.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <uuid/uuid.h>
+
+#include "common/crypto.h"
+#include "common/log.h"
+#include "db/db.h"
+#include "format/format.h"
+#include "http/filters.h"
+#include "http/problem.h"
+#include "jobs/jobs.h"
+#include "jobs/registry.h"
+
+#define CREATE_KEY_MAX 255
+
+struct create_req {
+	const char *type;
+	const char *format;	     /* NULL: csv */
+	const char *compression;     /* NULL: none */
+	struct json_object *columns; /* borrowed from the body, or NULL */
+	struct json_object *filters; /* borrowed, or NULL */
+	struct json_object *csv;     /* borrowed, or NULL */
+	int include_deleted, csv_bom, csv_formula_guard;
+	struct json_object *stored_filters; /* owned: the filters' stored form */
+	struct registry_type t;
+	int has_type; /* t is loaded */
+};
+
+int create_valid_key(const char *key)
+{
+	size_t i, n = strlen(key);
+
+	if (n < 1 || n > CREATE_KEY_MAX) {
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (key[i] < 0x20 || key[i] > 0x7e) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int create_json_type_ok(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	/* application/json, optionally with parameters (charset=utf-8). */
+	if (strncasecmp(ct, "application/json", n) != 0) {
+		return 0;
+	}
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Parse the body strictly: one JSON value in valid UTF-8, nothing after it
+ * but whitespace.  The terminating NUL is handed to the tokener too, so a
+ * bare top-level number ends where the body ends. */
+static struct json_object *create_parse(const struct buf *body, const char **why)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	size_t used;
+
+	*why = "the body is not valid JSON";
+	if (tok == NULL || strlen(buf_str(body)) != body->len) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf_str(body), (int)body->len + 1);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	while (used < body->len && isspace((unsigned char)body->data[used])) {
+		used++;
+	}
+	if (jerr != json_tokener_success || used < body->len) {
+		json_object_put(obj);
+		return NULL;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		*why = "the body must be a JSON object";
+		json_object_put(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* A JSON string without embedded NULs (we use it as a C string). */
+static const char *create_string(struct json_object *v)
+{
+	const char *str;
+
+	if (!json_object_is_type(v, json_type_string)) {
+		return NULL;
+	}
+	str = json_object_get_string(v);
+	return strlen(str) == (size_t)json_object_get_string_len(v) ? str : NULL;
+}
+
+/* Was name already among the first n string elements of cols? */
+static int create_seen(struct json_object *cols, size_t n, const char *name)
+{
+	const char *other;
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		other = create_string(json_object_array_get_idx(cols, j));
+		if (other != NULL && strcmp(other, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void create_check_columns(struct json_object *cols, const struct registry_type *t,
+				 struct problem *p)
+{
+	char field[64], detail[512], clipped[256];
+	const char *name;
+	size_t i, n;
+
+	if (!json_object_is_type(cols, json_type_array)) {
+		problem_add_field(p, "columns", "must be an array of column names");
+		return;
+	}
+	n = json_object_array_length(cols);
+	if (n == 0) {
+		problem_add_field(p, "columns", "must name at least one column (omit it for all)");
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(field, sizeof(field), "columns/%lu", (unsigned long)i);
+		name = create_string(json_object_array_get_idx(cols, i));
+		if (name == NULL) {
+			problem_add_field(p, field, "must be a string (without NUL characters)");
+			continue;
+		}
+		if (t != NULL && registry_column_index(t, name) < 0) {
+			problem_clip(name, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail), "unknown column \"%s\" for type %s",
+				 clipped, t->name);
+			problem_add_field(p, field, detail);
+		} else if (create_seen(cols, i, name)) {
+			problem_add_field(p, field, "duplicate column");
+		}
+	}
+}
+
+/* A boolean member; *out unchanged when it is not one. */
+static void create_bool(struct json_object *v, const char *parent, const char *name, int *out,
+			struct problem *p)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		if (parent != NULL) {
+			problem_add_member(p, parent, name, "must be true or false");
+		} else {
+			problem_add_field(p, name, "must be true or false");
+		}
+		return;
+	}
+	*out = json_object_get_boolean(v);
+}
+
+static void create_check_csv(struct json_object *csv, struct create_req *req, struct problem *p)
+{
+	char detail[300], clipped[200];
+
+	if (!json_object_is_type(csv, json_type_object)) {
+		problem_add_field(p, "csv",
+				  "must be an object: {\"bom\": true|false, \"formula_guard\": "
+				  "true|false}");
+		return;
+	}
+	json_object_object_foreach(csv, key, val)
+	{
+		if (strcmp(key, "bom") == 0) {
+			create_bool(val, "csv", key, &req->csv_bom, p);
+		} else if (strcmp(key, "formula_guard") == 0) {
+			create_bool(val, "csv", key, &req->csv_formula_guard, p);
+		} else {
+			problem_clip(key, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail),
+				 "unknown CSV option \"%s\" (there are bom and formula_guard)",
+				 clipped);
+			problem_add_member(p, "csv", key, detail);
+		}
+	}
+}
+
+/* One member of the body; only the shape is judged here. */
+static void create_member(const char *key, struct json_object *val, struct create_req *req,
+			  struct problem *p)
+{
+	char detail[300], clipped[256];
+
+	if (strcmp(key, "type") == 0) {
+		req->type = create_string(val);
+		if (req->type == NULL) {
+			problem_add_field(p, key, "must be a string (without NUL characters)");
+		}
+	} else if (strcmp(key, "format") == 0) {
+		req->format = create_string(val);
+		if (req->format == NULL) {
+			problem_add_field(p, key, "must be \"csv\" or \"jsonl\"");
+		}
+	} else if (strcmp(key, "compression") == 0) {
+		req->compression = create_string(val);
+		if (req->compression == NULL || (strcmp(req->compression, "none") != 0 &&
+						 strcmp(req->compression, "gzip") != 0)) {
+			problem_add_field(p, key, "must be \"none\" or \"gzip\"");
+		}
+	} else if (strcmp(key, "columns") == 0) {
+		req->columns = val;
+	} else if (strcmp(key, "filters") == 0) {
+		req->filters = val;
+	} else if (strcmp(key, "include_deleted") == 0) {
+		create_bool(val, NULL, key, &req->include_deleted, p);
+	} else if (strcmp(key, "csv") == 0) {
+		req->csv = val;
+		create_check_csv(val, req, p);
+	} else {
+		problem_clip(key, clipped, sizeof(clipped));
+		snprintf(detail, sizeof(detail), "unknown field \"%s\"", clipped);
+		problem_add_field(p, key, detail);
+	}
+}
+
+static void create_check_format(struct create_req *req, struct problem *p)
+{
+	enum format_kind kind;
+
+	if (req->format == NULL) {
+		return;
+	}
+	if (format_parse_kind(req->format, &kind) != EX_OK) {
+		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
+	} else if (req->csv != NULL && strcmp(req->format, "csv") != 0) {
+		problem_add_field(p, "csv", "CSV options apply to format \"csv\" only");
+	}
+}
+
+/* Everything about the request but the Idempotency-Key.  EX_OK: checked
+ * (faults in p); else the database failed. */
+static enum ex_status create_check(struct app *app, struct json_object *body,
+				   struct create_req *req, struct problem *p, struct buf *err)
+{
+	enum ex_status st = EX_ENOTFOUND;
+	char detail[300], clipped[256];
+
+	json_object_object_foreach(body, key, val)
+	{
+		create_member(key, val, req, p);
+	}
+	create_check_format(req, p);
+	if (!json_object_object_get_ex(body, "type", NULL)) {
+		problem_add_field(p, "type", "is required");
+	} else if (req->type != NULL) {
+		st = registry_load(app->conn, req->type, &req->t, err);
+		if (st != EX_OK && st != EX_ENOTFOUND) {
+			return st;
+		}
+		req->has_type = st == EX_OK;
+		if (st == EX_ENOTFOUND) {
+			problem_clip(req->type, clipped, sizeof(clipped));
+			snprintf(detail, sizeof(detail), "unknown export type \"%s\"", clipped);
+			problem_add_field(p, "type", detail);
+		}
+	}
+	if (req->columns != NULL) {
+		create_check_columns(req->columns, req->has_type ? &req->t : NULL, p);
+	}
+	if (req->filters != NULL && req->has_type) {
+		return filters_check(app->conn, &req->t, req->filters, p, &req->stored_filters,
+				     err);
+	}
+	return EX_OK;
+}
+
+static void create_key_reused(struct http_request *r, const PGresult *res)
+{
+	char detail[300];
+
+	snprintf(detail, sizeof(detail),
+		 "this Idempotency-Key was used in the last 24 hours with a different request "
+		 "body (export %s); send that body again, or use a new key for a new export",
+		 PQgetvalue(res, 0, JOBS_VIEW_ID));
+	problem_reply(r, 422, "idempotency-key-reused", "Idempotency-Key reused", detail, "");
+}
+
+static void create_at_limit(struct app *app, struct http_request *r, const PGresult *res)
+{
+	long long n = db_int(res, 0, JOBS_ACTIVE_COUNT);
+	char detail[300], extra[64];
+	struct problem p;
+
+	snprintf(detail, sizeof(detail),
+		 "the workspace already has %lld exports pending or processing (at most %lld); "
+		 "retry when one has finished, or cancel one",
+		 n, app->cf->max_active_per_workspace);
+	problem_init(&p, 429, "too-many-active-exports", "Too Many Requests", detail);
+	json_object_object_add(p.body, "limit",
+			       json_object_new_int64(app->cf->max_active_per_workspace));
+	json_object_object_add(p.body, "active_count", json_object_new_int64(n));
+	json_object_object_add(p.body, "active_jobs",
+			       json_tokener_parse(PQgetvalue(res, 0, JOBS_ACTIVE_IDS)));
+	snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
+		 db_int(res, 0, JOBS_ACTIVE_RETRY_AFTER));
+	problem_send(&p, r, extra);
+}
+
+static void create_fill(const struct app *app, const struct auth *who, const struct create_req *req,
+			const char *id, const char *sha, struct http_request *r, struct jobs_new *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = id;
+	j->workspace = who->workspace;
+	j->email = who->email;
+	j->type = req->type;
+	j->format = req->format != NULL ? req->format : "csv";
+	j->compression = req->compression != NULL ? req->compression : "none";
+	j->columns_json =
+		req->columns != NULL
+			? json_object_to_json_string_ext(req->columns, JSON_C_TO_STRING_PLAIN)
+			: NULL;
+	j->filters_json = req->stored_filters != NULL
+				  ? json_object_to_json_string_ext(req->stored_filters,
+								   JSON_C_TO_STRING_PLAIN)
+				  : "{}";
+	j->include_deleted = req->include_deleted;
+	j->csv_bom = req->csv_bom;
+	j->csv_formula_guard = req->csv_formula_guard;
+	j->idempotency_key = r->idempotency_key;
+	j->body_sha256 = sha;
+	j->schema_name = req->t.schema_name;
+	j->relation = req->t.relation;
+	j->key_column = req->t.key_column;
+	j->workspace_column = req->t.workspace_column;
+	j->max_active = app->cf->max_active_per_workspace;
+}
+
+static void create_insert(struct app *app, struct http_request *r, const struct auth *who,
+			  const struct create_req *req, const struct buf *raw)
+{
+	char id[JOBS_ID_LEN + 1], sha[CRYPTO_SHA256_HEX_LEN + 1], extra[700];
+	enum jobs_outcome outcome = JOBS_CREATED;
+	PGresult *res = NULL;
+	struct jobs_new j;
+	struct buf err;
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+	crypto_sha256_hex(raw->data != NULL ? raw->data : "", raw->len, sha);
+	create_fill(app, who, req, id, sha, r, &j);
+	buf_init(&err, 4096);
+	if (jobs_create(app->conn, &j, &outcome, &res, &err) != EX_OK) {
+		handlers_db_error(app, r, &err);
+	} else if (outcome == JOBS_KEY_MISMATCH) {
+		create_key_reused(r, res);
+	} else if (outcome == JOBS_AT_LIMIT) {
+		create_at_limit(app, r, res);
+	} else {
+		snprintf(extra, sizeof(extra), "Location: %s/exports/%s\r\n%s",
+			 app->cf->http_base_path, PQgetvalue(res, 0, JOBS_VIEW_ID),
+			 outcome == JOBS_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+		log_info("request %s: job %s %s (workspace %s, type %s)", r->id,
+			 PQgetvalue(res, 0, JOBS_VIEW_ID),
+			 outcome == JOBS_REPLAYED ? "replayed (Idempotency-Key)" : "created",
+			 who->workspace, req->type);
+		handlers_send_job(app, r, res, 202, extra);
+	}
+	PQclear(res);
+	buf_free(&err);
+}
+
+/* 415, a bad Idempotency-Key, 413: what is judged before the body is. */
+static int create_precheck(struct app *app, struct http_request *r, struct buf *raw)
+{
+	struct problem p;
+	char detail[128];
+
+	if (!create_json_type_ok(r->content_type)) {
+		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
+			      "send the request body as application/json",
+			      "Accept-Post: application/json\r\n");
+		return 0;
+	}
+	if (r->idempotency_key != NULL && !create_valid_key(r->idempotency_key)) {
+		problem_init(&p, 400, "invalid-header", "Bad Request",
+			     "the request has an invalid header");
+		problem_add_header(&p, "Idempotency-Key",
+				   "must be 1 to 255 printable ASCII characters");
+		problem_send(&p, r, "");
+		return 0;
+	}
+	if (request_read_body(r, app->cf->http_body_limit, raw) != EX_OK) {
+		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
+			 app->cf->http_body_limit);
+		problem_reply(r, 413, "payload-too-large", "Content Too Large", detail, "");
+		return 0;
+	}
+	return 1;
+}
+
+void create_handle(struct app *app, struct http_request *r, const struct auth *who)
+{
+	struct create_req req;
+	struct json_object *body = NULL;
+	struct problem p;
+	struct buf raw, err;
+	const char *why;
+
+	memset(&req, 0, sizeof(req));
+	buf_init(&raw, (size_t)app->cf->http_body_limit);
+	buf_init(&err, 4096);
+	if (!create_precheck(app, r, &raw)) {
+		goto out;
+	}
+	body = create_parse(&raw, &why);
+	if (body == NULL) {
+		problem_init(&p, 400, "invalid-body", "Bad Request", why);
+		problem_add_field(&p, "", why);
+		problem_send(&p, r, "");
+		goto out;
+	}
+	problem_init(&p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
+	if (create_check(app, body, &req, &p, &err) != EX_OK) {
+		problem_free(&p);
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
+	if (problem_has_errors(&p)) {
+		problem_send(&p, r, "");
+		goto out;
+	}
+	problem_free(&p);
+	create_insert(app, r, who, &req, &raw);
+out:
+	if (req.has_type) {
+		registry_free(&req.t);
+	}
+	json_object_put(req.stored_filters);
+	json_object_put(body);
+	buf_free(&raw);
+	buf_free(&err);
+}

@@ -1,0 +1,384 @@
+#include "http/filters.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+/* What the registry and the catalog say about a type's filters. */
+struct filters_meta {
+	PGresult *res;
+	const char *created_at;		/* created-at column, NULL: none */
+	struct json_object *filterable; /* array of column names */
+	struct json_object *types;	/* column -> SQL type (format_type) */
+};
+
+/* A stored bound: normalised text and its epoch, for the order check. */
+struct filters_bound {
+	char text[64];
+	double epoch;
+	int ok;
+};
+
+/* db_exec() that keeps the SQLSTATE of a failure: class 22 (data
+ * exception) means the client's value was at fault. */
+static enum ex_status filters_exec(PGconn *conn, const char *sql, int n, const char *const *params,
+				   PGresult **res, char state[6], struct buf *err)
+{
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType rs = PQresultStatus(r);
+	const char *code;
+
+	state[0] = '\0';
+	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+		*res = r;
+		return EX_OK;
+	}
+	*res = NULL;
+	code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(state, 6, "%s", code != NULL ? code : "");
+	db_error_text(conn, r, err);
+	PQclear(r);
+	return EX_EDB;
+}
+
+static int filters_data_error(const char *state)
+{
+	return strncmp(state, "22", 2) == 0;
+}
+
+static enum ex_status filters_meta_load(PGconn *conn, const char *type, struct filters_meta *m,
+					struct buf *err)
+{
+	const char *params[1] = {type};
+	enum ex_status st;
+
+	memset(m, 0, sizeof(*m));
+	/* The column types come from the catalog, for the relation the
+	 * registry names (to_regclass: NULL, so no types, when it is gone). */
+	st = db_exec(conn,
+		     "SELECT t.created_at_column, to_json(t.filterable_columns),"
+		     " (SELECT coalesce(json_object_agg(a.attname,"
+		     "   format_type(a.atttypid, a.atttypmod)), '{}')"
+		     "  FROM pg_attribute a"
+		     "  WHERE a.attrelid = to_regclass(format('%I.%I', t.schema_name, t.relation))"
+		     "  AND a.attnum > 0 AND NOT a.attisdropped"
+		     "  AND a.attname = ANY (t.filterable_columns))"
+		     " FROM export_types t WHERE t.name = $1",
+		     1, params, &m->res, err);
+	if (st != EX_OK) {
+		return st;
+	}
+	if (PQntuples(m->res) == 1) {
+		m->created_at = db_value(m->res, 0, 0);
+		m->filterable = json_tokener_parse(PQgetvalue(m->res, 0, 1));
+		m->types = json_tokener_parse(PQgetvalue(m->res, 0, 2));
+	}
+	return EX_OK;
+}
+
+static void filters_meta_free(struct filters_meta *m)
+{
+	json_object_put(m->filterable);
+	json_object_put(m->types);
+	PQclear(m->res);
+	memset(m, 0, sizeof(*m));
+}
+
+static int filters_is_filterable(const struct filters_meta *m, const char *name)
+{
+	size_t i, n;
+
+	if (!json_object_is_type(m->filterable, json_type_array)) {
+		return 0;
+	}
+	n = json_object_array_length(m->filterable);
+	for (i = 0; i < n; i++) {
+		if (strcmp(json_object_get_string(json_object_array_get_idx(m->filterable, i)),
+			   name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int filters_rfc3339(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i;
+
+	/* A NUL in s fails the comparison before anything past it is read. */
+	for (i = 0; shape[i] != '\0'; i++) {
+		if (shape[i] == 'd'   ? !isdigit((unsigned char)s[i])
+		    : shape[i] == 'T' ? s[i] != 'T' && s[i] != 't'
+				      : s[i] != shape[i]) {
+			return 0;
+		}
+	}
+	s += i;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)s[1])) {
+			return 0;
+		}
+		s++;
+		while (isdigit((unsigned char)*s)) {
+			s++;
+		}
+	}
+	if (*s == 'Z' || *s == 'z') {
+		return s[1] == '\0';
+	}
+	return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+	       isdigit((unsigned char)s[2]) && s[3] == ':' && isdigit((unsigned char)s[4]) &&
+	       isdigit((unsigned char)s[5]) && s[6] == '\0';
+}
+
+/* created_from / created_to: shape here, calendar and normalisation (UTC,
+ * microseconds) by PostgreSQL. */
+static enum ex_status filters_bound(PGconn *conn, const char *name, struct json_object *v,
+				    struct problem *p, struct filters_bound *b, struct buf *err)
+{
+	const char *str = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	const char *params[1];
+	char copy[64], state[6] = "";
+	PGresult *res = NULL;
+	enum ex_status st;
+	size_t i;
+
+	if (strlen(str) >= sizeof(copy) || !filters_rfc3339(str)) {
+		problem_add_member(p, "filters", name,
+				   "must be an RFC 3339 date-time string such as "
+				   "\"2024-01-31T00:00:00Z\" or \"2024-01-31T01:00:00+01:00\"");
+		return EX_OK;
+	}
+	for (i = 0; str[i] != '\0'; i++) {
+		copy[i] = (char)toupper((unsigned char)str[i]);
+	}
+	copy[i] = '\0';
+	params[0] = copy;
+	st = filters_exec(conn,
+			  "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC',"
+			  " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+			  " extract(epoch FROM $1::timestamptz)::float8",
+			  1, params, &res, state, err);
+	if (st != EX_OK && filters_data_error(state)) {
+		problem_add_member(p, "filters", name, "is not a valid date and time");
+		return EX_OK;
+	}
+	if (st == EX_OK) {
+		snprintf(b->text, sizeof(b->text), "%s", PQgetvalue(res, 0, 0));
+		b->epoch = strtod(PQgetvalue(res, 0, 1), NULL);
+		b->ok = 1;
+	}
+	PQclear(res);
+	return st;
+}
+
+/* The text PostgreSQL gets for an equality value (NULL: not castable). */
+static const char *filters_value_text(struct json_object *v)
+{
+	const char *s;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		s = json_object_get_string(v);
+		return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+	case json_type_boolean:
+		return json_object_get_boolean(v) ? "true" : "false";
+	case json_type_int:
+	case json_type_double:
+		/* As sent: json-c keeps a parsed number's own text. */
+		return json_object_get_string(v);
+	default:
+		return NULL;
+	}
+}
+
+/* Ask PostgreSQL whether the value is one of the column's type. */
+static enum ex_status filters_cast(PGconn *conn, const char *name, const char *sqltype,
+				   const char *text, struct problem *p, int *ok, struct buf *err)
+{
+	const char *params[1] = {text};
+	char state[6] = "", detail[600], msg[400];
+	PGresult *res = NULL;
+	struct buf sql;
+	enum ex_status st;
+
+	*ok = 0;
+	buf_init(&sql, 4096);
+	/* sqltype is format_type()'s output for the catalog's column: SQL
+	 * PostgreSQL wrote itself.  The value only ever travels as $1. */
+	st = buf_printf(&sql, "SELECT CAST($1 AS %s)", sqltype);
+	if (st == EX_OK) {
+		st = filters_exec(conn, buf_str(&sql), 1, params, &res, state, err);
+	}
+	if (st != EX_OK && filters_data_error(state)) {
+		problem_clip(buf_str(err), msg, sizeof(msg));
+		snprintf(detail, sizeof(detail), "must be a valid %.100s value (%s)", sqltype, msg);
+		problem_add_member(p, "filters", name, detail);
+		st = EX_OK;
+	} else if (st == EX_OK) {
+		*ok = 1;
+	}
+	PQclear(res);
+	buf_free(&sql);
+	return st;
+}
+
+static void filters_not_filterable(const struct registry_type *t, const struct filters_meta *m,
+				   const char *name, struct problem *p)
+{
+	char detail[1200], clipped[256], list[800] = "";
+	size_t i, n = json_object_is_type(m->filterable, json_type_array)
+			      ? json_object_array_length(m->filterable)
+			      : 0;
+	size_t o = 0;
+
+	for (i = 0; i < n && o < sizeof(list); i++) {
+		o += (size_t)snprintf(
+			list + o, sizeof(list) - o, "%s%s", i > 0 ? ", " : "",
+			json_object_get_string(json_object_array_get_idx(m->filterable, i)));
+	}
+	problem_clip(name, clipped, sizeof(clipped));
+	if (registry_column_index(t, name) < 0) {
+		snprintf(detail, sizeof(detail), "unknown column \"%s\" for type %s", clipped,
+			 t->name);
+	} else {
+		snprintf(detail, sizeof(detail),
+			 "column \"%s\" cannot be filtered on (filterable: %s)", clipped,
+			 n > 0 ? list : "none");
+	}
+	problem_add_member(p, "filters", name, detail);
+}
+
+/* One equality member: column check, then the value. */
+static enum ex_status filters_equal(PGconn *conn, const struct registry_type *t,
+				    const struct filters_meta *m, const char *name,
+				    struct json_object *v, struct problem *p,
+				    struct json_object *equals, struct buf *err)
+{
+	struct json_object *type = NULL;
+	const char *text;
+	enum ex_status st;
+	int ok = 1;
+
+	if (!filters_is_filterable(m, name)) {
+		filters_not_filterable(t, m, name, p);
+		return EX_OK;
+	}
+	if (v != NULL) {
+		text = filters_value_text(v);
+		if (text == NULL) {
+			problem_add_member(p, "filters", name,
+					   "must be a string, number, boolean or null "
+					   "(null matches NULL)");
+			return EX_OK;
+		}
+		if (!json_object_object_get_ex(m->types, name, &type)) {
+			problem_add_member(p, "filters", name,
+					   "the column is missing from the type's source relation");
+			return EX_OK;
+		}
+		st = filters_cast(conn, name, json_object_get_string(type), text, p, &ok, err);
+		if (st != EX_OK) {
+			return st;
+		}
+	}
+	if (ok) {
+		json_object_object_add(equals, name, json_object_get(v));
+	}
+	return EX_OK;
+}
+
+static int filters_is_bound(const char *key)
+{
+	return strcmp(key, "created_from") == 0 || strcmp(key, "created_to") == 0;
+}
+
+static enum ex_status filters_members(PGconn *conn, const struct registry_type *t,
+				      const struct filters_meta *m, struct json_object *filters,
+				      struct problem *p, struct filters_bound b[2],
+				      struct json_object *equals, struct buf *err)
+{
+	enum ex_status st = EX_OK;
+	char detail[300];
+
+	json_object_object_foreach(filters, key, val)
+	{
+		if (st != EX_OK) {
+			break;
+		}
+		if (!filters_is_bound(key)) {
+			st = filters_equal(conn, t, m, key, val, p, equals, err);
+		} else if (m->created_at == NULL) {
+			snprintf(detail, sizeof(detail),
+				 "type %s has no created-at column, so it cannot be filtered by "
+				 "creation time",
+				 t->name);
+			problem_add_member(p, "filters", key, detail);
+		} else {
+			st = filters_bound(conn, key, val, p, &b[strcmp(key, "created_to") == 0],
+					   err);
+		}
+	}
+	return st;
+}
+
+static struct json_object *filters_stored(const struct filters_bound b[2],
+					  struct json_object *equals)
+{
+	struct json_object *out = json_object_new_object();
+
+	if (b[0].ok) {
+		json_object_object_add(out, "created_from", json_object_new_string(b[0].text));
+	}
+	if (b[1].ok) {
+		json_object_object_add(out, "created_to", json_object_new_string(b[1].text));
+	}
+	if (json_object_object_length(equals) > 0) {
+		json_object_object_add(out, "equals", json_object_get(equals));
+	}
+	return out;
+}
+
+static size_t filters_faults(const struct problem *p)
+{
+	return p->errors != NULL ? json_object_array_length(p->errors) : 0;
+}
+
+enum ex_status filters_check(PGconn *conn, const struct registry_type *t,
+			     struct json_object *filters, struct problem *p,
+			     struct json_object **out, struct buf *err)
+{
+	struct filters_bound b[2];
+	struct filters_meta m;
+	struct json_object *equals = NULL;
+	size_t before = filters_faults(p);
+	enum ex_status st;
+
+	*out = NULL;
+	if (!json_object_is_type(filters, json_type_object)) {
+		problem_add_field(p, "filters",
+				  "must be an object: {\"created_from\": ..., \"created_to\": ..., "
+				  "\"<column>\": value}");
+		return EX_OK;
+	}
+	memset(b, 0, sizeof(b));
+	st = filters_meta_load(conn, t->name, &m, err);
+	if (st != EX_OK) {
+		return st;
+	}
+	equals = json_object_new_object();
+	st = filters_members(conn, t, &m, filters, p, b, equals, err);
+	if (st == EX_OK && b[0].ok && b[1].ok && !(b[0].epoch < b[1].epoch)) {
+		problem_add_member(p, "filters", "created_to", "must be later than created_from");
+	}
+	if (st == EX_OK && filters_faults(p) == before) {
+		*out = filters_stored(b, equals);
+	}
+	json_object_put(equals);
+	filters_meta_free(&m);
+	return st;
+}

@@ -1,0 +1,34 @@
+/* filters.h - the "filters" member of POST /exports.
+ *
+ * The request's flat object {"created_from": ts, "created_to": ts,
+ * "<column>": value, ...} is checked against the export type: time bounds
+ * only with a created-at column, equality only on filterable columns, each
+ * value cast by PostgreSQL to the column's type (always as a parameter).
+ * The result is the stored form
+ *   {"created_from": "<UTC ts>", "created_to": "<UTC ts>", "equals": {col: value}}
+ * with only the members given (no filters: {}).
+ */
+#ifndef EXPORTD_FILTERS_H
+#define EXPORTD_FILTERS_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+#include "http/problem.h"
+#include "jobs/registry.h"
+
+/* Field errors ("filters", "filters/<name>") go to p.  EX_OK: checked;
+ * *out is the stored form (a new object the caller puts) when p got no
+ * error from here, else NULL.  Any other status: the database failed
+ * (err says how). */
+enum ex_status filters_check(PGconn *conn, const struct registry_type *t,
+			     struct json_object *filters, struct problem *p,
+			     struct json_object **out, struct buf *err) EX_MUST_CHECK;
+
+/* Is s an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm),
+ * T and Z in either case)?  Shape only; the calendar is PostgreSQL's. */
+int filters_rfc3339(const char *s);
+
+#endif

@@ -1,0 +1,134 @@
+#include "http/metrics.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "jobs/jobs.h"
+
+/* Upper bounds of exportd_export_duration_seconds, in seconds. */
+static const char *const metrics_buckets[] = {"1", "5", "15", "60", "300", "900", "3600"};
+#define METRICS_NBUCKETS    (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
+#define METRICS_BUCKETS_SQL "{1,5,15,60,300,900,3600}"
+
+static const char *const metrics_statuses[] = {"pending", "processing", "complete",
+					       "failed",  "cancelled",	"expired"};
+
+static enum ex_status metrics_head(struct buf *out, const char *name, const char *type,
+				   const char *help)
+{
+	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample; value is PostgreSQL's text for a number. */
+static enum ex_status metrics_sample(struct buf *out, const char *name, const char *type,
+				     const char *help, const char *value)
+{
+	enum ex_status st = metrics_head(out, name, type, help);
+
+	if (st == EX_OK) {
+		st = buf_printf(out, "%s %s\n", name, value);
+	}
+	return st;
+}
+
+static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
+{
+	struct json_object *by = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_BY_STATUS));
+	struct json_object *n;
+	enum ex_status st;
+	size_t i;
+
+	st = metrics_head(out, "exportd_jobs", "gauge", "Export jobs by status.");
+	for (i = 0; st == EX_OK && i < sizeof(metrics_statuses) / sizeof(metrics_statuses[0]);
+	     i++) {
+		n = NULL;
+		json_object_object_get_ex(by, metrics_statuses[i], &n);
+		st = buf_printf(out, "exportd_jobs{status=\"%s\"} %lld\n", metrics_statuses[i],
+				(long long)json_object_get_int64(n));
+	}
+	json_object_put(by);
+	return st;
+}
+
+static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
+{
+	static const char name[] = "exportd_export_duration_seconds";
+	struct json_object *counts = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_DURATIONS));
+	enum ex_status st;
+	size_t i;
+
+	st = metrics_head(out, name, "histogram",
+			  "Time from the first start to completion of finished exports.");
+	for (i = 0; st == EX_OK && i < METRICS_NBUCKETS; i++) {
+		st = buf_printf(
+			out, "%s_bucket{le=\"%s\"} %lld\n", name, metrics_buckets[i],
+			(long long)json_object_get_int64(json_object_array_get_idx(counts, i)));
+	}
+	if (st == EX_OK) {
+		st = buf_printf(out, "%s_bucket{le=\"+Inf\"} %s\n%s_sum %s\n%s_count %s\n", name,
+				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT), name,
+				PQgetvalue(res, 0, JOBS_METRICS_DURATION_SUM), name,
+				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT));
+	}
+	json_object_put(counts);
+	return st;
+}
+
+enum ex_status metrics_render(const PGresult *res, struct buf *out)
+{
+	enum ex_status st = metrics_jobs(res, out);
+
+	if (st == EX_OK) {
+		st = metrics_sample(out, "exportd_rows_exported_total", "counter",
+				    "Rows written by finished exports.",
+				    PQgetvalue(res, 0, JOBS_METRICS_ROWS));
+	}
+	if (st == EX_OK) {
+		st = metrics_sample(out, "exportd_bytes_exported_total", "counter",
+				    "Bytes of the files of finished exports.",
+				    PQgetvalue(res, 0, JOBS_METRICS_BYTES));
+	}
+	if (st == EX_OK) {
+		st = metrics_histogram(res, out);
+	}
+	if (st == EX_OK) {
+		st = metrics_sample(out, "exportd_queue_depth", "gauge",
+				    "Pending jobs that are due to run.",
+				    PQgetvalue(res, 0, JOBS_METRICS_QUEUE));
+	}
+	if (st == EX_OK) {
+		st = metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
+				    "How long the longest-waiting due job has waited to start.",
+				    PQgetvalue(res, 0, JOBS_METRICS_OLDEST_DUE));
+	}
+	return st;
+}
+
+void metrics_handle(struct app *app, struct http_request *r)
+{
+	PGresult *res = NULL;
+	struct buf err, out;
+	char extra[96];
+
+	buf_init(&err, 4096);
+	buf_init(&out, 64 * 1024);
+	if (jobs_metrics(app->conn, METRICS_BUCKETS_SQL, &res, &err) != EX_OK) {
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
+	if (metrics_render(res, &out) != EX_OK) {
+		buf_msg(&err, "the metrics do not fit in %lld bytes", (long long)out.cap);
+		handlers_db_error(app, r, &err);
+		goto out;
+	}
+	snprintf(extra, sizeof(extra), "Content-Length: %lld\r\nCache-Control: no-store\r\n",
+		 (long long)out.len);
+	request_head(r, 200, "text/plain; version=0.0.4; charset=utf-8", extra);
+	request_write(r, out.data, out.len);
+out:
+	PQclear(res);
+	buf_free(&out);
+	buf_free(&err);
+}
