@@ -29,7 +29,8 @@ struct conf_entry {
 
 static const char *const conf_download_choices[] = {"stream", "x-sendfile", "x-accel-redirect",
 						    NULL};
-static const char *const conf_backend_choices[] = {"local", NULL};
+static const char *const conf_backend_choices[] = {"local", "s3", NULL};
+static const char *const conf_addressing_choices[] = {"virtual", "path", NULL};
 static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const conf_starttls_choices[] = {"try", "require", "never", NULL};
@@ -63,6 +64,18 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
 	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
 	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
+	{"s3", "bucket", CONF_STRING, OFF(s3_bucket), "", 0, 0, NULL, 0},
+	{"s3", "prefix", CONF_STRING, OFF(s3_prefix), "exports/", 0, 0, NULL, 0},
+	{"s3", "region", CONF_STRING, OFF(s3_region), "us-east-1", 0, 0, NULL, 0},
+	{"s3", "endpoint", CONF_STRING, OFF(s3_endpoint), "", 0, 0, NULL, 0},
+	{"s3", "addressing", CONF_ENUM, OFF(s3_addressing), "virtual", 0, 0, conf_addressing_choices, 0},
+	{"s3", "access_key_id", CONF_STRING, OFF(s3_access_key_id), "", 0, 0, NULL, 0},
+	{"s3", "secret_access_key", CONF_STRING, OFF(s3_secret_access_key), "", 0, 0, NULL, 1},
+	{"s3", "session_token", CONF_STRING, OFF(s3_session_token), "", 0, 0, NULL, 1},
+	{"s3", "presign_ttl", CONF_DURATION, OFF(s3_presign_ttl_ms), "900s", 1 * SEC, 7 * DAY, NULL, 0},
+	{"s3", "timeout", CONF_DURATION, OFF(s3_timeout_ms), "60s", 100, 3600 * SEC, NULL, 0},
+	{"s3", "max_retries", CONF_INT, OFF(s3_max_retries), "5", 0, 100, NULL, 0},
+	{"s3", "retry_base", CONF_DURATION, OFF(s3_retry_base_ms), "200ms", 1, 3600 * SEC, NULL, 0},
 	{"export", "retention", CONF_DURATION, OFF(retention_ms), "7d", 60 * SEC, 3650 * DAY, NULL, 0},
 	{"export", "csv_line_ending", CONF_ENUM, OFF(csv_crlf), "crlf", 0, 0, conf_eol_choices, 0},
 	{"export", "gzip_level", CONF_INT, OFF(gzip_level), "6", 1, 9, NULL, 0},
@@ -389,6 +402,54 @@ static enum ex_status conf_apply_env(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
+/* AWS_* variables fill in credentials the file and EXPORTD_S3_* left empty. */
+static enum ex_status conf_s3_from_aws_env(struct config *cf)
+{
+	static const struct {
+		const char *env;
+		size_t offset;
+	} vars[] = {
+		{"AWS_ACCESS_KEY_ID", OFF(s3_access_key_id)},
+		{"AWS_SECRET_ACCESS_KEY", OFF(s3_secret_access_key)},
+		{"AWS_SESSION_TOKEN", OFF(s3_session_token)},
+	};
+	char **field;
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		field = (char **)(void *)((char *)cf + vars[i].offset);
+		v = getenv(vars[i].env);
+		if ((*field)[0] == '\0' && v != NULL && conf_set_string(v, field) != EX_OK) {
+			return EX_ENOMEM;
+		}
+	}
+	return EX_OK;
+}
+
+static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
+{
+	if (conf_s3_from_aws_env(cf) != EX_OK) {
+		return EX_ENOMEM;
+	}
+	if (cf->s3_bucket[0] == '\0') {
+		buf_msg(err, "%s", "s3.bucket: required with storage.backend = s3");
+		return EX_EINVAL;
+	}
+	if (cf->s3_access_key_id[0] == '\0' || cf->s3_secret_access_key[0] == '\0') {
+		buf_msg(err, "%s",
+			"s3.access_key_id / s3.secret_access_key: required with storage.backend = "
+			"s3"
+			" (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
+		return EX_EINVAL;
+	}
+	if (cf->part_size < 5LL * 1024 * 1024) {
+		buf_msg(err, "%s", "exportd.part_size: S3 parts must be at least 5M");
+		return EX_EINVAL;
+	}
+	return EX_OK;
+}
+
 static enum ex_status conf_check(struct config *cf, struct buf *err)
 {
 	size_t len = strlen(cf->http_base_path);
@@ -412,6 +473,13 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	if (cf->mail_smtp_url[0] != '\0' && cf->mail_link_secrets[0] == '\0') {
 		buf_msg(err, "%s", "mail.link_secrets: required when mail.smtp_url is set");
 		return EX_EINVAL;
+	}
+	if (cf->storage_backend == CONF_BACKEND_S3) {
+		enum ex_status st = conf_check_s3(cf, err);
+
+		if (st != EX_OK) {
+			return st;
+		}
 	}
 	if (cf->heartbeat_interval_ms >= cf->lease_timeout_ms) {
 		buf_msg(err, "%s",

@@ -26,6 +26,16 @@ enum conf_download {
 	CONF_DOWNLOAD_XACCEL,
 };
 
+enum conf_backend {
+	CONF_BACKEND_LOCAL,
+	CONF_BACKEND_S3,
+};
+
+enum conf_addressing {
+	CONF_ADDRESSING_VIRTUAL,
+	CONF_ADDRESSING_PATH,
+};
+
 enum conf_starttls {
 	CONF_STARTTLS_TRY,
 	CONF_STARTTLS_REQUIRE,
@@ -54,8 +64,21 @@ struct config {
 	long long retry_base_ms;
 	long long retry_max_ms;
 
-	int storage_backend; /* 0 = local */
+	int storage_backend; /* enum conf_backend */
 	char *storage_dir;
+
+	char *s3_bucket;
+	char *s3_prefix;
+	char *s3_region;
+	char *s3_endpoint; /* "" = AWS for the region */
+	int s3_addressing; /* enum conf_addressing */
+	char *s3_access_key_id;
+	char *s3_secret_access_key;
+	char *s3_session_token;
+	long long s3_presign_ttl_ms;
+	long long s3_timeout_ms;
+	long long s3_max_retries;
+	long long s3_retry_base_ms;
 
 	long long retention_ms;
 	int csv_crlf; /* 1 = CRLF, 0 = LF */

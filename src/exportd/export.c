@@ -131,7 +131,8 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 }
 
 static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
-				  const char *sha_state, struct buf *err);
+				  const char *sha_state, const char *storage_state,
+				  struct buf *err);
 
 /* Write out the buffer.  A write only follows a heartbeat that is at most
  * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
@@ -141,7 +142,7 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 	enum ex_status st = EX_OK;
 
 	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		st = export_beat(s, NULL, NULL, err);
+		st = export_beat(s, NULL, NULL, NULL, err);
 	}
 	if (st == EX_OK && s->out.len > 0) {
 		st = sink_write(&s->sink, s->out.data, s->out.len, err);
@@ -157,10 +158,10 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 }
 
 static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
-				  const char *sha_state, struct buf *err)
+				  const char *sha_state, const char *storage_state, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
-	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part, sha_state};
+	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part, sha_state, storage_state};
 	int cancel = 0;
 	enum ex_status st;
 
@@ -190,10 +191,19 @@ static enum ex_status export_part_end(struct export_state *s, const char *key, s
 	if (st != EX_OK) {
 		return st;
 	}
+	s->part_bytes = 0;
+	s->bytes = s->sink.file_bytes;
+	if (s->ctx->cf->max_bytes > 0 && s->bytes > s->ctx->cf->max_bytes) {
+		buf_msg(err, "the export is larger than the limit of %lld bytes (export.max_bytes)",
+			s->ctx->cf->max_bytes);
+		return EX_ELIMIT;
+	}
+	if (!ckpt.durable) {
+		return EX_OK; /* the backend holds it for the next part */
+	}
 	s->part = ckpt.part;
 	s->bytes = ckpt.bytes;
-	s->part_bytes = 0;
-	return export_beat(s, key, sha_state, err);
+	return export_beat(s, key, sha_state, ckpt.state, err);
 }
 
 static enum ex_status export_row(struct export_state *s, const PGresult *res, int r,
@@ -301,7 +311,7 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		return export_beat(s, NULL, NULL, err);
+		return export_beat(s, NULL, NULL, NULL, err);
 	}
 	return EX_OK;
 }
@@ -346,7 +356,7 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 {
 	const struct config *cf = s->ctx->cf;
 	struct jobs_claim *job = s->ctx->job;
-	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part};
+	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
 	enum ex_status st;
 
 	s->sink_open = 1;
@@ -388,6 +398,7 @@ static enum ex_status export_fix_as_of(struct export_state *s, struct buf *err)
 {
 	struct jobs_claim *job = s->ctx->job;
 	const char *params[1] = {job->workspace};
+	const char *key;
 	struct buf sql;
 	PGresult *res = NULL;
 	enum ex_status st;
@@ -396,24 +407,30 @@ static enum ex_status export_fix_as_of(struct export_state *s, struct buf *err)
 		return EX_OK;
 	}
 	buf_init(&sql, 4096);
-	st = buf_puts(&sql, "SELECT max(");
+	/* ORDER BY ... DESC LIMIT 1 rather than max(): uuid has no max(). */
+	st = buf_puts(&sql, "SELECT _src.");
 	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, ")::text FROM ") : st;
+	st = st == EX_OK ? buf_puts(&sql, "::text FROM ") : st;
 	st = st == EX_OK ? db_quote_ident(s->data, s->type.schema_name, &sql) : st;
 	st = st == EX_OK ? buf_putc(&sql, '.') : st;
 	st = st == EX_OK ? db_quote_ident(s->data, s->type.relation, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " WHERE ") : st;
+	st = st == EX_OK ? buf_puts(&sql, " AS _src WHERE _src.") : st;
 	st = st == EX_OK ? db_quote_ident(s->data, s->type.workspace_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " = $1") : st;
+	st = st == EX_OK ? buf_puts(&sql, " = $1 AND _src.") : st;
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
+	st = st == EX_OK ? buf_puts(&sql, " IS NOT NULL ORDER BY _src.") : st;
+	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
+	st = st == EX_OK ? buf_puts(&sql, " DESC LIMIT 1") : st;
 	st = st == EX_OK ? db_exec(s->data, buf_str(&sql), 1, params, &res, err) : st;
+	key = st == EX_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
 	if (st == EX_OK) {
-		st = jobs_set_as_of_key(s->ctx->ctl, job, db_value(res, 0, 0), err);
+		st = jobs_set_as_of_key(s->ctx->ctl, job, key, err);
 	}
 	if (st == EX_OK) {
 		free(job->as_of_key);
-		job->as_of_key = db_value(res, 0, 0) != NULL ? strdup(db_value(res, 0, 0)) : NULL;
+		job->as_of_key = key != NULL ? strdup(key) : NULL;
 		job->as_of_key_set = 1;
-		st = db_value(res, 0, 0) != NULL && job->as_of_key == NULL ? EX_ENOMEM : EX_OK;
+		st = key != NULL && job->as_of_key == NULL ? EX_ENOMEM : EX_OK;
 	}
 	PQclear(res);
 	buf_free(&sql);
@@ -597,7 +614,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 		/* Opening may truncate the file: be sure, right before, that the
 		 * job is still ours (this process may have been stopped since the
 		 * claim, and the job taken over). */
-		st = export_beat(&s, NULL, NULL, err);
+		st = export_beat(&s, NULL, NULL, NULL, err);
 	}
 	if (st == EX_OK) {
 		st = export_open(&s, err);

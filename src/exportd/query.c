@@ -101,8 +101,14 @@ static enum ex_status query_as_of(struct query *q, PGconn *conn, const struct re
 	} else if (job->as_of_key_set) {
 		st = query_cond(q, conn, t->key_column, " <= ", job->as_of_key, "");
 	}
+	/* A row without a creation time was not created after the bound. */
 	if (st == EX_OK && t->created_at_column != NULL && job->as_of != NULL) {
-		st = query_cond(q, conn, t->created_at_column, " <= ", job->as_of, "::timestamptz");
+		st = query_puts(q, " AND (");
+		st = st == EX_OK ? query_col(q, conn, t->created_at_column) : st;
+		st = st == EX_OK ? query_puts(q, " IS NULL OR ") : st;
+		st = st == EX_OK ? query_col(q, conn, t->created_at_column) : st;
+		st = st == EX_OK ? query_puts(q, " <= ") : st;
+		st = st == EX_OK ? query_param(q, job->as_of, "::timestamptz)") : st;
 	}
 	if (st == EX_OK && t->deleted_at_column != NULL && !job->include_deleted) {
 		st = query_puts(q, " AND ");

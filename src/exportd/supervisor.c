@@ -101,7 +101,7 @@ static void supervisor_reap(struct supervisor *sv, int stopping)
 			slot->backoff = 30000;
 		}
 		slot->restart_at = now + slot->backoff;
-		log_warn("worker %ld exited (%s %d); restarting in %lldms", (long)pid,
+		log_warn("child %ld exited (%s %d); restarting in %lldms", (long)pid,
 			 WIFSIGNALED(status) ? "signal" : "status",
 			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
 			 slot->backoff);

@@ -44,10 +44,10 @@ struct format_field {
 
 struct format_writer {
 	enum format_kind kind;
-	int crlf;	   /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
-	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
+	int crlf; /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
 	const struct format_column *columns; /* not owned */
 	size_t ncolumns;
+	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
 };
 
 /* "csv" / "jsonl" -> kind; EX_EINVAL for anything else. */

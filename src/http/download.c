@@ -14,32 +14,31 @@
 #include "http/problem.h"
 #include "http/range.h"
 #include "jobs/jobs.h"
+#include "storage/s3.h"
 #include "storage/storage.h"
 
-/* Content-Type and Content-Disposition for the job's file.  The name is
- * <type>-<YYYYMMDD>.<ext>; type names are restricted by the registry, but
- * anything outside [A-Za-z0-9_-] is replaced all the same. */
-static void download_headers(const PGresult *job, char *out, size_t size)
+/* The file name offered to the user, <type>-<YYYYMMDD>.<ext>[.gz], and its
+ * Content-Type.  Type names are restricted by the registry, but anything
+ * outside [A-Za-z0-9_-] is replaced all the same. */
+static void download_name(const PGresult *job, char *name, size_t size, const char **ctype)
 {
-	char name[160];
-	const char *type = PQgetvalue(job, 0, JOBS_VIEW_TYPE), *ctype = "application/octet-stream";
-	const char *ext = "bin";
+	const char *type = PQgetvalue(job, 0, JOBS_VIEW_TYPE), *ext = "bin";
+	int gz = strcmp(PQgetvalue(job, 0, JOBS_VIEW_COMPRESSION), "gzip") == 0;
 	enum format_kind kind;
 	size_t i;
 
-	int gz = strcmp(PQgetvalue(job, 0, JOBS_VIEW_COMPRESSION), "gzip") == 0;
-
+	*ctype = "application/octet-stream";
 	if (format_parse_kind(PQgetvalue(job, 0, JOBS_VIEW_FORMAT), &kind) == EX_OK) {
 		ext = format_extension(kind);
-		ctype = format_content_type(kind);
+		*ctype = format_content_type(kind);
 	}
 	/* A gzip'd export is a .gz file, not a Content-Encoding: clients keep
 	 * the bytes that were stored (and that the checksum is of). */
 	if (gz) {
-		ctype = "application/gzip";
+		*ctype = "application/gzip";
 	}
-	snprintf(name, sizeof(name), "%.100s-%s.%s%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE),
-		 ext, gz ? ".gz" : "");
+	snprintf(name, size, "%.100s-%s.%s%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE), ext,
+		 gz ? ".gz" : "");
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
 
@@ -48,10 +47,46 @@ static void download_headers(const PGresult *job, char *out, size_t size)
 			name[i] = '_';
 		}
 	}
+}
+
+/* Content-Type and Content-Disposition for the job's file. */
+static void download_headers(const PGresult *job, char *out, size_t size)
+{
+	const char *ctype;
+	char name[160];
+
+	download_name(job, name, sizeof(name), &ctype);
 	snprintf(out, size,
 		 "Content-Type: %s\r\nContent-Disposition: attachment; filename=\"%s\"\r\n"
 		 "Cache-Control: private, no-store\r\n",
 		 ctype, name);
+}
+
+/* S3: a 302 to a freshly presigned GET that makes S3 send the same
+ * Content-Disposition and Content-Type we would. */
+static void download_redirect(struct app *app, struct http_request *r, const PGresult *job,
+			      const char *key)
+{
+	char name[160], disposition[256], extra[16384];
+	const char *ctype;
+	struct buf url, err;
+
+	buf_init(&url, 8192);
+	buf_init(&err, 2048);
+	download_name(job, name, sizeof(name), &ctype);
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
+	if (s3_presign_get(app->cf, key, disposition, ctype, &url, &err) != EX_OK) {
+		log_error("request %s: cannot presign: %s", r->id, buf_str(&err));
+		problem_reply(r, 503, "unavailable", "Service Unavailable",
+			      "the download link cannot be made right now; try again shortly",
+			      "Retry-After: 5\r\n");
+	} else {
+		snprintf(extra, sizeof(extra), "Location: %s\r\nCache-Control: no-store\r\n",
+			 buf_str(&url));
+		request_head(r, 302, NULL, extra);
+	}
+	buf_free(&url);
+	buf_free(&err);
 }
 
 /* Repr-Digest (RFC 9530) and Digest (RFC 3230) header lines for the
@@ -186,6 +221,10 @@ void download_serve(struct app *app, struct http_request *r, const PGresult *job
 	if (strcmp(status, "complete") != 0) {
 		snprintf(detail, sizeof(detail), "the export is %s, not complete", status);
 		problem_reply(r, 409, "not-ready", "Export not ready", detail, "");
+		return;
+	}
+	if (key != NULL && app->cf->storage_backend == CONF_BACKEND_S3) {
+		download_redirect(app, r, job, key);
 		return;
 	}
 	if (key == NULL || storage_locate(app->cf, key, &obj) != EX_OK) {

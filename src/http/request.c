@@ -70,6 +70,8 @@ static const char *request_reason(int status)
 		return "Accepted";
 	case 206:
 		return "Partial Content";
+	case 302:
+		return "Found";
 	case 400:
 		return "Bad Request";
 	case 401:

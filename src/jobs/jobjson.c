@@ -7,6 +7,15 @@
 #include "db/db.h"
 #include "jobs/jobs.h"
 
+/* Ran to the end: complete, or complete and since expired (row_count set). */
+static int jobjson_finished(const PGresult *res, int row)
+{
+	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
+
+	return strcmp(status, "complete") == 0 ||
+	       (strcmp(status, "expired") == 0 && db_value(res, row, JOBS_VIEW_ROW_COUNT) != NULL);
+}
+
 static struct json_object *jobjson_str(const PGresult *res, int row, int col)
 {
 	const char *v = db_value(res, row, col);
@@ -31,7 +40,7 @@ static struct json_object *jobjson_eta(const PGresult *res, int row)
 	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE), total;
 	double eta;
 
-	if (strcmp(status, "complete") == 0) {
+	if (jobjson_finished(res, row)) {
 		return json_object_new_int64(0);
 	}
 	if (strcmp(status, "processing") != 0 || est == NULL || ran == NULL || done <= 0) {
@@ -53,11 +62,10 @@ static struct json_object *jobjson_progress(const PGresult *res, int row)
 	struct json_object *p = json_object_new_object();
 	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE);
 	const char *est = db_value(res, row, JOBS_VIEW_ROWS_ESTIMATED);
-	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
 	struct json_object *percent = NULL;
 	double pct;
 
-	if (strcmp(status, "complete") == 0) {
+	if (jobjson_finished(res, row)) {
 		percent = json_object_new_double(100.0);
 	} else if (est != NULL && strtoll(est, NULL, 10) > 0) {
 		/* The estimate is the planner's: never claim 100 before the end. */

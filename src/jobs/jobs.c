@@ -464,6 +464,7 @@ enum jobs_claim_col {
 	CLAIM_CKPT_BYTES,
 	CLAIM_CKPT_PART,
 	CLAIM_CKPT_SHA,
+	CLAIM_CKPT_STORAGE,
 	CLAIM_COMPRESSION,
 	CLAIM_FILTERS,
 	CLAIM_INCLUDE_DELETED,
@@ -479,6 +480,7 @@ enum jobs_claim_col {
 #define JOBS_CLAIM_RETURNING \
 	" RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns), j.lease_token," \
 	" j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256," \
+	" j.ckpt_storage," \
 	" j.compression, j.filters, j.include_deleted, j.csv_bom, j.csv_formula_guard," \
 	" j.as_of::text, j.as_of_key, j.as_of_key_set, " JOBS_LOCK("j.id", "j.lease_token")
 /* clang-format on */
@@ -515,6 +517,7 @@ static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *jo
 	job->ckpt_bytes = db_int(res, 0, CLAIM_CKPT_BYTES);
 	job->ckpt_part = (int)db_int(res, 0, CLAIM_CKPT_PART);
 	job->ckpt_sha256 = jobs_dup(res, CLAIM_CKPT_SHA, &oom);
+	job->ckpt_storage = jobs_dup(res, CLAIM_CKPT_STORAGE, &oom);
 	job->gzip = strcmp(PQgetvalue(res, 0, CLAIM_COMPRESSION), "gzip") == 0;
 	job->filters_json = jobs_dup(res, CLAIM_FILTERS, &oom);
 	job->include_deleted = jobs_bool(res, CLAIM_INCLUDE_DELETED);
@@ -604,6 +607,7 @@ void jobs_claim_free(struct jobs_claim *job)
 	free(job->columns_json);
 	free(job->ckpt_last_key);
 	free(job->ckpt_sha256);
+	free(job->ckpt_storage);
 	free(job->filters_json);
 	free(job->as_of);
 	free(job->as_of_key);
@@ -634,8 +638,8 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 			      struct buf *err)
 {
 	char token[32], rows[32], bytes[32], part[16], lease[32];
-	const char *params[8] = {job->id, token,       rows, bytes,
-				 lease,	  p->last_key, part, p->sha_state};
+	const char *params[9] = {job->id,     token, rows,	   bytes,	    lease,
+				 p->last_key, part,  p->sha_state, p->storage_state};
 	PGresult *res = NULL;
 	enum ex_status st;
 
@@ -652,10 +656,11 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 		" ckpt_rows = CASE WHEN $6::text IS NULL THEN ckpt_rows ELSE $3 END,"
 		" ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,"
 		" ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END,"
-		" ckpt_sha256 = CASE WHEN $6::text IS NULL THEN ckpt_sha256 ELSE $8 END"
+		" ckpt_sha256 = CASE WHEN $6::text IS NULL THEN ckpt_sha256 ELSE $8 END,"
+		" ckpt_storage = CASE WHEN $6::text IS NULL THEN ckpt_storage ELSE $9::jsonb END"
 		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
 		" RETURNING cancel_requested_at IS NOT NULL",
-		8, params, &res, err);
+		9, params, &res, err);
 	/* clang-format on */
 	if (st == EX_OK) {
 		*cancel = PQgetvalue(res, 0, 0)[0] == 't';

@@ -142,6 +142,7 @@ struct jobs_claim {
 	long long ckpt_rows, ckpt_bytes;
 	int ckpt_part;
 	char *ckpt_sha256;  /* saved SHA-256 state (sha256.h) or NULL */
+	char *ckpt_storage; /* storage backend state (JSON) or NULL */
 	int gzip;	    /* compression = gzip */
 	char *filters_json; /* {"created_from", "created_to", "equals": {...}} */
 	int include_deleted;
@@ -167,7 +168,8 @@ struct jobs_progress {
 	const char *last_key; /* NULL: keep the checkpoint as it is */
 	long long rows, bytes;
 	int part;
-	const char *sha_state; /* with last_key: the checksum state there */
+	const char *sha_state;	   /* with last_key: the checksum state there */
+	const char *storage_state; /* with last_key: the storage backend's (JSON) */
 };
 
 /* A finished file. */

@@ -148,6 +148,8 @@ static enum ex_status local_part_end(struct storage_upload *up, struct storage_c
 	up->part++;
 	ckpt->bytes = up->bytes;
 	ckpt->part = up->part;
+	ckpt->state = NULL;
+	ckpt->durable = 1;
 	return EX_OK;
 }
 

@@ -1,6 +1,7 @@
 #include "storage/storage.h"
 
 #include "storage/local.h"
+#include "storage/s3.h"
 
 /* The upload remembers its ops so callers need not. */
 struct storage_upload_head {
@@ -9,8 +10,7 @@ struct storage_upload_head {
 
 const struct storage_ops *storage_backend(const struct config *cf)
 {
-	(void)cf; /* local is the only backend so far */
-	return &local_ops;
+	return cf->storage_backend == CONF_BACKEND_S3 ? &s3_ops : &local_ops;
 }
 
 enum ex_status storage_open(const struct config *cf, const char *key,

@@ -17,6 +17,14 @@
 struct storage_ckpt {
 	long long bytes; /* bytes durable in the object so far */
 	int part;	 /* parts durable so far */
+	/* Backend state (JSON) to keep with the checkpoint, or NULL.  From
+	 * part_end it points into the upload, valid until the upload's next
+	 * call; for open it is the stored state. */
+	const char *state;
+	/* From part_end: 1 when the part is durable and the checkpoint may be
+	 * taken; 0 when the backend kept it to send with the next (an S3 part
+	 * must be 5 MiB unless it is the last, and gzip parts can be smaller). */
+	int durable;
 };
 
 struct storage_upload;

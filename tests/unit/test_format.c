@@ -104,6 +104,7 @@ static void golden_writer(struct format_writer *w, struct format_column *cols,
 	w->crlf = crlf;
 	w->columns = cols;
 	w->ncolumns = GOLDEN_NCOLS;
+	w->formula_guard = 0;
 }
 
 /* out must match the golden bytes at *pos; what = "header" or "row N". */
@@ -200,7 +201,7 @@ static void test_golden_jsonl(void)
 static void test_golden_single_column(void)
 {
 	static const struct format_column col = {"\\.", FORMAT_TEXT};
-	struct format_writer w = {FORMAT_CSV, 0, &col, 1};
+	struct format_writer w = {FORMAT_CSV, 0, &col, 1, 0};
 	const char *const *rows[SINGLE_NROWS];
 	size_t i;
 
@@ -215,7 +216,7 @@ static void check_one(enum format_kind kind, const char *name, enum format_type 
 		      const char *value, const char *want)
 {
 	const struct format_column col = {name, type};
-	const struct format_writer w = {kind, 0, &col, 1};
+	const struct format_writer w = {kind, 0, &col, 1, 0};
 	struct format_field f;
 	struct buf out;
 
@@ -290,7 +291,7 @@ static void test_csv_header(void)
 						    {"", FORMAT_TEXT},
 						    {"a\nb", FORMAT_TEXT},
 						    {"\\.", FORMAT_TEXT}};
-	struct format_writer w = {FORMAT_CSV, 1, cols, 4};
+	struct format_writer w = {FORMAT_CSV, 1, cols, 4, 0};
 	struct buf out;
 
 	buf_init(&out, BIG_CAP);
@@ -405,7 +406,7 @@ static void test_toobig(void)
 static void test_kinds(void)
 {
 	enum format_kind kind = FORMAT_JSONL;
-	struct format_writer w = {(enum format_kind)42, 0, NULL, 0};
+	struct format_writer w = {(enum format_kind)42, 0, NULL, 0, 0};
 	struct buf out;
 
 	UNIT_EQ_INT(format_parse_kind("csv", &kind), EX_OK);
