@@ -106,6 +106,16 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_EXPIRES = 604800
 DEFAULT_MAX_SKEW = 900
 MAX_BODY = 256 * 1024 * 1024
+# GET query parameters that set the answer's headers (S3 GetObject).
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-language": "Content-Language",
+    "response-content-encoding": "Content-Encoding",
+    "response-cache-control": "Cache-Control",
+    "response-expires": "Expires",
+}
+
 PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
                   "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature",
                   "X-Amz-Security-Token")
@@ -748,9 +758,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def forward(self, raw_path, raw_query, body):
         """Send the request to s3rver without its credentials; (status,
-        reason, headers, body) of the answer."""
-        kept = [p for p in raw_query.split("&")
-                if p and decode(p.partition("=")[0]) not in PRESIGN_PARAMS]
+        reason, headers, body) of the answer.  The response-* overrides of a
+        (verified) GET are applied here, as S3 does: s3rver refuses them on
+        the anonymous request it gets."""
+        overrides = {}
+        kept = []
+        for p in raw_query.split("&"):
+            name = decode(p.partition("=")[0]) if p else ""
+            if not p or name in PRESIGN_PARAMS:
+                continue
+            if self.command in ("GET", "HEAD") and name in RESPONSE_OVERRIDES:
+                overrides[RESPONSE_OVERRIDES[name]] = decode(p.partition("=")[2])
+                continue
+            kept.append(p)
         target = raw_path + ("?" + "&".join(kept) if kept else "")
         conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream, timeout=120)
         try:
@@ -776,6 +796,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     headers.append(("Content-Length", length))
             else:
                 headers.append(("Content-Length", str(len(data))))
+            if 200 <= resp.status < 300 and overrides:
+                headers = [(k, v) for k, v in headers if k.lower() not in
+                           {h.lower() for h in overrides}] + list(overrides.items())
             return resp.status, resp.reason, headers, data
         finally:
             conn.close()
