@@ -73,7 +73,7 @@ static const struct conf_entry conf_table[] = {
 	{"s3", "secret_access_key", CONF_STRING, OFF(s3_secret_access_key), "", 0, 0, NULL, 1},
 	{"s3", "session_token", CONF_STRING, OFF(s3_session_token), "", 0, 0, NULL, 1},
 	{"s3", "presign_ttl", CONF_DURATION, OFF(s3_presign_ttl_ms), "900s", 1 * SEC, 7 * DAY, NULL, 0},
-	{"s3", "timeout", CONF_DURATION, OFF(s3_timeout_ms), "60s", 100, 3600 * SEC, NULL, 0},
+	{"s3", "timeout", CONF_DURATION, OFF(s3_timeout_ms), "30s", 100, 3600 * SEC, NULL, 0},
 	{"s3", "max_retries", CONF_INT, OFF(s3_max_retries), "5", 0, 100, NULL, 0},
 	{"s3", "retry_base", CONF_DURATION, OFF(s3_retry_base_ms), "200ms", 1, 3600 * SEC, NULL, 0},
 	{"export", "retention", CONF_DURATION, OFF(retention_ms), "7d", 60 * SEC, 3650 * DAY, NULL, 0},
@@ -445,6 +445,13 @@ static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 	}
 	if (cf->part_size < 5LL * 1024 * 1024) {
 		buf_msg(err, "%s", "exportd.part_size: S3 parts must be at least 5M");
+		return EX_EINVAL;
+	}
+	/* A worker blocked in one request cannot renew its lease. */
+	if (cf->s3_timeout_ms * 2 > cf->lease_timeout_ms) {
+		buf_msg(err, "%s",
+			"s3.timeout: must be at most half of exportd.lease_timeout (a worker "
+			"waiting on S3 cannot renew its lease)");
 		return EX_EINVAL;
 	}
 	return EX_OK;

@@ -27,6 +27,10 @@ const char *status_strerror(enum ex_status st)
 		return "permanent failure";
 	case EX_ELIMIT:
 		return "limit exceeded";
+	case EX_EREFUSED:
+		return "refused by the storage service";
+	case EX_EGAVEUP:
+		return "too many attempts";
 	}
 	return "unknown status";
 }

@@ -17,6 +17,8 @@ enum ex_status {
 	EX_ESTOP,     /* shutdown requested */
 	EX_EPERM,     /* permanent failure (relation or column gone, denied) */
 	EX_ELIMIT,    /* a configured limit (rows, bytes per export) was passed */
+	EX_EREFUSED,  /* the storage service refused (403, 4xx): permanent */
+	EX_EGAVEUP,   /* a job's workers kept dying: max_attempts reached */
 };
 
 /* Static text for a status; never NULL. */

@@ -526,14 +526,24 @@ static enum ex_status export_file_key(const struct jobs_claim *job, char *out, s
 
 void export_discard(const struct config *cf, const struct jobs_claim *job)
 {
+	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
+	struct storage_upload *up = NULL;
 	char key[64];
 	struct buf err;
 
 	buf_init(&err, 1024);
-	if (export_file_key(job, key, sizeof(key)) == EX_OK &&
-	    storage_remove(cf, key, &err) != EX_OK) {
+	if (export_file_key(job, key, sizeof(key)) != EX_OK) {
+		goto out;
+	}
+	/* The checkpointed upload, if any: an S3 multipart upload is aborted. */
+	if (job->ckpt_bytes > 0 && storage_open(cf, key, &ckpt, &up, &err) == EX_OK) {
+		storage_abort(up);
+		storage_close(up);
+	}
+	if (storage_remove(cf, key, &err) != EX_OK) {
 		log_warn("job %s: cannot remove its partial file: %s", job->id, buf_str(&err));
 	}
+out:
 	buf_free(&err);
 }
 

@@ -34,8 +34,12 @@ static const char *worker_error_code(enum ex_status st)
 		return "source_unavailable";
 	case EX_ETOOBIG:
 		return "row_too_large";
+	case EX_EGAVEUP:
+		return "too_many_attempts";
 	case EX_ELIMIT:
 		return "limit_exceeded";
+	case EX_EREFUSED:
+		return "storage_refused";
 	case EX_EINVAL:
 		return "invalid_job";
 	case EX_EIO:
@@ -100,7 +104,7 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 		/* Taken over more often than allowed: its workers keep dying. */
 		buf_msg(&err, "gave up after %d attempts: the export's worker stopped %d times",
 			job->attempts - 1, job->attempts - 1);
-		worker_settle(ctl, cf, job, EX_EPERM, buf_str(&err));
+		worker_settle(ctl, cf, job, EX_EGAVEUP, buf_str(&err));
 		jobs_unlock_all(ctl);
 		buf_free(&err);
 		return;

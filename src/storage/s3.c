@@ -29,6 +29,8 @@ struct s3_call {
 	long status;
 	struct buf response;
 	char etag[256];
+	long long length; /* Content-Length of the answer, -1 if none */
+	int lost;	  /* an attempt failed in transit: it may have been done */
 };
 
 struct storage_upload {
@@ -137,8 +139,13 @@ static CURLcode s3_attempt(const struct config *cf, struct s3_call *c, struct bu
 	buf_reset(&c->response);
 	c->etag[0] = '\0';
 	c->status = 0;
+	c->length = -1;
 	s3_target(cf, c->key, base, sizeof(base), host, sizeof(host), path, sizeof(path));
-	if (curl == NULL || buf_puts(&url, base) != EX_OK ||
+	/* "Content-Type:" (none): else libcurl labels a POSTFIELDS body
+	 * x-www-form-urlencoded, and S3 keeps the Content-Type of
+	 * CreateMultipartUpload as the object's. */
+	headers = curl_slist_append(NULL, "Content-Type:");
+	if (curl == NULL || headers == NULL || buf_puts(&url, base) != EX_OK ||
 	    s3_sign(cf, c, host, path, &url, &headers, err) != EX_OK) {
 		goto out;
 	}
@@ -161,7 +168,11 @@ static CURLcode s3_attempt(const struct config *cf, struct s3_call *c, struct bu
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	rc = curl_easy_perform(curl);
 	if (rc == CURLE_OK) {
+		curl_off_t length = -1;
+
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->status);
+		curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+		c->length = (long long)length;
 	} else {
 		buf_msg(err, "S3 %s %s: %s%s%s", c->method, c->key, curl_easy_strerror(rc),
 			errbuf[0] ? ": " : "", errbuf);
@@ -200,7 +211,17 @@ static void s3_backoff(const struct config *cf, int n)
 	poll(NULL, 0, (int)(d / 2 + timeutil_jitter_ms(d / 2 + 1)));
 }
 
-/* Perform with retries.  EX_OK for 2xx; EX_EPERM for 4xx (not retried);
+/* 5xx, and S3's 400 RequestTimeout (the connection sat idle too long; the
+ * AWS SDKs retry it), are worth another try; other 4xx are not. */
+static int s3_retryable(const struct s3_call *c)
+{
+	char code[64];
+
+	s3_xml_value(buf_str(&c->response), "Code", code, sizeof(code));
+	return c->status >= 500 || (c->status == 400 && strcmp(code, "RequestTimeout") == 0);
+}
+
+/* Perform with retries.  EX_OK for 2xx; EX_EREFUSED for 4xx (not retried);
  * EX_EIO once retries ran out on 5xx / network failures. */
 static enum ex_status s3_perform(const struct config *cf, struct s3_call *c, struct buf *err)
 {
@@ -218,9 +239,10 @@ static enum ex_status s3_perform(const struct config *cf, struct s3_call *c, str
 		if (rc == CURLE_OK) {
 			s3_error_text(c, err);
 		}
-		if (rc == CURLE_OK && c->status < 500) {
-			return EX_EPERM;
+		if (rc == CURLE_OK && !s3_retryable(c)) {
+			return EX_EREFUSED;
 		}
+		c->lost |= rc != CURLE_OK;
 		if (attempt >= cf->s3_max_retries) {
 			return EX_EIO;
 		}
@@ -290,6 +312,7 @@ static enum ex_status s3_open(const struct config *cf, const char *key,
 			      struct buf *err)
 {
 	struct storage_upload *up = calloc(1, sizeof(*up));
+	long long chunk = cf->part_size + cf->write_buffer + cf->max_row_size;
 	enum ex_status st = EX_OK;
 
 	*out = NULL;
@@ -301,8 +324,9 @@ static enum ex_status s3_open(const struct config *cf, const char *key,
 	snprintf(up->key, sizeof(up->key), "%s%s", cf->s3_prefix, key);
 	up->parts = json_object_new_array();
 	/* A part ends at the first row past part_size: one row and one
-	 * write_buffer more at most. */
-	buf_init(&up->part, (size_t)(cf->part_size + cf->write_buffer + cf->max_row_size));
+	 * write_buffer more at most, and gzip adds up to ~0.1% (stored blocks).
+	 * What is under S3_MIN_PART is held and the next part comes on top. */
+	buf_init(&up->part, (size_t)(S3_MIN_PART + chunk + chunk / 256 + 4096));
 	buf_init(&up->state, 4 * 1024 * 1024);
 	if (resume != NULL && resume->bytes > 0) {
 		st = s3_resume(up, resume, err);
@@ -436,6 +460,28 @@ static enum ex_status s3_complete_body(struct storage_upload *up, struct buf *xm
 	return st == EX_OK ? buf_puts(xml, "</CompleteMultipartUpload>") : st;
 }
 
+/* A CompleteMultipartUpload whose answer was lost may have been done: then
+ * the retries fail (S3 no longer knows the upload).  It was done if the
+ * object is there with every byte of the parts (the key is the job's own). */
+static int s3_completed_anyway(struct storage_upload *up)
+{
+	struct buf err;
+	struct s3_call c;
+	int done;
+
+	buf_init(&err, 2048);
+	s3_call_init(&c, "HEAD", up->key);
+	done = s3_perform(up->cf, &c, &err) == EX_OK && c.length == up->bytes;
+	if (done) {
+		log_warn("S3 %s: the answer to CompleteMultipartUpload was lost, but the object "
+			 "is complete (%lld bytes)",
+			 up->key, up->bytes);
+	}
+	buf_free(&c.response);
+	buf_free(&err);
+	return done;
+}
+
 static enum ex_status s3_complete(struct storage_upload *up, struct buf *err)
 {
 	struct buf xml;
@@ -456,6 +502,9 @@ static enum ex_status s3_complete(struct storage_upload *up, struct buf *err)
 	if (st == EX_OK && strstr(buf_str(&c.response), "<Error>") != NULL) {
 		s3_error_text(&c, err);
 		st = EX_EIO;
+	}
+	if (st != EX_OK && c.lost && s3_completed_anyway(up)) {
+		st = EX_OK;
 	}
 	buf_free(&c.response);
 	buf_free(&xml);

@@ -1,0 +1,241 @@
+"""Fixture code for tests/integration/test_s3.py: exportd with storage.backend = s3.
+
+    S3Web          export.fcgi x4 (spawn-fcgi) + lighttpd reading ONE config
+                   file, the S3 exportd's: the download route presigns with
+                   its [s3] keys and DELETE removes the object through S3.
+                   (The session's export.fcgi reads the session's config,
+                   which has no [s3].)
+    s3_settings()  ExtraExportd settings for an S3Server (path-style).
+    multipart()    what the proxy's request log says about the multipart
+                   uploads of one object key: creates, parts, completes,
+                   aborts, and which uploads were left open.
+    open_uploads() the multipart uploads s3rver still holds on disk.
+    vm_hwm_kib()   a process's peak RSS (VmHWM).
+
+Kept free of pytest fixtures, like stack.py.
+"""
+
+import datetime
+import re
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
+
+import stack as S
+
+PART_SIZE = 5 * 1024 * 1024
+
+
+def s3_settings(srv, secret_key=None, exportd=None, s3=None):
+    """ExtraExportd settings: storage.backend = s3 on `srv` through its
+    verifying proxy, part_size 5M; `exportd` and `s3` override keys."""
+    settings = {
+        "exportd": {
+            "workers": 2,
+            "poll_interval": "200ms",
+            "part_size": "5M",
+            "heartbeat_interval": "300ms",
+            # Longer than any one S3 request of the tests (a 2 s delay):
+            # a worker blocked in curl does not heartbeat.
+            "lease_timeout": "15s",
+            "retry_base": "100ms",
+            "retry_max": "500ms",
+            "shutdown_grace": "3s",
+        },
+        "storage": {"backend": "s3"},
+        "s3": {
+            "bucket": srv.bucket,
+            "prefix": "exports/",
+            "region": srv.region,
+            "endpoint": srv.endpoint,
+            "addressing": "path",
+            "access_key_id": srv.access_key,
+            "secret_access_key": secret_key or srv.secret_key,
+            "presign_ttl": "300s",
+            "timeout": "5s",
+            "max_retries": 4,
+            "retry_base": "50ms",
+        },
+    }
+    for section, kv in (("exportd", exportd), ("s3", s3)):
+        settings[section].update(kv or {})
+    return settings
+
+
+class S3Web:
+    """spawn-fcgi'd export.fcgi x4 + lighttpd (fcgi-conf/lighttpd.conf) on
+    their own port, socket and logs, all reading `conf`."""
+
+    fcgi_children = 4
+
+    def __init__(self, stack, root, conf, name="s3"):
+        self.stack = stack
+        self.conf = conf
+        self.name = name
+        self.run_dir = root / ("%s-web" % name)
+        self.fcgi_socket = self.run_dir / "fcgi.sock"
+        self.fcgi_pidfile = self.run_dir / "fcgi.pid"
+        self.fcgi_log = self.run_dir / "export.fcgi.log"
+        self.lighttpd = None
+        self.port = None
+        self.base_url = None
+        self.api = None
+
+    @property
+    def log_names(self):
+        return ["%s export.fcgi" % self.name, "%s lighttpd error log" % self.name,
+                "%s lighttpd stderr" % self.name]
+
+    def start(self):
+        self.run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        S.LOGS[self.log_names[0]] = self.fcgi_log
+        self.fcgi_log.touch()
+        spawn = S.which("spawn-fcgi", "apt-get install spawn-fcgi")
+        argv = [spawn, "-s", self.fcgi_socket, "-M", "0666", "-F", str(self.fcgi_children),
+                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
+                self.stack.export_fcgi, self.fcgi_log]
+        S.run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
+              env=S.clean_env(EXPORTD_CONFIG=self.conf), timeout=30)
+        pids = S.read_pids(self.fcgi_pidfile)
+        if len(pids) != self.fcgi_children:
+            raise S.StackError("spawn-fcgi wrote %r, expected %d pids"
+                               % (pids, self.fcgi_children))
+        lighttpd = S.which("lighttpd", "apt-get install lighttpd")
+        S.LOGS[self.log_names[1]] = self.run_dir / "lighttpd-error.log"
+
+        def make(port):
+            return S.Service(self.log_names[2],
+                             [lighttpd, "-D", "-f", S.SRCDIR / "fcgi-conf/lighttpd.conf"],
+                             self.run_dir / "lighttpd.stderr",
+                             env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
+                                             HTTPD_STORAGE_DIR=self.stack.storage_dir,
+                                             HTTPD_RUN_DIR=self.run_dir))
+
+        self.lighttpd, self.port = S.start_on_free_port(
+            make, "lighttpd (%s)" % self.name, self.log_names[1:])
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.api = S.Api(self.base_url)
+        try:
+            S.wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
+                           what="GET /healthz through the %s lighttpd" % self.name)
+        except S.StackError as e:
+            raise S.StackError("%s\n%s" % (e, S.logs_excerpt(self.log_names))) from None
+        return self
+
+    def stop(self):
+        if self.lighttpd is not None:
+            self.lighttpd.stop()
+        S.kill_pids(S.read_pids(self.fcgi_pidfile), grace=2.0)
+        for p in (self.fcgi_socket, self.fcgi_pidfile):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+        for n in self.log_names:
+            S.LOGS.pop(n, None)
+
+
+# ------------------------------------------------------------ the proxy's log
+
+def query_pairs(raw):
+    """[(name, value)] of a raw query string, decoded; "uploads" -> ("uploads", "")."""
+    return parse_qsl(raw, keep_blank_values=True)
+
+
+def classify(entry):
+    """The S3 operation of a proxy log entry (by method and query)."""
+    q = dict(query_pairs(entry["query"]))
+    m = entry["method"]
+    if m == "POST" and "uploads" in q:
+        return "CreateMultipartUpload"
+    if m == "PUT" and "partNumber" in q and "uploadId" in q:
+        return "UploadPart"
+    if m == "POST" and "uploadId" in q:
+        return "CompleteMultipartUpload"
+    if m == "DELETE" and "uploadId" in q:
+        return "AbortMultipartUpload"
+    if m == "DELETE":
+        return "DeleteObject"
+    if m == "PUT":
+        return "PutObject"
+    if m in ("GET", "HEAD"):
+        return m + "Object"
+    return m
+
+
+def multipart(log, path):
+    """What the log says about the multipart uploads of the object at
+    `path` ("/bucket/exports/<id>.csv"):
+      creates    [entry] CreateMultipartUpload (any status)
+      parts      [(entry time, upload id, part number, status, fault action)]
+      completes  {upload id: [status]}
+      aborts     {upload id: [status]}
+      upload_ids upload ids in the order first seen
+      open       upload ids never completed (200) nor aborted (204), plus one
+                 None per successful create whose id never appeared (an
+                 upload created and then forgotten)"""
+    out = SimpleNamespace(creates=[], parts=[], completes={}, aborts={}, upload_ids=[],
+                          entries=[])
+    for e in log:
+        if e["path"] != path:
+            continue
+        out.entries.append(e)
+        op = classify(e)
+        q = dict(query_pairs(e["query"]))
+        uid = q.get("uploadId")
+        if uid is not None and uid not in out.upload_ids:
+            out.upload_ids.append(uid)
+        fault = (e.get("fault") or {}).get("action")
+        if op == "CreateMultipartUpload":
+            out.creates.append(e)
+        elif op == "UploadPart":
+            out.parts.append((e["time"], uid, int(q["partNumber"]), e["status"], fault))
+        elif op == "CompleteMultipartUpload":
+            out.completes.setdefault(uid, []).append(e["status"])
+        elif op == "AbortMultipartUpload":
+            out.aborts.setdefault(uid, []).append(e["status"])
+    done = {u for u, st in out.completes.items() if 200 in st}
+    done |= {u for u, st in out.aborts.items() if 204 in st}
+    out.open = [u for u in out.upload_ids if u not in done]
+    created_ok = sum(1 for e in out.creates if e["status"] == 200)
+    out.open += [None] * max(0, created_ok - len(out.upload_ids))
+    return out
+
+
+def open_uploads(srv):
+    """{upload id: object key} of the multipart uploads s3rver keeps on disk
+    (it removes an upload's directory when the upload is completed; it
+    implements no AbortMultipartUpload, so an aborted one stays)."""
+    root = srv.data_dir / srv.bucket / "._S3rver_uploads"
+    out = {}
+    if root.is_dir():
+        for d in root.iterdir():
+            keyfile = d / "key"
+            out[d.name] = keyfile.read_text() if keyfile.exists() else None
+    return out
+
+
+# ------------------------------------------------------------ processes
+
+def vm_hwm_kib(pid):
+    """VmHWM (peak resident set) of a live process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc/%d/status" % pid)
+
+
+def claimed_by(daemon, job_id, start=0):
+    """The pids that logged "job <id>: claimed" in daemon's log since start."""
+    rx = re.compile(r"^job %s: claimed" % re.escape(job_id))
+    return [t[1] for t in daemon.log_lines(start) if rx.search(t[3])]
+
+
+def parse_ts(text):
+    """An API timestamp ("2024-01-02T03:04:05.123Z") as a datetime."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def wall(job):
+    """completed_at - started_at of an API job, in seconds."""
+    return (parse_ts(job["completed_at"]) - parse_ts(job["started_at"])).total_seconds()
