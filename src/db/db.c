@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +138,24 @@ void db_exec_quiet(PGconn *conn, const char *sql)
 		log_warn("%s failed: %s", sql, PQerrorMessage(conn));
 	}
 	PQclear(r);
+}
+
+enum ex_status db_exec_state(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			     PGresult **res, char state[6], struct buf *err)
+{
+	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType rs = PQresultStatus(r);
+	const char *code;
+
+	state[0] = '\0';
+	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+		*res = r;
+		return EX_OK;
+	}
+	*res = NULL;
+	code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(state, 6, "%s", code != NULL ? code : "");
+	db_error_text(conn, r, err);
+	PQclear(r);
+	return EX_EDB;
 }

@@ -25,6 +25,12 @@ enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **ou
 enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		       PGresult **res, struct buf *err) EX_MUST_CHECK;
 
+/* db_exec() that also hands back the SQLSTATE of a failure ("" if none),
+ * for callers that answer differently by error class; *res is set only on
+ * success. */
+enum ex_status db_exec_state(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			     PGresult **res, char state[6], struct buf *err) EX_MUST_CHECK;
+
 /* Run several ;-separated statements without parameters (migrations). */
 enum ex_status db_exec_script(PGconn *conn, const char *sql, struct buf *err) EX_MUST_CHECK;
 

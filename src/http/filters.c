@@ -22,28 +22,6 @@ struct filters_bound {
 	int ok;
 };
 
-/* db_exec() that keeps the SQLSTATE of a failure: class 22 (data
- * exception) means the client's value was at fault. */
-static enum ex_status filters_exec(PGconn *conn, const char *sql, int n, const char *const *params,
-				   PGresult **res, char state[6], struct buf *err)
-{
-	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType rs = PQresultStatus(r);
-	const char *code;
-
-	state[0] = '\0';
-	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
-		*res = r;
-		return EX_OK;
-	}
-	*res = NULL;
-	code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(state, 6, "%s", code != NULL ? code : "");
-	db_error_text(conn, r, err);
-	PQclear(r);
-	return EX_EDB;
-}
-
 static int filters_data_error(const char *state)
 {
 	return strncmp(state, "22", 2) == 0;
@@ -158,11 +136,11 @@ static enum ex_status filters_bound(PGconn *conn, const char *name, struct json_
 	}
 	copy[i] = '\0';
 	params[0] = copy;
-	st = filters_exec(conn,
-			  "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC',"
-			  " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-			  " extract(epoch FROM $1::timestamptz)::float8",
-			  1, params, &res, state, err);
+	st = db_exec_state(conn,
+			   "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC',"
+			   " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+			   " extract(epoch FROM $1::timestamptz)::float8",
+			   1, params, &res, state, err);
 	if (st != EX_OK && filters_data_error(state)) {
 		problem_add_member(p, "filters", name, "is not a valid date and time");
 		return EX_OK;
@@ -212,7 +190,7 @@ static enum ex_status filters_cast(PGconn *conn, const char *name, const char *s
 	 * PostgreSQL wrote itself.  The value only ever travels as $1. */
 	st = buf_printf(&sql, "SELECT CAST($1 AS %s)", sqltype);
 	if (st == EX_OK) {
-		st = filters_exec(conn, buf_str(&sql), 1, params, &res, state, err);
+		st = db_exec_state(conn, buf_str(&sql), 1, params, &res, state, err);
 	}
 	if (st != EX_OK && filters_data_error(state)) {
 		problem_clip(buf_str(err), msg, sizeof(msg));

@@ -78,28 +78,6 @@ static enum ex_status jobs_one(PGconn *conn, const char *sql, int n, const char 
 	return st;
 }
 
-/* db_exec() that also hands back the SQLSTATE of a failure ("" if none). */
-static enum ex_status jobs_exec_state(PGconn *conn, const char *sql, int n,
-				      const char *const *params, PGresult **res, char state[6],
-				      struct buf *err)
-{
-	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType rs = PQresultStatus(r);
-	const char *code;
-
-	state[0] = '\0';
-	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
-		*res = r;
-		return EX_OK;
-	}
-	*res = NULL;
-	code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(state, 6, "%s", code != NULL ? code : "");
-	db_error_text(conn, r, err);
-	PQclear(r);
-	return EX_EDB;
-}
-
 /* The job an Idempotency-Key created in the last 24 hours, if any:
  * *found = 0 when there is none. */
 static enum ex_status jobs_key_lookup(PGconn *conn, const struct jobs_new *j,
@@ -237,8 +215,8 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->idempotency_key,
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
 				  j->workspace};
-	enum ex_status st = jobs_exec_state(conn, sql != NULL ? sql : JOBS_INSERT_UNBOUND,
-					    sql != NULL ? 14 : 13, params, res, state, err);
+	enum ex_status st = db_exec_state(conn, sql != NULL ? sql : JOBS_INSERT_UNBOUND,
+					  sql != NULL ? 14 : 13, params, res, state, err);
 
 	if (st == EX_OK && PQntuples(*res) != 1) {
 		PQclear(*res);
