@@ -335,6 +335,13 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 		}
 		for (r = 0; st == EX_OK && r < n; r++) {
 			st = export_row(s, res, r, err);
+			/* libpq reads the socket only when asked: drain it now and
+			 * then, so the server keeps sending the next chunk while
+			 * this one is formatted instead of stalling on a full
+			 * socket buffer. */
+			if (more && (r & 255) == 255 && !PQconsumeInput(s->data)) {
+				break; /* the connection failed: PQgetResult says how */
+			}
 		}
 		if (st == EX_OK && more) {
 			st = export_between_chunks(s, PQgetvalue(res, n - 1, s->ncols), err);

@@ -792,12 +792,14 @@ long long jobs_next_due_ms(PGconn *conn)
 
 	buf_init(&err, 1024);
 	if (db_exec(conn,
-		    "SELECT greatest(0, ceil(extract(epoch FROM min(run_at) - now()) * "
-		    "1000))::bigint"
+		    /* NULL when nothing is pending (greatest() would make that 0
+		     * and the worker spin). */
+		    "SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint"
 		    " FROM export_jobs WHERE status = 'pending'",
 		    0, NULL, &res, &err) == EX_OK &&
 	    db_value(res, 0, 0) != NULL) {
 		ms = db_int(res, 0, 0);
+		ms = ms < 0 ? 0 : ms;
 	}
 	PQclear(res);
 	buf_free(&err);
