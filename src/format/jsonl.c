@@ -72,10 +72,27 @@ out:
 	return st;
 }
 
+static int jsonl_needs_escape(const char *s, size_t len);
+
+/* "..." escaped; a value with nothing to escape is copied in one go. */
 static enum ex_status jsonl_string(const char *s, size_t len, struct buf *out)
 {
 	enum ex_status st;
+	char *p;
 
+	if (!jsonl_needs_escape(s, len)) {
+		st = buf_reserve(out, len + 2);
+		if (st != EX_OK) {
+			return st;
+		}
+		p = out->data + out->len;
+		*p++ = '"';
+		memcpy(p, s, len);
+		p[len] = '"';
+		out->len += len + 2;
+		out->data[out->len] = '\0';
+		return EX_OK;
+	}
 	st = buf_putc(out, '"');
 	if (st == EX_OK) {
 		st = jsonl_string_body(s, len, out);
@@ -195,21 +212,36 @@ static enum ex_status jsonl_value(enum format_type type, const struct format_fie
 	return jsonl_string(f->value, f->len, out);
 }
 
-/* ',' (except before the first member), "name", ':' */
+/* ',' (except before the first member), "name", ':'.  Column names rarely
+ * need escaping: then the whole key goes out in one copy (this runs for
+ * every column of every row). */
 static enum ex_status jsonl_key(const char *name, size_t i, struct buf *out)
 {
-	enum ex_status st = EX_OK;
+	size_t len = strlen(name);
+	enum ex_status st;
+	char *p;
 
+	if (jsonl_needs_escape(name, len)) {
+		st = i > 0 ? buf_putc(out, ',') : EX_OK;
+		st = st == EX_OK ? jsonl_string(name, len, out) : st;
+		return st == EX_OK ? buf_putc(out, ':') : st;
+	}
+	st = buf_reserve(out, len + 4);
+	if (st != EX_OK) {
+		return st;
+	}
+	p = out->data + out->len;
 	if (i > 0) {
-		st = buf_putc(out, ',');
+		*p++ = ',';
 	}
-	if (st == EX_OK) {
-		st = jsonl_string(name, strlen(name), out);
-	}
-	if (st == EX_OK) {
-		st = buf_putc(out, ':');
-	}
-	return st;
+	*p++ = '"';
+	memcpy(p, name, len);
+	p += len;
+	*p++ = '"';
+	*p++ = ':';
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = '\0';
+	return EX_OK;
 }
 
 enum ex_status jsonl_row(const struct format_writer *w, const struct format_field *fields,
