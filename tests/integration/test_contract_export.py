@@ -45,6 +45,7 @@ import psycopg2.extras
 import pytest
 
 import stack as S
+from test_export import assert_same_bytes  # noqa: E402  (one copy of the helper)
 
 BIG, BIG_ROWS = "contract_big", 20000
 ASOF, ASOF_ROWS = "contract_asof", 10000
@@ -104,21 +105,6 @@ def gzip_test(path):
     p = subprocess.run(["gzip", "-t", str(path)], capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 0, "gzip -t %s failed (exit %d): %s" % (path, p.returncode, p.stderr)
-
-
-def assert_same_bytes(got, want, what):
-    if got == want:
-        return
-    g, w = got.split(b"\n"), want.split(b"\n")
-    for i, (a, b) in enumerate(zip(g, w)):
-        if a != b:
-            raise AssertionError("%s differs at line %d (of %d exported, %d expected):\n"
-                                 "  got:      %r\n  expected: %r"
-                                 % (what, i + 1, len(g), len(w), a[:400], b[:400]))
-    raise AssertionError("%s: %d bytes in %d lines, expected %d bytes in %d lines; "
-                         "first extra line: %r"
-                         % (what, len(got), len(g), len(want), len(w),
-                            (g[len(w)] if len(g) > len(w) else w[len(g)])[:400]))
 
 
 def csv_records(data):
