@@ -12,6 +12,7 @@
 #include "format/format.h"
 #include "http/filters.h"
 #include "http/problem.h"
+#include "http/reply.h"
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
 
@@ -30,7 +31,8 @@ struct create_req {
 	int has_type; /* t is loaded */
 };
 
-int create_valid_key(const char *key)
+/* Is key a valid Idempotency-Key: 1..255 printable ASCII characters? */
+static int create_valid_key(const char *key)
 {
 	size_t i, n = strlen(key);
 
@@ -351,6 +353,7 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 	PGresult *res = NULL;
 	struct jobs_new j;
 	struct buf err;
+	enum ex_status st;
 	uuid_t u;
 
 	uuid_generate_random(u);
@@ -358,22 +361,28 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 	crypto_sha256_hex(raw->data != NULL ? raw->data : "", raw->len, sha);
 	create_fill(app, who, req, id, sha, r, &j);
 	buf_init(&err, 4096);
-	if (jobs_create(app->conn, &j, &outcome, &res, &err) != EX_OK) {
-		handlers_db_error(app, r, &err);
-	} else if (outcome == JOBS_KEY_MISMATCH) {
-		create_key_reused(r, res);
-	} else if (outcome == JOBS_AT_LIMIT) {
-		create_at_limit(app, r, res);
-	} else {
-		snprintf(extra, sizeof(extra), "Location: %s/exports/%s\r\n%s",
-			 app->cf->http_base_path, PQgetvalue(res, 0, JOBS_VIEW_ID),
-			 outcome == JOBS_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
-		log_info("request %s: job %s %s (workspace %s, type %s)", r->id,
-			 PQgetvalue(res, 0, JOBS_VIEW_ID),
-			 outcome == JOBS_REPLAYED ? "replayed (Idempotency-Key)" : "created",
-			 who->workspace, req->type);
-		handlers_send_job(app, r, res, 202, extra);
+	st = jobs_create(app->conn, &j, &outcome, &res, &err);
+	if (st) {
+		reply_db_error(app, r, &err);
+		goto out;
 	}
+	if (outcome == JOBS_KEY_MISMATCH) {
+		create_key_reused(r, res);
+		goto out;
+	}
+	if (outcome == JOBS_AT_LIMIT) {
+		create_at_limit(app, r, res);
+		goto out;
+	}
+	snprintf(extra, sizeof(extra), "Location: %s/exports/%s\r\n%s", app->cf->http_base_path,
+		 PQgetvalue(res, 0, JOBS_VIEW_ID),
+		 outcome == JOBS_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+	log_info("request %s: job %s %s (workspace %s, type %s)", r->id,
+		 PQgetvalue(res, 0, JOBS_VIEW_ID),
+		 outcome == JOBS_REPLAYED ? "replayed (Idempotency-Key)" : "created",
+		 who->workspace, req->type);
+	reply_job(app, r, res, 202, extra);
+out:
 	PQclear(res);
 	buf_free(&err);
 }
@@ -407,14 +416,16 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 	return 1;
 }
 
-void create_handle(struct app *app, struct http_request *r, const struct auth *who)
+void create_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id)
 {
 	struct create_req req;
 	struct json_object *body = NULL;
 	struct problem p;
 	struct buf raw, err;
 	const char *why;
+	enum ex_status st;
 
+	(void)id;
 	memset(&req, 0, sizeof(req));
 	buf_init(&raw, (size_t)app->cf->http_body_limit);
 	buf_init(&err, 4096);
@@ -429,9 +440,10 @@ void create_handle(struct app *app, struct http_request *r, const struct auth *w
 		goto out;
 	}
 	problem_init(&p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
-	if (create_check(app, body, &req, &p, &err) != EX_OK) {
+	st = create_check(app, body, &req, &p, &err);
+	if (st) {
 		problem_free(&p);
-		handlers_db_error(app, r, &err);
+		reply_db_error(app, r, &err);
 		goto out;
 	}
 	if (problem_has_errors(&p)) {

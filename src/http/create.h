@@ -4,12 +4,11 @@
 #ifndef EXPORTD_CREATE_H
 #define EXPORTD_CREATE_H
 
-#include "http/handlers.h"
+#include "http/app.h"
+#include "http/request.h"
 
-/* Answers the request whatever happens. */
-void create_handle(struct app *app, struct http_request *r, const struct auth *who);
-
-/* Is key a valid Idempotency-Key: 1..255 printable ASCII characters? */
-int create_valid_key(const char *key);
+/* Answers the request whatever happens.  A route handler (routes.c): id is
+ * unused. */
+void create_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id);
 
 #endif

@@ -5,7 +5,8 @@
 
 #include <libpq-fe.h>
 
-#include "http/handlers.h"
+#include "http/app.h"
+#include "http/request.h"
 
 /* row is a job view row (jobs.h) of a job in the caller's workspace. */
 void download_serve(struct app *app, struct http_request *r, const PGresult *job);

@@ -12,7 +12,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
-#include "http/handlers.h"
+#include "http/dispatch.h"
 #include "http/request.h"
 
 static volatile sig_atomic_t main_stop, main_busy;
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	while (!main_stop && FCGX_Accept_r(&fcgi) >= 0) {
 		main_busy = 1;
 		request_init(&r, &fcgi);
-		handlers_dispatch(&app, &r);
+		dispatch_request(&app, &r);
 		FCGX_Finish_r(&fcgi);
 		main_busy = 0;
 	}

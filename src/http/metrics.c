@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "http/reply.h"
 #include "jobs/jobs.h"
 
 /* Upper bounds of exportd_export_duration_seconds, in seconds. */
@@ -27,10 +28,10 @@ static enum ex_status metrics_sample(struct buf *out, const char *name, const ch
 {
 	enum ex_status st = metrics_head(out, name, type, help);
 
-	if (st == EX_OK) {
-		st = buf_printf(out, "%s %s\n", name, value);
+	if (st) {
+		return st;
 	}
-	return st;
+	return buf_printf(out, "%s %s\n", name, value);
 }
 
 static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
@@ -41,13 +42,19 @@ static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
 	size_t i;
 
 	st = metrics_head(out, "exportd_jobs", "gauge", "Export jobs by status.");
-	for (i = 0; st == EX_OK && i < sizeof(metrics_statuses) / sizeof(metrics_statuses[0]);
-	     i++) {
+	if (st) {
+		goto out;
+	}
+	for (i = 0; i < sizeof(metrics_statuses) / sizeof(metrics_statuses[0]); i++) {
 		n = NULL;
 		json_object_object_get_ex(by, metrics_statuses[i], &n);
 		st = buf_printf(out, "exportd_jobs{status=\"%s\"} %lld\n", metrics_statuses[i],
 				(long long)json_object_get_int64(n));
+		if (st) {
+			goto out;
+		}
 	}
+out:
 	json_object_put(by);
 	return st;
 }
@@ -61,66 +68,82 @@ static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
 
 	st = metrics_head(out, name, "histogram",
 			  "Time from the first start to completion of finished exports.");
-	for (i = 0; st == EX_OK && i < METRICS_NBUCKETS; i++) {
+	if (st) {
+		goto out;
+	}
+	for (i = 0; i < METRICS_NBUCKETS; i++) {
 		st = buf_printf(
 			out, "%s_bucket{le=\"%s\"} %lld\n", name, metrics_buckets[i],
 			(long long)json_object_get_int64(json_object_array_get_idx(counts, i)));
+		if (st) {
+			goto out;
+		}
 	}
-	if (st == EX_OK) {
-		st = buf_printf(out, "%s_bucket{le=\"+Inf\"} %s\n%s_sum %s\n%s_count %s\n", name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT), name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_SUM), name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT));
-	}
+	st = buf_printf(out, "%s_bucket{le=\"+Inf\"} %s\n%s_sum %s\n%s_count %s\n", name,
+			PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT), name,
+			PQgetvalue(res, 0, JOBS_METRICS_DURATION_SUM), name,
+			PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT));
+out:
 	json_object_put(counts);
 	return st;
 }
 
-enum ex_status metrics_render(const PGresult *res, struct buf *out)
+/* The exposition text for a jobs_metrics() row (jobs.h), appended to out. */
+static enum ex_status metrics_render(const PGresult *res, struct buf *out)
 {
-	enum ex_status st = metrics_jobs(res, out);
+	enum ex_status st;
 
-	if (st == EX_OK) {
-		st = metrics_sample(out, "exportd_rows_exported_total", "counter",
-				    "Rows written by finished exports.",
-				    PQgetvalue(res, 0, JOBS_METRICS_ROWS));
+	st = metrics_jobs(res, out);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = metrics_sample(out, "exportd_bytes_exported_total", "counter",
-				    "Bytes of the files of finished exports.",
-				    PQgetvalue(res, 0, JOBS_METRICS_BYTES));
+	st = metrics_sample(out, "exportd_rows_exported_total", "counter",
+			    "Rows written by finished exports.",
+			    PQgetvalue(res, 0, JOBS_METRICS_ROWS));
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = metrics_histogram(res, out);
+	st = metrics_sample(out, "exportd_bytes_exported_total", "counter",
+			    "Bytes of the files of finished exports.",
+			    PQgetvalue(res, 0, JOBS_METRICS_BYTES));
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = metrics_sample(out, "exportd_queue_depth", "gauge",
-				    "Pending jobs that are due to run.",
-				    PQgetvalue(res, 0, JOBS_METRICS_QUEUE));
+	st = metrics_histogram(res, out);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
-				    "How long the longest-waiting due job has waited to start.",
-				    PQgetvalue(res, 0, JOBS_METRICS_OLDEST_DUE));
+	st = metrics_sample(out, "exportd_queue_depth", "gauge",
+			    "Pending jobs that are due to run.",
+			    PQgetvalue(res, 0, JOBS_METRICS_QUEUE));
+	if (st) {
+		return st;
 	}
-	return st;
+	return metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
+			      "How long the longest-waiting due job has waited to start.",
+			      PQgetvalue(res, 0, JOBS_METRICS_OLDEST_DUE));
 }
 
-void metrics_handle(struct app *app, struct http_request *r)
+void metrics_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id)
 {
 	PGresult *res = NULL;
 	struct buf err, out;
 	char extra[96];
+	enum ex_status st;
 
+	(void)who;
+	(void)id;
 	buf_init(&err, 4096);
 	buf_init(&out, 64 * 1024);
-	if (jobs_metrics(app->conn, METRICS_BUCKETS_SQL, &res, &err) != EX_OK) {
-		handlers_db_error(app, r, &err);
+	st = jobs_metrics(app->conn, METRICS_BUCKETS_SQL, &res, &err);
+	if (st) {
+		reply_db_error(app, r, &err);
 		goto out;
 	}
-	if (metrics_render(res, &out) != EX_OK) {
+	st = metrics_render(res, &out);
+	if (st) {
 		buf_msg(&err, "the metrics do not fit in %lld bytes", (long long)out.cap);
-		handlers_db_error(app, r, &err);
+		reply_internal(r, "metrics", &err);
 		goto out;
 	}
 	snprintf(extra, sizeof(extra), "Content-Length: %lld\r\nCache-Control: no-store\r\n",

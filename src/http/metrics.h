@@ -4,16 +4,12 @@
 #ifndef EXPORTD_METRICS_H
 #define EXPORTD_METRICS_H
 
-#include <libpq-fe.h>
+#include "http/app.h"
+#include "http/request.h"
 
-#include "common/buf.h"
-#include "common/status.h"
-#include "http/handlers.h"
-
-/* Answers the request whatever happens (503 when the query fails). */
-void metrics_handle(struct app *app, struct http_request *r);
-
-/* The exposition text for a jobs_metrics() row (jobs.h), appended to out. */
-enum ex_status metrics_render(const PGresult *res, struct buf *out) EX_MUST_CHECK;
+/* Answers the request whatever happens: 503 when the query fails, 500 when
+ * the text does not fit its buffer.  A route handler (routes.c). */
+void metrics_handle(struct app *app, struct http_request *r, const struct auth *who,
+		    const char *id);
 
 #endif

@@ -5,78 +5,75 @@
 
 #include "jobs/jobs.h"
 
-struct router_entry {
-	enum router_route route;
-	const char *allow;
+#define ROUTER_ID "{id}"
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} router_methods[] = {
+	{ROUTER_GET, "GET"},
+	{ROUTER_HEAD, "HEAD"},
+	{ROUTER_POST, "POST"},
+	{ROUTER_DELETE, "DELETE"},
 };
 
-static const struct router_entry router_table[] = {
-	[ROUTE_NONE] = {ROUTE_NONE, ""},
-	[ROUTE_HEALTHZ] = {ROUTE_HEALTHZ, "GET, HEAD"},
-	[ROUTE_EXPORTS] = {ROUTE_EXPORTS, "GET, HEAD, POST"},
-	[ROUTE_EXPORT] = {ROUTE_EXPORT, "GET, HEAD, DELETE"},
-	[ROUTE_DOWNLOAD] = {ROUTE_DOWNLOAD, "GET, HEAD"},
-	[ROUTE_METRICS] = {ROUTE_METRICS, "GET, HEAD"},
-};
-
-/* Is method one of the comma-separated names in allow? */
-static int router_allowed(const char *allow, const char *method)
+static unsigned router_method_bit(const char *method)
 {
-	size_t n = strlen(method);
-	const char *p = allow;
+	size_t i;
 
-	while ((p = strstr(p, method)) != NULL) {
-		if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0')) {
-			return 1;
+	for (i = 0; i < sizeof(router_methods) / sizeof(router_methods[0]); i++) {
+		if (strcmp(method, router_methods[i].name) == 0) {
+			return router_methods[i].bit;
 		}
-		p += n;
 	}
 	return 0;
 }
 
-/* Path (query removed, base stripped) -> route and id. */
-static enum router_route router_path(const char *path, size_t len, char id[37])
+/* "GET, HEAD, POST" for a mask, in the order of router_methods. */
+static void router_allow_text(unsigned mask, char *out, size_t size)
 {
-	static const char exports[] = "/exports";
-	const size_t elen = sizeof(exports) - 1;
-	const char *rest;
+	size_t i, used = 0;
+	int n;
 
-	if (len == 8 && memcmp(path, "/healthz", 8) == 0) {
-		return ROUTE_HEALTHZ;
+	out[0] = '\0';
+	for (i = 0; i < sizeof(router_methods) / sizeof(router_methods[0]); i++) {
+		if ((mask & router_methods[i].bit) == 0) {
+			continue;
+		}
+		n = snprintf(out + used, size - used, "%s%s", used > 0 ? ", " : "",
+			     router_methods[i].name);
+		if (n < 0 || (size_t)n >= size - used) {
+			return;
+		}
+		used += (size_t)n;
 	}
-	if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
-		return ROUTE_METRICS;
-	}
-	if (len < elen || memcmp(path, exports, elen) != 0) {
-		return ROUTE_NONE;
-	}
-	if (len == elen) {
-		return ROUTE_EXPORTS;
-	}
-	if (path[elen] != '/' || len < elen + 1 + 36) {
-		return ROUTE_NONE;
-	}
-	rest = path + elen + 1;
-	memcpy(id, rest, 36);
-	id[36] = '\0';
-	if (!jobs_valid_id(id)) {
-		return ROUTE_NONE;
-	}
-	len -= elen + 1 + 36;
-	rest += 36;
-	if (len == 0) {
-		return ROUTE_EXPORT;
-	}
-	if (len == 9 && memcmp(rest, "/download", 9) == 0) {
-		return ROUTE_DOWNLOAD;
-	}
-	return ROUTE_NONE;
 }
 
-void router_match(const char *method, const char *uri, const char *base_path,
-		  struct router_match *m)
+/* Does path [p, p+len) match pattern?  A {id} segment takes a job id. */
+static int router_path_matches(const char *pattern, const char *p, size_t len, char id[37])
 {
-	size_t blen = strlen(base_path), len;
+	const char *hole = strstr(pattern, ROUTER_ID);
+	size_t pre, post;
+
+	if (hole == NULL) {
+		return strlen(pattern) == len && memcmp(pattern, p, len) == 0;
+	}
+	pre = (size_t)(hole - pattern);
+	post = strlen(hole + strlen(ROUTER_ID));
+	if (len != pre + JOBS_ID_LEN + post || memcmp(pattern, p, pre) != 0 ||
+	    memcmp(hole + strlen(ROUTER_ID), p + pre + JOBS_ID_LEN, post) != 0) {
+		return 0;
+	}
+	memcpy(id, p + pre, JOBS_ID_LEN);
+	id[JOBS_ID_LEN] = '\0';
+	return jobs_valid_id(id);
+}
+
+void router_match(const struct router_route *table, size_t n, const char *method, const char *uri,
+		  const char *base_path, struct router_match *m)
+{
+	size_t blen = strlen(base_path), len, i;
+	unsigned bit = router_method_bit(method), allowed = 0;
 	const char *q;
 
 	memset(m, 0, sizeof(*m));
@@ -87,12 +84,21 @@ void router_match(const char *method, const char *uri, const char *base_path,
 	uri += blen;
 	q = strchr(uri, '?');
 	len = q != NULL ? (size_t)(q - uri) : strlen(uri);
-	m->route = router_path(uri, len, m->id);
-	if (m->route == ROUTE_NONE) {
-		return;
+	for (i = 0; i < n; i++) {
+		if (!router_path_matches(table[i].path, uri, len, m->id)) {
+			continue;
+		}
+		allowed |= table[i].methods;
+		if ((table[i].methods & bit) != 0) {
+			m->route = &table[i];
+			m->status = 0;
+			return;
+		}
 	}
-	m->allow = router_table[m->route].allow;
-	m->status = router_allowed(m->allow, method) ? 0 : 405;
+	if (allowed != 0) {
+		m->status = 405;
+		router_allow_text(allowed, m->allow, sizeof(m->allow));
+	}
 }
 
 static int router_hex(char c)

@@ -1,69 +1,83 @@
 /* Router, query strings and Range parsing. */
 #include "http/range.h"
 #include "http/router.h"
+#include "http/routes.h"
 #include "unit.h"
 
 #define ID "0b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a10"
 
+/* The API's own table (routes.c): the route each request reaches. */
 static void test_routes(void)
 {
 	static const struct {
 		const char *method, *uri, *base;
-		enum router_route route;
+		const char *route; /* its name, NULL for 404 and 405 */
 		int status;
 	} cases[] = {
-		{"GET", "/healthz", "", ROUTE_HEALTHZ, 0},
-		{"HEAD", "/healthz", "", ROUTE_HEALTHZ, 0},
-		{"POST", "/healthz", "", ROUTE_HEALTHZ, 405},
-		{"GET", "/metrics", "", ROUTE_METRICS, 0},
-		{"HEAD", "/metrics", "", ROUTE_METRICS, 0},
-		{"GET", "/metrics?x=1", "", ROUTE_METRICS, 0},
-		{"POST", "/metrics", "", ROUTE_METRICS, 405},
-		{"DELETE", "/metrics", "", ROUTE_METRICS, 405},
-		{"GET", "/api/metrics", "/api", ROUTE_METRICS, 0},
-		{"GET", "/metrics", "/api", ROUTE_NONE, 404},
-		{"GET", "/metrics/", "", ROUTE_NONE, 404},
-		{"GET", "/metricsx", "", ROUTE_NONE, 404},
-		{"GET", "/exports", "", ROUTE_EXPORTS, 0},
-		{"POST", "/exports", "", ROUTE_EXPORTS, 0},
-		{"POST", "/exports?x=1", "", ROUTE_EXPORTS, 0},
-		{"PUT", "/exports", "", ROUTE_EXPORTS, 405},
-		{"GET", "/exports/" ID, "", ROUTE_EXPORT, 0},
-		{"DELETE", "/exports/" ID, "", ROUTE_EXPORT, 0},
-		{"POST", "/exports/" ID, "", ROUTE_EXPORT, 405},
-		{"GET", "/exports/" ID "/download", "", ROUTE_DOWNLOAD, 0},
-		{"GET", "/exports/" ID "/download?token=abc", "", ROUTE_DOWNLOAD, 0},
-		{"DELETE", "/exports/" ID "/download", "", ROUTE_DOWNLOAD, 405},
-		{"GET", "/api/exports/" ID, "/api", ROUTE_EXPORT, 0},
-		{"GET", "/exports", "/api", ROUTE_NONE, 404},
-		{"GET", "/exportsXYZ", "", ROUTE_NONE, 404},
-		{"GET", "/exports/", "", ROUTE_NONE, 404},
-		{"GET", "/exports/not-a-uuid", "", ROUTE_NONE, 404},
-		{"GET", "/exports/0b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a1z", "", ROUTE_NONE, 404},
-		{"GET", "/exports/" ID "x", "", ROUTE_NONE, 404},
-		{"GET", "/exports/" ID "/downloadx", "", ROUTE_NONE, 404},
-		{"GET", "/exports/" ID "/", "", ROUTE_NONE, 404},
-		{"GET", "/", "", ROUTE_NONE, 404},
-		{"GET", "", "", ROUTE_NONE, 404},
-		{"GET", "/exports/%30b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a10", "", ROUTE_NONE, 404},
+		{"GET", "/healthz", "", "healthz", 0},
+		{"HEAD", "/healthz", "", "healthz", 0},
+		{"POST", "/healthz", "", NULL, 405},
+		{"GET", "/metrics", "", "metrics", 0},
+		{"HEAD", "/metrics", "", "metrics", 0},
+		{"GET", "/metrics?x=1", "", "metrics", 0},
+		{"POST", "/metrics", "", NULL, 405},
+		{"DELETE", "/metrics", "", NULL, 405},
+		{"GET", "/api/metrics", "/api", "metrics", 0},
+		{"GET", "/metrics", "/api", NULL, 404},
+		{"GET", "/metrics/", "", NULL, 404},
+		{"GET", "/metricsx", "", NULL, 404},
+		{"GET", "/exports", "", "list", 0},
+		{"HEAD", "/exports", "", "list", 0},
+		{"POST", "/exports", "", "create", 0},
+		{"POST", "/exports?x=1", "", "create", 0},
+		{"PUT", "/exports", "", NULL, 405},
+		{"GET", "/exports/" ID, "", "get", 0},
+		{"DELETE", "/exports/" ID, "", "delete", 0},
+		{"POST", "/exports/" ID, "", NULL, 405},
+		{"GET", "/exports/" ID "/download", "", "download", 0},
+		{"HEAD", "/exports/" ID "/download", "", "download", 0},
+		{"GET", "/exports/" ID "/download?token=abc", "", "download", 0},
+		{"DELETE", "/exports/" ID "/download", "", NULL, 405},
+		{"GET", "/api/exports/" ID, "/api", "get", 0},
+		{"GET", "/exports", "/api", NULL, 404},
+		{"GET", "/exportsXYZ", "", NULL, 404},
+		{"GET", "/exports/", "", NULL, 404},
+		{"GET", "/exports/not-a-uuid", "", NULL, 404},
+		{"GET", "/exports/0b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a1z", "", NULL, 404},
+		{"GET", "/exports/" ID "x", "", NULL, 404},
+		{"GET", "/exports/" ID "/downloadx", "", NULL, 404},
+		{"GET", "/exports/" ID "/", "", NULL, 404},
+		{"GET", "/", "", NULL, 404},
+		{"GET", "", "", NULL, 404},
+		{"GET", "/exports/%30b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a10", "", NULL, 404},
+		{"get", "/exports", "", NULL, 405},
 	};
 	struct router_match m;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		router_match(cases[i].method, cases[i].uri, cases[i].base, &m);
-		if (!UNIT_EQ_INT(m.route, cases[i].route) ||
+		router_match(routes_table, routes_count, cases[i].method, cases[i].uri,
+			     cases[i].base, &m);
+		if (!UNIT_EQ_STR(m.route != NULL ? m.route->name : "(none)",
+				 cases[i].route != NULL ? cases[i].route : "(none)") ||
 		    !UNIT_EQ_INT(m.status, cases[i].status)) {
 			fprintf(stderr, "  case %lu: %s %s\n", (unsigned long)i, cases[i].method,
 				cases[i].uri);
 		}
 	}
-	router_match("GET", "/exports/" ID "/download", "", &m);
+	router_match(routes_table, routes_count, "GET", "/exports/" ID "/download", "", &m);
 	UNIT_EQ_STR(m.id, ID);
-	router_match("PATCH", "/exports/" ID, "", &m);
+	UNIT_EQ_INT(m.route->access, ROUTER_KEY_OR_LINK);
+	router_match(routes_table, routes_count, "PATCH", "/exports/" ID, "", &m);
 	UNIT_EQ_STR(m.allow, "GET, HEAD, DELETE");
-	router_match("PUT", "/metrics", "", &m);
+	router_match(routes_table, routes_count, "PUT", "/exports", "", &m);
+	UNIT_EQ_STR(m.allow, "GET, HEAD, POST");
+	router_match(routes_table, routes_count, "PUT", "/metrics", "", &m);
 	UNIT_EQ_STR(m.allow, "GET, HEAD");
+	router_match(routes_table, routes_count, "GET", "/metrics", "", &m);
+	UNIT_EQ_INT(m.route->access, ROUTER_OPEN);
+	router_match(routes_table, routes_count, "POST", "/exports", "", &m);
+	UNIT_EQ_INT(m.route->access, ROUTER_KEY);
 }
 
 static void test_query(void)

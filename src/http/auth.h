@@ -1,0 +1,17 @@
+/* auth.h - who is calling: an API key (Bearer), or a signed download link.
+ * Each function answers the request itself (401, 403, 410, 503) when it
+ * returns 0. */
+#ifndef EXPORTD_AUTH_H
+#define EXPORTD_AUTH_H
+
+#include "http/app.h"
+#include "http/request.h"
+
+/* Authorization: Bearer <key>; 1 and *who filled when the key is valid. */
+int auth_key(struct app *app, struct http_request *r, struct auth *who);
+
+/* A download link's token for job id (from the mail); 1 when it is valid
+ * and unexpired.  Every way a token can be wrong gets the same answer. */
+int auth_link(const struct app *app, struct http_request *r, const char *id, const char *token);
+
+#endif

@@ -1,0 +1,83 @@
+/* dispatch.c - one request from route to handler (see dispatch.h). */
+#include "http/dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "http/auth.h"
+#include "http/problem.h"
+#include "http/reply.h"
+#include "http/routes.h"
+#include "mail/linktoken.h"
+
+/* Make sure the process has a working connection; 503 when it cannot. */
+static int dispatch_db(struct app *app, struct http_request *r)
+{
+	struct buf err;
+	enum ex_status st;
+
+	if (db_ok(app->conn)) {
+		return 1;
+	}
+	if (app->conn != NULL) {
+		PQfinish(app->conn);
+		app->conn = NULL;
+	}
+	buf_init(&err, 4096);
+	st = db_connect(app->cf->db_url, "export.fcgi", &app->conn, &err);
+	if (st) {
+		reply_unavailable(r, "connect", &err);
+	}
+	buf_free(&err);
+	return st == EX_OK;
+}
+
+/* Check the caller as the route asks; 0 when the request is answered. */
+static int dispatch_access(struct app *app, struct http_request *r, const struct router_match *m,
+			   struct auth *who, int *keyed)
+{
+	char token[LINKTOKEN_MAX + 1];
+	int rc;
+
+	*keyed = 0;
+	if (m->route->access == ROUTER_OPEN) {
+		return 1;
+	}
+	if (m->route->access == ROUTER_KEY_OR_LINK && r->authorization[0] == '\0') {
+		rc = router_query_get(r->query, "token", token, sizeof(token));
+		if (rc != 0) {
+			return auth_link(app, r, m->id, rc > 0 ? token : "");
+		}
+	}
+	*keyed = 1;
+	return auth_key(app, r, who);
+}
+
+void dispatch_request(struct app *app, struct http_request *r)
+{
+	struct router_match m;
+	struct auth who;
+	char allow[80];
+	int keyed;
+
+	router_match(routes_table, routes_count, r->method, r->uri, app->cf->http_base_path, &m);
+	if (m.status == 404) {
+		problem_reply(r, 404, "not-found", "Not Found", "no such route", "");
+		return;
+	}
+	if (m.status == 405) {
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", m.allow);
+		problem_reply(r, 405, "method-not-allowed", "Method Not Allowed",
+			      "this route does not support that method", allow);
+		return;
+	}
+	if (!dispatch_db(app, r)) {
+		return;
+	}
+	memset(&who, 0, sizeof(who));
+	if (!dispatch_access(app, r, &m, &who, &keyed)) {
+		return;
+	}
+	m.route->handle(app, r, keyed ? &who : NULL, m.id);
+}

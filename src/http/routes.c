@@ -1,0 +1,20 @@
+/* routes.c - the API's route table (see routes.h and README's API). */
+#include "http/routes.h"
+
+#include "http/create.h"
+#include "http/exports.h"
+#include "http/health.h"
+#include "http/metrics.h"
+
+const struct router_route routes_table[] = {
+	{"healthz", "/healthz", ROUTER_GET | ROUTER_HEAD, ROUTER_OPEN, health_handle},
+	{"metrics", "/metrics", ROUTER_GET | ROUTER_HEAD, ROUTER_OPEN, metrics_handle},
+	{"list", "/exports", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_list},
+	{"create", "/exports", ROUTER_POST, ROUTER_KEY, create_handle},
+	{"get", "/exports/{id}", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_get},
+	{"delete", "/exports/{id}", ROUTER_DELETE, ROUTER_KEY, exports_delete},
+	{"download", "/exports/{id}/download", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY_OR_LINK,
+	 exports_download},
+};
+
+const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);
