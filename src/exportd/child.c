@@ -16,7 +16,7 @@ static void child_on_signal(int sig)
 	child_stop = 1;
 }
 
-void child_init(void)
+static void child_init(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -33,7 +33,9 @@ void child_init(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql)
+/* Connect and run listen_sql, retrying with capped backoff until it works
+ * or child_stop is set (then NULL). */
+static PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql)
 {
 	long long backoff = 100;
 	struct buf err;
@@ -57,7 +59,9 @@ PGconn *child_connect(const struct config *cf, const char *appname, const char *
 	return conn;
 }
 
-void child_wait(PGconn *conn, long long timeout_ms)
+/* Wait up to timeout_ms (plus jitter) for a notification on conn, then
+ * drop any that arrived. */
+static void child_wait(PGconn *conn, long long timeout_ms)
 {
 	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
 	PGnotify *n;
@@ -68,4 +72,29 @@ void child_wait(PGconn *conn, long long timeout_ms)
 	while ((n = PQnotifies(conn)) != NULL) {
 		PQfreemem(n);
 	}
+}
+
+int child_run(const struct config *cf, const struct child_loop *loop)
+{
+	PGconn *conn = NULL;
+	long long wait_ms;
+
+	child_init();
+	while (!child_stop) {
+		if (!db_ok(conn)) {
+			if (conn != NULL) {
+				PQfinish(conn);
+			}
+			conn = child_connect(cf, loop->appname, loop->listen_sql);
+			continue; /* a round at once after (re)connecting */
+		}
+		wait_ms = loop->round(conn, cf, loop->arg);
+		if (!child_stop && db_ok(conn)) {
+			child_wait(conn, wait_ms);
+		}
+	}
+	if (conn != NULL) {
+		PQfinish(conn);
+	}
+	return 0;
 }

@@ -1,6 +1,7 @@
-/* child.h - what every exportd child process (workers, the mailer) shares:
- * signal handling, a LISTENing connection kept up with capped backoff, and
- * waiting for a NOTIFY or a timeout. */
+/* child.h - the one run loop of every exportd child process (workers, the
+ * janitor, the mailer): signal handling, a LISTENing connection kept up
+ * with capped backoff, a round of work, then waiting for a NOTIFY or a
+ * timeout. */
 #ifndef EXPORTD_CHILD_H
 #define EXPORTD_CHILD_H
 
@@ -9,16 +10,22 @@
 
 #include "common/conf.h"
 
-/* Set by SIGTERM/SIGINT once child_init() ran. */
+/* Set by SIGTERM/SIGINT once child_run() started. */
 extern volatile sig_atomic_t child_stop;
 
-/* In a freshly forked child: handlers on, signals unblocked. */
-void child_init(void);
-/* Connect and run listen_sql ("LISTEN a; LISTEN b"), retrying with capped
- * backoff until it works or child_stop is set (then NULL). */
-PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql);
-/* Wait up to timeout_ms (plus up to a quarter of it as jitter) for a
- * notification on conn, then drop any that arrived. */
-void child_wait(PGconn *conn, long long timeout_ms);
+struct child_loop {
+	const char *appname;	/* the connection's application_name */
+	const char *listen_sql; /* run after each connect: "LISTEN a; LISTEN b" */
+	/* One round of work on a working connection; returns how long to
+	 * wait (ms, plus up to a quarter as jitter) for a NOTIFY before the
+	 * next round.  Rounds check child_stop between units of work. */
+	long long (*round)(PGconn *conn, const struct config *cf, void *arg);
+	void *arg;
+};
+
+/* In a freshly forked child: handlers on, signals unblocked; then rounds
+ * until SIGTERM/SIGINT, reconnecting (and running a round at once) after
+ * the connection breaks.  Returns the process exit status. */
+int child_run(const struct config *cf, const struct child_loop *loop);
 
 #endif

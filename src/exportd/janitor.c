@@ -53,11 +53,12 @@ static enum ex_status janitor_batch(PGconn *conn, const struct config *cf, int *
 	return st;
 }
 
-static void janitor_round(PGconn *conn, const struct config *cf)
+static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
 {
 	struct buf err;
 	int n = 1, total = 0;
 
+	(void)arg;
 	buf_init(&err, 4096);
 	while (n > 0 && !child_stop) {
 		if (janitor_batch(conn, cf, &n, &err) != EX_OK) {
@@ -70,28 +71,12 @@ static void janitor_round(PGconn *conn, const struct config *cf)
 		log_info("retention: %d expired exports removed", total);
 	}
 	buf_free(&err);
+	return cf->cleanup_interval_ms;
 }
 
 int janitor_main(const struct config *cf)
 {
-	PGconn *conn = NULL;
+	static const struct child_loop loop = {"exportd-janitor", "SELECT 1", janitor_round, NULL};
 
-	child_init();
-	while (!child_stop) {
-		if (!db_ok(conn)) {
-			if (conn != NULL) {
-				PQfinish(conn);
-			}
-			conn = child_connect(cf, "exportd-janitor", "SELECT 1");
-			continue;
-		}
-		janitor_round(conn, cf);
-		if (!child_stop && db_ok(conn)) {
-			child_wait(conn, cf->cleanup_interval_ms);
-		}
-	}
-	if (conn != NULL) {
-		PQfinish(conn);
-	}
-	return 0;
+	return child_run(cf, &loop);
 }

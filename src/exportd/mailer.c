@@ -7,11 +7,12 @@
 #include "mail/smtp.h"
 
 /* Deliver due mails until none is left or the database fails. */
-static void mailer_drain(PGconn *conn, const struct config *cf)
+static long long mailer_round(PGconn *conn, const struct config *cf, void *arg)
 {
 	struct buf err;
 	int sent = 1;
 
+	(void)arg;
 	buf_init(&err, 4096);
 	while (sent && !child_stop) {
 		if (outbox_deliver_next(conn, cf, &sent, &err) != EX_OK) {
@@ -20,31 +21,18 @@ static void mailer_drain(PGconn *conn, const struct config *cf)
 		}
 	}
 	buf_free(&err);
+	return cf->mail_poll_interval_ms;
 }
 
 int mailer_main(const struct config *cf)
 {
-	PGconn *conn = NULL;
+	static const struct child_loop loop = {"exportd-mailer", "LISTEN export_mail", mailer_round,
+					       NULL};
+	int rc;
 
-	child_init();
 	smtp_global_init();
 	log_info("mailer started");
-	while (!child_stop) {
-		if (!db_ok(conn)) {
-			if (conn != NULL) {
-				PQfinish(conn);
-			}
-			conn = child_connect(cf, "exportd-mailer", "LISTEN export_mail");
-			continue;
-		}
-		mailer_drain(conn, cf);
-		if (!child_stop && db_ok(conn)) {
-			child_wait(conn, cf->mail_poll_interval_ms);
-		}
-	}
-	if (conn != NULL) {
-		PQfinish(conn);
-	}
+	rc = child_run(cf, &loop);
 	log_info("mailer stopped");
-	return 0;
+	return rc;
 }

@@ -124,11 +124,13 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 	buf_free(&err);
 }
 
-/* Claim and run jobs until none is due. */
-static void worker_drain(PGconn *ctl, const struct config *cf, const char *owner)
+/* Claim and run jobs until none is due; then wait until the earliest
+ * retry is due, or the poll interval, whichever comes first. */
+static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 {
 	struct jobs_claim job;
 	struct buf err;
+	long long due;
 	int found = 1;
 
 	buf_init(&err, 4096);
@@ -146,38 +148,21 @@ static void worker_drain(PGconn *ctl, const struct config *cf, const char *owner
 		}
 	}
 	buf_free(&err);
+	due = child_stop || !db_ok(ctl) ? -1 : jobs_next_due_ms(ctl);
+	return due >= 0 && due < cf->poll_interval_ms ? due + 1 : cf->poll_interval_ms;
 }
 
 int worker_main(const struct config *cf, int slot)
 {
 	char owner[128], host[64] = "localhost";
-	PGconn *ctl = NULL;
+	struct child_loop loop = {"exportd-worker", "LISTEN export_jobs; LISTEN export_cancel",
+				  worker_round, owner};
+	int rc;
 
-	child_init();
 	gethostname(host, sizeof(host) - 1);
 	snprintf(owner, sizeof(owner), "%s:%ld:%d", host, (long)getpid(), slot);
 	log_info("worker %d started", slot);
-	while (!child_stop) {
-		if (!db_ok(ctl)) {
-			if (ctl != NULL) {
-				PQfinish(ctl);
-			}
-			ctl = child_connect(cf, "exportd-worker",
-					    "LISTEN export_jobs; LISTEN export_cancel");
-			continue; /* poll at once after (re)connecting */
-		}
-		worker_drain(ctl, cf, owner);
-		if (!child_stop && db_ok(ctl)) {
-			long long due = jobs_next_due_ms(ctl);
-
-			child_wait(ctl, due >= 0 && due < cf->poll_interval_ms
-						? due + 1
-						: cf->poll_interval_ms);
-		}
-	}
-	if (ctl != NULL) {
-		PQfinish(ctl);
-	}
+	rc = child_run(cf, &loop);
 	log_info("worker %d stopped", slot);
-	return 0;
+	return rc;
 }

@@ -47,25 +47,33 @@ static enum ex_status csv_quoted(const char *prefix, const char *s, size_t len, 
 	enum ex_status st;
 
 	st = buf_putc(out, '"');
-	if (st == EX_OK) {
-		st = buf_puts(out, prefix);
+	if (st) {
+		return st;
 	}
-	while (st == EX_OK && s < end) {
+	st = buf_puts(out, prefix);
+	if (st) {
+		return st;
+	}
+	while (s < end) {
 		q = memchr(s, '"', (size_t)(end - s));
 		if (q == NULL) {
 			st = buf_append(out, s, (size_t)(end - s));
+			if (st) {
+				return st;
+			}
 			break;
 		}
 		st = buf_append(out, s, (size_t)(q - s) + 1);
-		if (st == EX_OK) {
-			st = buf_putc(out, '"');
+		if (st) {
+			return st;
+		}
+		st = buf_putc(out, '"');
+		if (st) {
+			return st;
 		}
 		s = q + 1;
 	}
-	if (st == EX_OK) {
-		st = buf_putc(out, '"');
-	}
-	return st;
+	return buf_putc(out, '"');
 }
 
 static enum ex_status csv_field(const char *s, size_t len, int single, struct buf *out)
@@ -91,7 +99,10 @@ static enum ex_status csv_guarded(const char *s, size_t len, int single, struct 
 		return csv_quoted("'", s, len, out);
 	}
 	st = buf_putc(out, '\'');
-	return st == EX_OK ? buf_append(out, s, len) : st;
+	if (st) {
+		return st;
+	}
+	return buf_append(out, s, len);
 }
 
 /* A timestamp that needs no quoting is rewritten; one that does is no
@@ -128,13 +139,13 @@ enum ex_status csv_header(const struct format_writer *w, struct buf *out)
 	for (i = 0; i < w->ncolumns; i++) {
 		if (i > 0) {
 			st = buf_putc(out, ',');
-			if (st != EX_OK) {
+			if (st) {
 				goto out;
 			}
 		}
 		name = w->columns[i].name;
 		st = csv_field(name, strlen(name), single, out);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 	}
@@ -153,12 +164,12 @@ enum ex_status csv_row(const struct format_writer *w, const struct format_field 
 	for (i = 0; i < w->ncolumns; i++) {
 		if (i > 0) {
 			st = buf_putc(out, ',');
-			if (st != EX_OK) {
+			if (st) {
 				goto out;
 			}
 		}
 		st = csv_value(w, &w->columns[i], &fields[i], single, out);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 	}

@@ -20,7 +20,7 @@ enum ex_status format_parse_kind(const char *name, enum format_kind *out)
 	return EX_EINVAL;
 }
 
-const char *format_kind_name(enum format_kind kind)
+const char *format_extension(enum format_kind kind)
 {
 	switch (kind) {
 	case FORMAT_CSV:
@@ -29,11 +29,6 @@ const char *format_kind_name(enum format_kind kind)
 		return "jsonl";
 	}
 	return "unknown";
-}
-
-const char *format_extension(enum format_kind kind)
-{
-	return format_kind_name(kind);
 }
 
 const char *format_content_type(enum format_kind kind)

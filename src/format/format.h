@@ -52,8 +52,8 @@ struct format_writer {
 
 /* "csv" / "jsonl" -> kind; EX_EINVAL for anything else. */
 enum ex_status format_parse_kind(const char *name, enum format_kind *out) EX_MUST_CHECK;
-const char *format_kind_name(enum format_kind kind);
-/* File extension without the dot: "csv", "jsonl". */
+/* The kind's name, which is also its file extension without the dot:
+ * "csv", "jsonl". */
 const char *format_extension(enum format_kind kind);
 const char *format_content_type(enum format_kind kind);
 

@@ -416,8 +416,6 @@ static void test_kinds(void)
 	UNIT_EQ_INT(format_parse_kind("CSV", &kind), EX_EINVAL);
 	UNIT_EQ_INT(format_parse_kind("json", &kind), EX_EINVAL);
 	UNIT_EQ_INT(format_parse_kind("", &kind), EX_EINVAL);
-	UNIT_EQ_STR(format_kind_name(FORMAT_CSV), "csv");
-	UNIT_EQ_STR(format_kind_name(FORMAT_JSONL), "jsonl");
 	UNIT_EQ_STR(format_extension(FORMAT_CSV), "csv");
 	UNIT_EQ_STR(format_extension(FORMAT_JSONL), "jsonl");
 	UNIT_EQ_STR(format_content_type(FORMAT_CSV), "text/csv; charset=utf-8");
