@@ -1,8 +1,8 @@
 /* request.h - one FastCGI request: its CGI variables, body and response.
  *
- * Output goes through libfcgi; FCGX_FPrintF does not know %zu (PITFALLS),
- * so sizes are printed as %lld.  All response helpers are no-ops for the
- * body of a HEAD request.
+ * Output goes through libfcgi, whose FCGX_FPrintF does not know %zu (the
+ * output stops silently there), so sizes are printed as %lld.  All response
+ * helpers are no-ops for the body of a HEAD request.
  */
 #ifndef EXPORTD_REQUEST_H
 #define EXPORTD_REQUEST_H
