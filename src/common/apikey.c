@@ -17,15 +17,18 @@ static int apikey_is_hex(const char *s, size_t len)
 
 enum ex_status apikey_generate(struct apikey *key, char text[APIKEY_LEN + 1])
 {
-	enum ex_status st = crypto_random_hex(key->id, APIKEY_ID_LEN / 2);
+	enum ex_status st;
 
-	if (st == EX_OK) {
-		st = crypto_random_hex(key->secret, APIKEY_SECRET_LEN / 2);
+	st = crypto_random_hex(key->id, APIKEY_ID_LEN / 2);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		snprintf(text, APIKEY_LEN + 1, "exk_%s_%s", key->id, key->secret);
+	st = crypto_random_hex(key->secret, APIKEY_SECRET_LEN / 2);
+	if (st) {
+		return st;
 	}
-	return st;
+	snprintf(text, APIKEY_LEN + 1, "exk_%s_%s", key->id, key->secret);
+	return EX_OK;
 }
 
 enum ex_status apikey_parse(const char *text, struct apikey *key)

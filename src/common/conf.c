@@ -185,8 +185,14 @@ static void conf_describe_expected(const struct conf_entry *e, struct buf *err)
 	switch (e->type) {
 	case CONF_ENUM:
 		st = buf_puts(err, "one of:");
-		for (i = 0; st == EX_OK && e->choices[i] != NULL; i++) {
+		if (st) {
+			break;
+		}
+		for (i = 0; e->choices[i] != NULL; i++) {
 			st = buf_printf(err, " %s", e->choices[i]);
+			if (st) {
+				break;
+			}
 		}
 		break;
 	case CONF_INT:
@@ -206,6 +212,19 @@ static void conf_describe_expected(const struct conf_entry *e, struct buf *err)
 	(void)st; /* a truncated message is still a message */
 }
 
+/* "where: invalid value for section.key: expected ..." into err. */
+static void conf_explain(const struct conf_entry *e, const char *where, struct buf *err)
+{
+	enum ex_status st;
+
+	buf_reset(err);
+	st = buf_printf(err, "%s: invalid value for %s.%s: expected ", where, e->section, e->key);
+	if (st) {
+		return; /* the message did not fit: leave what there is */
+	}
+	conf_describe_expected(e, err);
+}
+
 /* Set one key; on error write "where: message" into err. */
 static enum ex_status conf_set(struct config *cf, const struct conf_entry *e, const char *value,
 			       const char *where, struct buf *err)
@@ -219,21 +238,20 @@ static enum ex_status conf_set(struct config *cf, const struct conf_entry *e, co
 	}
 	if (e->type == CONF_ENUM) {
 		st = conf_set_enum(e, value, (int *)(void *)(base + e->offset));
-	} else {
-		st = conf_parse_number(value, e->type, &n);
-		if (st == EX_OK && (n < e->min || n > e->max)) {
-			st = EX_EINVAL;
-		}
-		if (st == EX_OK) {
-			*(long long *)(void *)(base + e->offset) = n;
-		}
+		goto out;
 	}
-	if (st != EX_OK) {
-		buf_reset(err);
-		if (buf_printf(err, "%s: invalid value for %s.%s: expected ", where, e->section,
-			       e->key) == EX_OK) {
-			conf_describe_expected(e, err);
-		}
+	st = conf_parse_number(value, e->type, &n);
+	if (st) {
+		goto out;
+	}
+	if (n < e->min || n > e->max) {
+		st = EX_EINVAL;
+		goto out;
+	}
+	*(long long *)(void *)(base + e->offset) = n;
+out:
+	if (st) {
+		conf_explain(e, where, err);
 	}
 	return st;
 }
@@ -330,7 +348,7 @@ static enum ex_status conf_defaults(struct config *cf, struct buf *err)
 	memset(cf, 0, sizeof(*cf));
 	for (i = 0; i < CONF_NENTRIES; i++) {
 		st = conf_set(cf, &conf_table[i], conf_table[i].def, "default", err);
-		if (st != EX_OK) {
+		if (st) {
 			return st;
 		}
 	}
@@ -344,9 +362,9 @@ static enum ex_status conf_parse_text(struct config *cf, const char *text, const
 	const char *p = text, *nl;
 	char *line = NULL;
 	int lineno = 0;
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 
-	while (st == EX_OK && *p != '\0') {
+	while (*p != '\0') {
 		nl = strchr(p, '\n');
 		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
 
@@ -358,9 +376,12 @@ static enum ex_status conf_parse_text(struct config *cf, const char *text, const
 		snprintf(where, sizeof(where), "%s:%d", name, lineno);
 		st = conf_line(cf, line, section, sizeof(section), where, err);
 		free(line);
+		if (st) {
+			return st;
+		}
 		p += len + (nl != NULL);
 	}
-	return st;
+	return EX_OK;
 }
 
 static enum ex_status conf_env_name(const struct conf_entry *e, char *out, size_t size)
@@ -386,7 +407,7 @@ static enum ex_status conf_apply_env(struct config *cf, struct buf *err)
 
 	for (i = 0; i < CONF_NENTRIES; i++) {
 		st = conf_env_name(&conf_table[i], name, sizeof(name));
-		if (st != EX_OK) {
+		if (st) {
 			return st;
 		}
 		value = getenv(name);
@@ -395,7 +416,7 @@ static enum ex_status conf_apply_env(struct config *cf, struct buf *err)
 		}
 		snprintf(where, sizeof(where), "environment %s", name);
 		st = conf_set(cf, &conf_table[i], value, where, err);
-		if (st != EX_OK) {
+		if (st) {
 			return st;
 		}
 	}
@@ -416,12 +437,17 @@ static enum ex_status conf_s3_from_aws_env(struct config *cf)
 	char **field;
 	const char *v;
 	size_t i;
+	enum ex_status st;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		field = (char **)(void *)((char *)cf + vars[i].offset);
 		v = getenv(vars[i].env);
-		if ((*field)[0] == '\0' && v != NULL && conf_set_string(v, field) != EX_OK) {
-			return EX_ENOMEM;
+		if ((*field)[0] != '\0' || v == NULL) {
+			continue;
+		}
+		st = conf_set_string(v, field);
+		if (st) {
+			return st;
 		}
 	}
 	return EX_OK;
@@ -429,8 +455,11 @@ static enum ex_status conf_s3_from_aws_env(struct config *cf)
 
 static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 {
-	if (conf_s3_from_aws_env(cf) != EX_OK) {
-		return EX_ENOMEM;
+	enum ex_status st;
+
+	st = conf_s3_from_aws_env(cf);
+	if (st) {
+		return st;
 	}
 	if (cf->s3_bucket[0] == '\0') {
 		buf_msg(err, "%s", "s3.bucket: required with storage.backend = s3");
@@ -484,7 +513,7 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	if (cf->storage_backend == CONF_BACKEND_S3) {
 		enum ex_status st = conf_check_s3(cf, err);
 
-		if (st != EX_OK) {
+		if (st) {
 			return st;
 		}
 	}
@@ -499,18 +528,25 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 enum ex_status conf_load_text(struct config *cf, const char *text, const char *name,
 			      struct buf *err)
 {
-	enum ex_status st = conf_defaults(cf, err);
+	enum ex_status st;
 
-	if (st == EX_OK && text != NULL) {
+	st = conf_defaults(cf, err);
+	if (st) {
+		goto out;
+	}
+	if (text != NULL) {
 		st = conf_parse_text(cf, text, name, err);
+		if (st) {
+			goto out;
+		}
 	}
-	if (st == EX_OK) {
-		st = conf_apply_env(cf, err);
+	st = conf_apply_env(cf, err);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = conf_check(cf, err);
-	}
-	if (st != EX_OK) {
+	st = conf_check(cf, err);
+out:
+	if (st) {
 		conf_free(cf);
 	}
 	return st;
@@ -527,15 +563,18 @@ static enum ex_status conf_read_file(const char *path, struct buf *text, struct 
 		buf_msg(err, "%s: cannot open: %s", path, strerror(errno));
 		return EX_EIO;
 	}
-	while (st == EX_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		st = buf_append(text, chunk, n);
+		if (st) {
+			buf_msg(err, "%s: file too large", path);
+			goto out;
+		}
 	}
-	if (st == EX_OK && ferror(f)) {
+	if (ferror(f)) {
 		buf_msg(err, "%s: read error", path);
 		st = EX_EIO;
-	} else if (st != EX_OK) {
-		buf_msg(err, "%s: file too large", path);
 	}
+out:
 	fclose(f);
 	return st;
 }
@@ -543,16 +582,18 @@ static enum ex_status conf_read_file(const char *path, struct buf *text, struct 
 enum ex_status conf_load(struct config *cf, const char *path, struct buf *err)
 {
 	struct buf text;
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 
 	buf_init(&text, 1024 * 1024);
 	if (path != NULL) {
 		st = conf_read_file(path, &text, err);
+		if (st) {
+			goto out;
+		}
 	}
-	if (st == EX_OK) {
-		st = conf_load_text(cf, path != NULL ? buf_str(&text) : NULL,
-				    path != NULL ? path : "(none)", err);
-	}
+	st = conf_load_text(cf, path != NULL ? buf_str(&text) : NULL,
+			    path != NULL ? path : "(none)", err);
+out:
 	buf_free(&text);
 	return st;
 }
@@ -585,17 +626,17 @@ enum ex_status conf_dump(const struct config *cf, struct buf *out)
 {
 	const char *base = (const char *)cf, *last = "";
 	const struct conf_entry *e;
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 	size_t i;
 
-	for (i = 0; st == EX_OK && i < CONF_NENTRIES; i++) {
+	for (i = 0; i < CONF_NENTRIES; i++) {
 		e = &conf_table[i];
 		if (strcmp(last, e->section) != 0) {
 			st = buf_printf(out, "%s[%s]\n", i ? "\n" : "", e->section);
+			if (st) {
+				return st;
+			}
 			last = e->section;
-		}
-		if (st != EX_OK) {
-			break;
 		}
 		if (e->secret) {
 			st = buf_printf(out, "%s = (set, not shown)\n", e->key);
@@ -610,6 +651,9 @@ enum ex_status conf_dump(const struct config *cf, struct buf *out)
 					*(const long long *)(const void *)(base + e->offset),
 					e->type == CONF_DURATION ? "ms" : "");
 		}
+		if (st) {
+			return st;
+		}
 	}
-	return st;
+	return EX_OK;
 }

@@ -14,11 +14,26 @@ static void usage(FILE *to)
 		    "CONFIG defaults to $EXPORTD_CONFIG, then " CONF_DEFAULT_PATH ".\n");
 }
 
+/* Load the config; on failure log why. */
+static enum ex_status main_load_conf(struct config *cf, const char *path)
+{
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	st = conf_load(cf, path, &err);
+	if (st) {
+		log_error("%s", buf_str(&err));
+	}
+	buf_free(&err);
+	return st;
+}
+
 int main(int argc, char **argv)
 {
 	const char *arg = NULL, *path;
 	struct config cf;
-	struct buf err;
+	enum ex_status st;
 	int opt, rc;
 
 	while ((opt = getopt(argc, argv, "c:hV")) != -1) {
@@ -39,13 +54,10 @@ int main(int argc, char **argv)
 	}
 	log_init("exportd", LOG_INFO);
 	path = conf_path(arg);
-	buf_init(&err, 4096);
-	if (conf_load(&cf, path, &err) != EX_OK) {
-		log_error("%s", buf_str(&err));
-		buf_free(&err);
+	st = main_load_conf(&cf, path);
+	if (st) {
 		return 1;
 	}
-	buf_free(&err);
 	log_set_level((enum log_level)cf.log_level);
 	rc = supervisor_run(&cf, path);
 	conf_free(&cf);

@@ -166,14 +166,14 @@ static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
 {
 	struct config fresh;
 	struct buf err;
+	enum ex_status st;
 
 	buf_init(&err, 4096);
-	if (conf_load(&fresh, sv->conf_path, &err) != EX_OK) {
+	st = conf_load(&fresh, sv->conf_path, &err);
+	if (st) {
 		log_error("reload failed, keeping the running config: %s", buf_str(&err));
-		buf_free(&err);
-		return;
+		goto out;
 	}
-	buf_free(&err);
 	log_info("config reloaded; replacing workers");
 	supervisor_stop_workers(sv, set);
 	conf_free(sv->cf);
@@ -182,6 +182,8 @@ static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
 	memset(sv->slots, 0, sizeof(sv->slots));
 	supervisor_size(sv);
 	supervisor_restart_due(sv);
+out:
+	buf_free(&err);
 }
 
 int supervisor_run(struct config *cf, const char *conf_path)

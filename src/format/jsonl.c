@@ -58,11 +58,11 @@ static enum ex_status jsonl_string_body(const char *s, size_t len, struct buf *o
 			continue;
 		}
 		st = buf_append(out, s + run, i - run);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 		st = jsonl_escape_byte(p[i], out);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 		run = i + 1;
@@ -82,7 +82,7 @@ static enum ex_status jsonl_string(const char *s, size_t len, struct buf *out)
 
 	if (!jsonl_needs_escape(s, len)) {
 		st = buf_reserve(out, len + 2);
-		if (st != EX_OK) {
+		if (st) {
 			return st;
 		}
 		p = out->data + out->len;
@@ -94,13 +94,14 @@ static enum ex_status jsonl_string(const char *s, size_t len, struct buf *out)
 		return EX_OK;
 	}
 	st = buf_putc(out, '"');
-	if (st == EX_OK) {
-		st = jsonl_string_body(s, len, out);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = buf_putc(out, '"');
+	st = jsonl_string_body(s, len, out);
+	if (st) {
+		return st;
 	}
-	return st;
+	return buf_putc(out, '"');
 }
 
 static int jsonl_needs_escape(const char *s, size_t len)
@@ -168,13 +169,14 @@ static enum ex_status jsonl_timestamp(const char *s, size_t len, struct buf *out
 		return jsonl_string(s, len, out);
 	}
 	st = buf_putc(out, '"');
-	if (st == EX_OK) {
-		st = format_timestamp(s, len, out);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = buf_putc(out, '"');
+	st = format_timestamp(s, len, out);
+	if (st) {
+		return st;
 	}
-	return st;
+	return buf_putc(out, '"');
 }
 
 static enum ex_status jsonl_bool(const char *s, size_t len, struct buf *out)
@@ -222,12 +224,20 @@ static enum ex_status jsonl_key(const char *name, size_t i, struct buf *out)
 	char *p;
 
 	if (jsonl_needs_escape(name, len)) {
-		st = i > 0 ? buf_putc(out, ',') : EX_OK;
-		st = st == EX_OK ? jsonl_string(name, len, out) : st;
-		return st == EX_OK ? buf_putc(out, ':') : st;
+		if (i > 0) {
+			st = buf_putc(out, ',');
+			if (st) {
+				return st;
+			}
+		}
+		st = jsonl_string(name, len, out);
+		if (st) {
+			return st;
+		}
+		return buf_putc(out, ':');
 	}
 	st = buf_reserve(out, len + 4);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	p = out->data + out->len;
@@ -251,16 +261,16 @@ enum ex_status jsonl_row(const struct format_writer *w, const struct format_fiel
 	size_t i;
 
 	st = buf_putc(out, '{');
-	if (st != EX_OK) {
+	if (st) {
 		goto out;
 	}
 	for (i = 0; i < w->ncolumns; i++) {
 		st = jsonl_key(w->columns[i].name, i, out);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 		st = jsonl_value(w->columns[i].type, &fields[i], out);
-		if (st != EX_OK) {
+		if (st) {
 			goto out;
 		}
 	}

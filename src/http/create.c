@@ -235,15 +235,46 @@ static void create_member(const char *key, struct json_object *val, struct creat
 static void create_check_format(struct create_req *req, struct problem *p)
 {
 	enum format_kind kind;
+	enum ex_status st;
 
 	if (req->format == NULL) {
 		return;
 	}
-	if (format_parse_kind(req->format, &kind) != EX_OK) {
+	st = format_parse_kind(req->format, &kind);
+	if (st) {
 		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
 	} else if (req->csv != NULL && strcmp(req->format, "csv") != 0) {
 		problem_add_field(p, "csv", "CSV options apply to format \"csv\" only");
 	}
+}
+
+/* The type: loaded into req->t (has_type set) or a fault in p.  EX_OK:
+ * checked; else the database failed. */
+static enum ex_status create_check_type(struct app *app, struct json_object *body,
+					struct create_req *req, struct problem *p, struct buf *err)
+{
+	char detail[300], clipped[256];
+	enum ex_status st;
+
+	if (!json_object_object_get_ex(body, "type", NULL)) {
+		problem_add_field(p, "type", "is required");
+		return EX_OK;
+	}
+	if (req->type == NULL) {
+		return EX_OK; /* not a string: create_member said so */
+	}
+	st = registry_load(app->conn, req->type, &req->t, err);
+	if (st == EX_ENOTFOUND) {
+		problem_clip(req->type, clipped, sizeof(clipped));
+		snprintf(detail, sizeof(detail), "unknown export type \"%s\"", clipped);
+		problem_add_field(p, "type", detail);
+		return EX_OK;
+	}
+	if (st) {
+		return st;
+	}
+	req->has_type = 1;
+	return EX_OK;
 }
 
 /* Everything about the request but the Idempotency-Key.  EX_OK: checked
@@ -251,27 +282,16 @@ static void create_check_format(struct create_req *req, struct problem *p)
 static enum ex_status create_check(struct app *app, struct json_object *body,
 				   struct create_req *req, struct problem *p, struct buf *err)
 {
-	enum ex_status st = EX_ENOTFOUND;
-	char detail[300], clipped[256];
+	enum ex_status st;
 
 	json_object_object_foreach(body, key, val)
 	{
 		create_member(key, val, req, p);
 	}
 	create_check_format(req, p);
-	if (!json_object_object_get_ex(body, "type", NULL)) {
-		problem_add_field(p, "type", "is required");
-	} else if (req->type != NULL) {
-		st = registry_load(app->conn, req->type, &req->t, err);
-		if (st != EX_OK && st != EX_ENOTFOUND) {
-			return st;
-		}
-		req->has_type = st == EX_OK;
-		if (st == EX_ENOTFOUND) {
-			problem_clip(req->type, clipped, sizeof(clipped));
-			snprintf(detail, sizeof(detail), "unknown export type \"%s\"", clipped);
-			problem_add_field(p, "type", detail);
-		}
+	st = create_check_type(app, body, req, p, err);
+	if (st) {
+		return st;
 	}
 	if (req->columns != NULL) {
 		create_check_columns(req->columns, req->has_type ? &req->t : NULL, p);
@@ -392,6 +412,7 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 {
 	struct problem p;
 	char detail[128];
+	enum ex_status st;
 
 	if (!create_json_type_ok(r->content_type)) {
 		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
@@ -407,7 +428,8 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 		problem_send(&p, r, "");
 		return 0;
 	}
-	if (request_read_body(r, app->cf->http_body_limit, raw) != EX_OK) {
+	st = request_read_body(r, app->cf->http_body_limit, raw);
+	if (st) {
 		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
 			 app->cf->http_body_limit);
 		problem_reply(r, 413, "payload-too-large", "Content Too Large", detail, "");

@@ -28,24 +28,36 @@ static void main_on_term(int sig)
 	main_stop = 1;
 }
 
+/* Load the config; on failure log why. */
+static enum ex_status main_load_conf(struct config *cf, const char *path)
+{
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	st = conf_load(cf, path, &err);
+	if (st) {
+		log_error("%s", buf_str(&err));
+	}
+	buf_free(&err);
+	return st;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cf;
 	struct app app;
 	struct http_request r;
 	FCGX_Request fcgi;
-	struct buf err;
 	struct sigaction sa;
+	enum ex_status st;
 
 	log_init("export.fcgi", LOG_INFO);
-	buf_init(&err, 4096);
-	if (conf_load(&cf, conf_path(argc > 2 && strcmp(argv[1], "-c") == 0 ? argv[2] : NULL),
-		      &err) != EX_OK) {
-		log_error("%s", buf_str(&err));
-		buf_free(&err);
+	st = main_load_conf(&cf,
+			    conf_path(argc > 2 && strcmp(argv[1], "-c") == 0 ? argv[2] : NULL));
+	if (st) {
 		return 1;
 	}
-	buf_free(&err);
 	log_set_level((enum log_level)cf.log_level);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = main_on_term; /* no SA_RESTART: accept() returns */

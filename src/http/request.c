@@ -17,6 +17,7 @@ void request_init(struct http_request *r, FCGX_Request *fcgi)
 {
 	const char *len, *q;
 	char *end;
+	enum ex_status st;
 
 	memset(r, 0, sizeof(*r));
 	r->fcgi = fcgi;
@@ -37,7 +38,8 @@ void request_init(struct http_request *r, FCGX_Request *fcgi)
 			r->content_length = -1;
 		}
 	}
-	if (crypto_random_hex(r->id, 8) != EX_OK) {
+	st = crypto_random_hex(r->id, 8);
+	if (st) {
 		snprintf(r->id, sizeof(r->id), "-");
 	}
 }
@@ -46,6 +48,7 @@ enum ex_status request_read_body(struct http_request *r, long long limit, struct
 {
 	char chunk[8192];
 	int n;
+	enum ex_status st;
 
 	if (r->content_length > limit) {
 		return EX_ETOOBIG;
@@ -54,7 +57,8 @@ enum ex_status request_read_body(struct http_request *r, long long limit, struct
 		if ((long long)body->len + n > limit) {
 			return EX_ETOOBIG;
 		}
-		if (buf_append(body, chunk, (size_t)n) != EX_OK) {
+		st = buf_append(body, chunk, (size_t)n);
+		if (st) {
 			return EX_ENOMEM;
 		}
 	}
