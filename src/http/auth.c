@@ -19,6 +19,7 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	struct apikey key;
 	PGresult *res = NULL;
 	struct buf err;
+	enum ex_status st;
 	int ok = 0;
 
 	if (strncasecmp(h, "Bearer ", 7) != 0 || apikey_parse(h + 7, &key) != EX_OK) {
@@ -27,11 +28,12 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	}
 	buf_init(&err, 4096);
 	params[0] = key.id;
-	if (db_exec(app->conn,
-		    "SELECT secret_hash, workspace, email,"
-		    " last_used_at IS NULL OR last_used_at < now() - interval '1 minute'"
-		    " FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
-		    1, params, &res, &err) != EX_OK) {
+	st = db_exec(app->conn,
+		     "SELECT secret_hash, workspace, email,"
+		     " last_used_at IS NULL OR last_used_at < now() - interval '1 minute'"
+		     " FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+		     1, params, &res, &err);
+	if (st) {
 		reply_db_error(app, r, &err);
 		goto out;
 	}
@@ -45,8 +47,9 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	ok = 1;
 	if (PQgetvalue(res, 0, 3)[0] == 't') {
 		/* Throttled to one write a minute per key. */
-		if (db_exec(app->conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1,
-			    params, NULL, &err) != EX_OK) {
+		st = db_exec(app->conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1,
+			     params, NULL, &err);
+		if (st) {
 			log_warn("request %s: cannot record key use: %s", r->id, buf_str(&err));
 		}
 	}

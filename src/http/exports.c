@@ -91,7 +91,9 @@ static void exports_purge(struct app *app, struct http_request *r, const struct 
 		goto out;
 	}
 	key = db_value(res, 0, JOBS_VIEW_FILE_KEY);
-	st = key != NULL ? storage_remove(app->cf, key, &err) : EX_OK;
+	if (key != NULL) {
+		st = storage_remove(app->cf, key, &err);
+	}
 	if (st) {
 		jobs_rollback(app->conn);
 		log_error("request %s: job %s: cannot remove its file: %s", r->id, id,
