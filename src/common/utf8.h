@@ -17,9 +17,6 @@
  * valid sequence or len cuts it short (and when len is 0). */
 size_t utf8_decode(const char *s, size_t len, unsigned int *cp);
 
-/* 1 when all len bytes of s are valid UTF-8 (NUL bytes included). */
-int utf8_valid(const char *s, size_t len);
-
 /* The longest prefix of s (len bytes) of at most max bytes that does not
  * end inside a character: len when len <= max, else max backed off over
  * continuation bytes.  On valid UTF-8 the prefix is whole characters. */

@@ -51,7 +51,7 @@ struct message_ctx {
 static enum ex_status message_clean(struct message_ctx *c, const struct message_job *job)
 {
 	const char *src[MESSAGE_NVALUES] = {
-		[MESSAGE_V_TYPE] = job->type, [MESSAGE_V_FORMAT] = job->format,
+		[MESSAGE_V_TYPE] = job->type,	      [MESSAGE_V_FORMAT] = job->format,
 		[MESSAGE_V_CHECKSUM] = job->checksum, [MESSAGE_V_LINK] = job->link,
 		[MESSAGE_V_ID] = job->job_id,
 	};

@@ -16,10 +16,10 @@
 #include "common/utf8.h"
 #include "mail/address.h"
 
-#define MIME_LINE_MAX	 78 /* header line, RFC 5322 2.1.1 */
-#define MIME_EW_MAX	 75 /* one encoded word, RFC 2047 2 */
-#define MIME_EW_OVERHEAD 12 /* "=?UTF-8?B?" "?=" */
-#define MIME_B64_IN	 57 /* bytes per 76-character base64 line */
+#define MIME_LINE_MAX	 78  /* header line, RFC 5322 2.1.1 */
+#define MIME_EW_MAX	 75  /* one encoded word, RFC 2047 2 */
+#define MIME_EW_OVERHEAD 12  /* "=?UTF-8?B?" "?=" */
+#define MIME_B64_IN	 57  /* bytes per 76-character base64 line */
 #define MIME_QUOTED_MAX	 998 /* a quoted display name longer cannot be one line */
 
 /* ---- header lines --------------------------------------------------------- */
@@ -259,8 +259,7 @@ out:
 }
 
 /* The display name (clean, not empty) and "<address>" after "Name: ". */
-static enum ex_status mime_hdr_mailbox(struct mime_hdr *h, const char *display,
-				       const char *address)
+static enum ex_status mime_hdr_mailbox(struct mime_hdr *h, const char *display, const char *address)
 {
 	enum ex_status st;
 	struct buf angle;

@@ -29,8 +29,7 @@ enum ex_status mime_header(struct buf *out, const char *name, const char *value)
  * spaces; text that is not plain ASCII, could be taken for an encoded word
  * or has a word too long to fold becomes "=?UTF-8?B?...?=" words, each cut
  * at a character boundary. */
-enum ex_status mime_header_text(struct buf *out, const char *name,
-				const char *text) EX_MUST_CHECK;
+enum ex_status mime_header_text(struct buf *out, const char *name, const char *text) EX_MUST_CHECK;
 
 /* "Name: display <address>", or "Name: address" when display (NULL = "")
  * is empty once cleaned.  Plain ASCII display names become a quoted-string,

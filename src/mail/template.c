@@ -188,7 +188,8 @@ enum ex_status template_render(const char *name, const struct template_value *va
 	for (i = 0; i < template_file_count; i++) {
 		if (strcmp(template_files[i].name, name) == 0) {
 			return template_run(&c, template_files[i].text,
-					    template_files[i].text + strlen(template_files[i].text));
+					    template_files[i].text +
+						    strlen(template_files[i].text));
 		}
 	}
 	return EX_EINVAL;

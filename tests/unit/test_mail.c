@@ -856,8 +856,8 @@ static void test_encoded_word_boundaries(void)
 
 	buf_init(&out, BIG_CAP);
 	UNIT_EQ_INT(encode_subject("é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀"
-					       "é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀",
-					       &out),
+				   "é漢😀é漢😀é漢😀é漢😀é漢😀é漢😀",
+				   &out),
 		    EX_OK);
 	check_word_boundaries(buf_str(&out));
 	buf_free(&out);

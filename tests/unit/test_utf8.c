@@ -23,7 +23,7 @@ static void test_decode(void)
 	UNIT_EQ_INT(decode("\xf0\x9f\x93\xa6", &cp), 4);
 	UNIT_EQ_INT(cp, 0x1F4E6);
 	UNIT_EQ_INT(decode("\xf4\x8f\xbf\xbf", &cp), 4); /* U+10FFFF */
-	UNIT_EQ_INT(utf8_decode("\0", 1, &cp), 1);	   /* NUL is a character */
+	UNIT_EQ_INT(utf8_decode("\0", 1, &cp), 1);	 /* NUL is a character */
 	UNIT_EQ_INT(utf8_decode("A", 0, &cp), 0);
 }
 
@@ -56,17 +56,6 @@ static void test_decode_invalid(void)
 	}
 	/* A length that cuts a sequence short makes it invalid. */
 	UNIT_EQ_INT(utf8_decode("\xe6\xbc\xa2", 2, &cp), 0);
-}
-
-static void test_valid(void)
-{
-	UNIT_CHECK(utf8_valid("", 0));
-	UNIT_CHECK(utf8_valid("plain ascii", 11));
-	UNIT_CHECK(utf8_valid("Caf\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x93\xa6", 14));
-	UNIT_CHECK(utf8_valid("a\0b", 3));
-	UNIT_CHECK(!utf8_valid("Caf\xc3", 4));
-	UNIT_CHECK(!utf8_valid("a\xed\xa0\x80z", 5));
-	UNIT_CHECK(!utf8_valid("\xc0\xaf", 2));
 }
 
 static void test_cut(void)
@@ -104,7 +93,11 @@ static void test_clean_oneline(void)
 	check_clean("plain", UTF8_ONELINE, "plain");
 	check_clean("  a \t b\r\nc  ", UTF8_ONELINE, "a b c");
 	check_clean("a\rb\nc\r\n\r\nd", UTF8_ONELINE, "a b c d");
-	check_clean("a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d", UTF8_ONELINE, "a b c d");
+	check_clean("a\xc2\x85"
+		    "b\xe2\x80\xa8"
+		    "c\xe2\x80\xa9"
+		    "d",
+		    UTF8_ONELINE, "a b c d");
 	check_clean("bell\007 esc\033 del\177", UTF8_ONELINE, "bell esc del");
 	check_clean("c1\xc2\x80\xc2\x9f!", UTF8_ONELINE, "c1!");
 	check_clean("bad \xff\xfe utf8 \xc3", UTF8_ONELINE,
@@ -138,9 +131,12 @@ static void test_clean_out_of_room(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_decode),		UNIT_TEST(test_decode_invalid),
-		UNIT_TEST(test_valid),		UNIT_TEST(test_cut),
-		UNIT_TEST(test_clean_oneline),	UNIT_TEST(test_clean_multiline),
+		UNIT_TEST(test_decode),
+		UNIT_TEST(test_decode_invalid),
+
+		UNIT_TEST(test_cut),
+		UNIT_TEST(test_clean_oneline),
+		UNIT_TEST(test_clean_multiline),
 		UNIT_TEST(test_clean_out_of_room),
 	};
 
