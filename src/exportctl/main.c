@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
-#include "mail/message.h"
+#include "mail/address.h"
 
 struct ctl {
 	struct config cf;
@@ -70,7 +70,7 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "exportctl: apikey create needs --workspace W and --email E\n");
 		return 2;
 	}
-	if (!message_valid_address(email)) {
+	if (!address_valid(email)) {
 		fprintf(stderr, "exportctl: --email: not an address mail can be sent to: %s\n",
 			email);
 		return 2;

@@ -94,9 +94,12 @@ static enum ex_status linktoken_mac(const struct linktoken_secret *s, const char
 	enum ex_status st;
 
 	buf_init(&msg, 4096);
-	st = s->len <= INT_MAX ? buf_printf(&msg, "exportd-link\n%s\n%s", job_id, expiry)
-			       : EX_EINVAL;
-	if (st != EX_OK) {
+	if (s->len > INT_MAX) {
+		st = EX_EINVAL;
+		goto out;
+	}
+	st = buf_printf(&msg, "exportd-link\n%s\n%s", job_id, expiry);
+	if (st) {
 		goto out;
 	}
 	if (HMAC(EVP_sha256(), s->p, (int)s->len, (const unsigned char *)msg.data, msg.len, md,
@@ -126,7 +129,7 @@ enum ex_status linktoken_sign(const char *secrets, const char *job_id, time_t ex
 	}
 	snprintf(num, sizeof(num), "%lld", (long long)expiry);
 	st = linktoken_mac(&s, job_id, num, sig);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	n = snprintf(out, LINKTOKEN_MAX, "%s.%s", num, sig);
@@ -177,7 +180,7 @@ enum linktoken_result linktoken_verify(const char *secrets, const char *job_id, 
 	}
 	wellformed = linktoken_split(token, expiry, sig, &when);
 	while (linktoken_next_secret(&pos, &s)) {
-		if (linktoken_mac(&s, job_id, expiry, want) != EX_OK) {
+		if (linktoken_mac(&s, job_id, expiry, want)) {
 			continue;
 		}
 		/* No early exit: every secret costs the same comparison. */

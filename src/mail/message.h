@@ -1,12 +1,12 @@
-/* message.h - build an RFC 5322 / MIME mail about an export.  Pure.
+/* message.h - the mail that tells a requester about an export.  Pure.
  *
- * The result is multipart/alternative with a text/plain and a text/html
- * part (UTF-8, base64 or quoted-printable), CRLF line endings, lines of at
- * most 78 characters in headers (folded) and 76 in bodies.  Non-ASCII in the
- * display name and the subject becomes RFC 2047 encoded words.  Nothing a
- * requester controls can end a header: CR, LF and other control characters
- * in any input are removed or encoded; addresses are checked by
- * message_valid_address() and refused otherwise.
+ * multipart/alternative with a text/plain and a text/html part, both
+ * UTF-8 and base64, CRLF line endings (mail/mime.h); the words come from
+ * the templates in src/mail/templates/ (mail/template.h).  Every value is
+ * cleaned first (common/utf8.h): invalid UTF-8 becomes U+FFFD, control
+ * characters are dropped, line breaks become spaces (or '\n' in the error
+ * text), so nothing a requester controls can end a header.  Addresses are
+ * checked by address_valid() (mail/address.h) and refused otherwise.
  */
 #ifndef EXPORTD_MESSAGE_H
 #define EXPORTD_MESSAGE_H
@@ -41,22 +41,13 @@ struct message_envelope {
 	const char *from_name;	  /* display name, may be non-ASCII */
 	const char *to_address;
 	time_t date;
-	const char *message_id; /* without <>, e.g. "<job>.complete@example.com" */
+	const char *message_id; /* with or without <>, e.g. "<job>.complete@example.com" */
 };
 
-/* 1 when addr is a plain addr-spec we are willing to put in a header and
- * an SMTP envelope: local@domain, printable ASCII, no spaces, quotes,
- * brackets, commas or control characters, at most 254 bytes. */
-int message_valid_address(const char *addr);
-
 /* Append the whole message (headers and body) to out.  EX_EINVAL when an
- * address is not valid. */
+ * address or the message id is not valid; EX_ETOOBIG / EX_ENOMEM when it
+ * does not fit.  On an error out is left as it was. */
 enum ex_status message_build(const struct message_envelope *env, const struct message_job *job,
 			     struct buf *out) EX_MUST_CHECK;
-
-/* Exposed for tests. */
-/* RFC 2047 "=?UTF-8?B?...?=" words (folded as needed) for non-ASCII or
- * unsafe text; plain ASCII text is copied (control characters dropped). */
-enum ex_status message_encode_header_text(const char *text, struct buf *out) EX_MUST_CHECK;
 
 #endif

@@ -1,3 +1,4 @@
+/* smtp.c - one message handed to libcurl's SMTP client (see smtp.h). */
 #include "mail/smtp.h"
 
 #include <curl/curl.h>
