@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 void problem_init(struct problem *p, int status, const char *slug, const char *title,
 		  const char *detail)
 {
@@ -26,11 +28,7 @@ void problem_clip(const char *text, char *out, size_t size)
 		memcpy(out, text, len + 1);
 		return;
 	}
-	n = size > 4 ? size - 4 : 0;
-	/* Back off over continuation bytes (10xxxxxx) to a character start. */
-	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
-		n--;
-	}
+	n = utf8_cut(text, len, size > 4 ? size - 4 : 0);
 	memcpy(out, text, n);
 	memcpy(out + n, "...", size > 3 ? 4 : 0);
 	if (size <= 3 && size > 0) {
