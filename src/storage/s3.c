@@ -9,9 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/crypto.h"
 #include "common/log.h"
-#include "common/timeutil.h"
 #include "storage/sigv4.h"
 
 #define S3_MAX_QUERY	4
@@ -202,13 +202,13 @@ static void s3_error_text(const struct s3_call *c, struct buf *err)
 		message[0] ? ": " : "", message);
 }
 
-/* Sleep before retry n (1-based): capped exponential with jitter. */
+/* Sleep before retry n: at most 10 s, and at most 512 times the base (the
+ * exponent always stopped at 9). */
 static void s3_backoff(const struct config *cf, int n)
 {
-	long long d = cf->s3_retry_base_ms << (n < 10 ? n - 1 : 9);
+	long long base = cf->s3_retry_base_ms, cap = base * 512 < 10000 ? base * 512 : 10000;
 
-	d = d > 10000 ? 10000 : d;
-	poll(NULL, 0, (int)(d / 2 + timeutil_jitter_ms(d / 2 + 1)));
+	poll(NULL, 0, (int)backoff_jitter_ms(base, cap, n));
 }
 
 /* 5xx, and S3's 400 RequestTimeout (the connection sat idle too long; the
