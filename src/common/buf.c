@@ -27,6 +27,14 @@ void buf_reset(struct buf *b)
 	}
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
 enum ex_status buf_reserve(struct buf *b, size_t n)
 {
 	size_t need, nalloc;
@@ -59,7 +67,7 @@ enum ex_status buf_append(struct buf *b, const void *data, size_t len)
 {
 	enum ex_status st = buf_reserve(b, len);
 
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	if (len > 0) {
@@ -93,7 +101,7 @@ enum ex_status buf_printf(struct buf *b, const char *fmt, ...)
 		return EX_EINVAL;
 	}
 	st = buf_reserve(b, (size_t)n);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	va_start(ap, fmt);

@@ -5,20 +5,10 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-static const char crypto_hexdigits[] = "0123456789abcdef";
+#include "common/hex.h"
+
 static const char crypto_b64chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void crypto_to_hex(const unsigned char *in, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = crypto_hexdigits[in[i] >> 4];
-		out[2 * i + 1] = crypto_hexdigits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
 
 enum ex_status crypto_random_hex(char *out, size_t nbytes)
 {
@@ -30,7 +20,7 @@ enum ex_status crypto_random_hex(char *out, size_t nbytes)
 	if (RAND_bytes(raw, (int)nbytes) != 1) {
 		return EX_EIO;
 	}
-	crypto_to_hex(raw, nbytes, out);
+	hex_encode(raw, nbytes, out);
 	return EX_OK;
 }
 
@@ -40,7 +30,7 @@ void crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX_
 	unsigned int mdlen = 0;
 
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	crypto_to_hex(md, sizeof(md), out);
+	hex_encode(md, sizeof(md), out);
 }
 
 int crypto_equal(const char *a, const char *b)

@@ -7,9 +7,9 @@
 #include <openssl/sha.h>
 #include <string.h>
 
-_Static_assert(sizeof(SHA256_CTX) <= SHA256_STATE_BYTES, "SHA256_CTX outgrew the saved state");
+#include "common/hex.h"
 
-static const char sha256_hexdigits[] = "0123456789abcdef";
+_Static_assert(sizeof(SHA256_CTX) <= SHA256_STATE_BYTES, "SHA256_CTX outgrew the saved state");
 
 void sha256_init(struct sha256 *s)
 {
@@ -27,15 +27,10 @@ void sha256_hex(const struct sha256 *s, char out[65])
 {
 	SHA256_CTX copy;
 	unsigned char md[32];
-	int i;
 
 	memcpy(&copy, s->ctx, sizeof(copy));
 	SHA256_Final(md, &copy);
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = sha256_hexdigits[md[i] >> 4];
-		out[2 * i + 1] = sha256_hexdigits[md[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(md, sizeof(md), out);
 }
 
 /* The state is the context's bytes (a plain struct of integers) plus the
@@ -44,28 +39,14 @@ void sha256_hex(const struct sha256 *s, char out[65])
  * length check below and the export starts over. */
 void sha256_save(const struct sha256 *s, char out[SHA256_STATE_HEX + 1])
 {
-	const unsigned char *raw = (const unsigned char *)s->ctx;
+	unsigned char length[8];
 	size_t i;
 
-	for (i = 0; i < sizeof(SHA256_CTX); i++) {
-		out[2 * i] = sha256_hexdigits[raw[i] >> 4];
-		out[2 * i + 1] = sha256_hexdigits[raw[i] & 15];
-	}
 	for (i = 0; i < 8; i++) {
-		unsigned char b = (unsigned char)(s->bytes >> (56 - 8 * i));
-
-		out[2 * sizeof(SHA256_CTX) + 2 * i] = sha256_hexdigits[b >> 4];
-		out[2 * sizeof(SHA256_CTX) + 2 * i + 1] = sha256_hexdigits[b & 15];
+		length[i] = (unsigned char)(s->bytes >> (56 - 8 * i));
 	}
-	out[2 * sizeof(SHA256_CTX) + 16] = '\0';
-}
-
-static int sha256_nibble(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	hex_encode(s->ctx, sizeof(SHA256_CTX), out);
+	hex_encode(length, sizeof(length), out + 2 * sizeof(SHA256_CTX));
 }
 
 enum ex_status sha256_load(struct sha256 *s, const char *text)
@@ -73,18 +54,14 @@ enum ex_status sha256_load(struct sha256 *s, const char *text)
 	unsigned char raw[SHA256_STATE_BYTES + 8];
 	size_t i, n = sizeof(SHA256_CTX) + 8;
 	SHA256_CTX ctx;
-	int hi, lo;
+	enum ex_status st;
 
 	if (strlen(text) != 2 * n) {
 		return EX_EINVAL;
 	}
-	for (i = 0; i < n; i++) {
-		hi = sha256_nibble(text[2 * i]);
-		lo = sha256_nibble(text[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			return EX_EINVAL;
-		}
-		raw[i] = (unsigned char)(hi << 4 | lo);
+	st = hex_decode(text, raw, n);
+	if (st) {
+		return st;
 	}
 	memcpy(&ctx, raw, sizeof(ctx));
 	memset(s, 0, sizeof(*s));

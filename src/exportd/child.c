@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -40,6 +41,7 @@ static PGconn *child_connect(const struct config *cf, const char *appname, const
 	long long backoff = 100;
 	struct buf err;
 	PGconn *conn = NULL;
+	int failures = 0;
 
 	buf_init(&err, 4096);
 	while (!child_stop) {
@@ -53,7 +55,7 @@ static PGconn *child_connect(const struct config *cf, const char *appname, const
 			conn = NULL;
 		}
 		poll(NULL, 0, (int)(backoff + timeutil_jitter_ms(backoff / 2)));
-		backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+		backoff = backoff_delay_ms(100, 10000, ++failures + 1);
 	}
 	buf_free(&err);
 	return conn;

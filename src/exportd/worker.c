@@ -5,26 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "db/db.h"
 #include "exportd/child.h"
 #include "exportd/export.h"
 #include "jobs/jobs.h"
-
-static long long worker_backoff(const struct config *cf, int attempts)
-{
-	long long d = cf->retry_base_ms;
-	int i;
-
-	for (i = 1; i < attempts && d < cf->retry_max_ms; i++) {
-		d *= 2;
-	}
-	if (d > cf->retry_max_ms) {
-		d = cf->retry_max_ms;
-	}
-	return d / 2 + timeutil_jitter_ms(d / 2 + 1);
-}
 
 static const char *worker_error_code(enum ex_status st)
 {
@@ -73,7 +60,8 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 		log_info("job %s: cancelled", job->id);
 	} else {
 		if (worker_transient(st) && job->attempts < cf->max_attempts) {
-			retry = worker_backoff(cf, job->attempts);
+			retry = backoff_jitter_ms(cf->retry_base_ms, cf->retry_max_ms,
+						  job->attempts);
 		}
 		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry,
 			       cf->mail_smtp_url[0] != '\0', &err);

@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include "common/crypto.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "db/db.h"
 #include "format/format.h"
 #include "http/problem.h"
 #include "http/range.h"
 #include "jobs/jobs.h"
-#include "storage/s3.h"
 #include "storage/storage.h"
 
 /* The file name offered to the user, <type>-<YYYYMMDD>.<ext>[.gz], and its
@@ -50,43 +50,23 @@ static void download_name(const PGresult *job, char *name, size_t size, const ch
 }
 
 /* Content-Type and Content-Disposition for the job's file. */
-static void download_headers(const PGresult *job, char *out, size_t size)
+static void download_headers(const struct storage_offer *offer, char *out, size_t size)
 {
-	const char *ctype;
-	char name[160];
-
-	download_name(job, name, sizeof(name), &ctype);
 	snprintf(out, size,
-		 "Content-Type: %s\r\nContent-Disposition: attachment; filename=\"%s\"\r\n"
+		 "Content-Type: %s\r\nContent-Disposition: %s\r\n"
 		 "Cache-Control: private, no-store\r\n",
-		 ctype, name);
+		 offer->content_type, offer->disposition);
 }
 
-/* S3: a 302 to a freshly presigned GET that makes S3 send the same
- * Content-Disposition and Content-Type we would. */
-static void download_redirect(struct app *app, struct http_request *r, const PGresult *job,
-			      const char *key)
+/* The object is served elsewhere: a 302 to the URL the backend made,
+ * which makes that server send our Content-Disposition and Content-Type. */
+static void download_redirect(struct http_request *r, const struct storage_handover *h)
 {
-	char name[160], disposition[256], extra[16384];
-	const char *ctype;
-	struct buf url, err;
+	char extra[16384];
 
-	buf_init(&url, 8192);
-	buf_init(&err, 2048);
-	download_name(job, name, sizeof(name), &ctype);
-	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
-	if (s3_presign_get(app->cf, key, disposition, ctype, &url, &err) != EX_OK) {
-		log_error("request %s: cannot presign: %s", r->id, buf_str(&err));
-		problem_reply(r, 503, "unavailable", "Service Unavailable",
-			      "the download link cannot be made right now; try again shortly",
-			      "Retry-After: 5\r\n");
-	} else {
-		snprintf(extra, sizeof(extra), "Location: %s\r\nCache-Control: no-store\r\n",
-			 buf_str(&url));
-		request_head(r, 302, NULL, extra);
-	}
-	buf_free(&url);
-	buf_free(&err);
+	snprintf(extra, sizeof(extra), "Location: %s\r\nCache-Control: no-store\r\n",
+		 buf_str(&h->where));
+	request_head(r, 302, NULL, extra);
 }
 
 /* Repr-Digest (RFC 9530) and Digest (RFC 3230) header lines for the
@@ -96,18 +76,11 @@ static void download_digest(const PGresult *job, char *out, size_t size)
 	const char *hex = db_value(job, 0, JOBS_VIEW_CHECKSUM);
 	unsigned char raw[32];
 	char b64[64];
-	unsigned int byte;
 	size_t i;
 
 	out[0] = '\0';
-	if (hex == NULL || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64) {
+	if (hex == NULL || strlen(hex) != 64 || hex_decode(hex, raw, sizeof(raw)) != EX_OK) {
 		return;
-	}
-	for (i = 0; i < sizeof(raw); i++) {
-		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
-			return;
-		}
-		raw[i] = (unsigned char)byte;
 	}
 	if (crypto_b64url_encode(raw, sizeof(raw), b64, sizeof(b64) - 1) != EX_OK) {
 		return;
@@ -122,14 +95,14 @@ static void download_digest(const PGresult *job, char *out, size_t size)
 /* The web server sends the file and passes our headers on, digest
  * included (it describes the whole file, so it holds for a 206 too). */
 static void download_sendfile(struct app *app, struct http_request *r,
-			      const struct storage_object *obj, const char *key,
+			      const struct storage_handover *obj, const char *key,
 			      const char *headers, const char *digest)
 {
 	char extra[8192];
 
 	if (app->cf->http_download == CONF_DOWNLOAD_XSENDFILE) {
 		snprintf(extra, sizeof(extra), "%s%sX-Sendfile: %s\r\n", headers, digest,
-			 obj->path);
+			 buf_str(&obj->where));
 	} else {
 		snprintf(extra, sizeof(extra), "%s%sX-Accel-Redirect: %s/%s\r\n", headers, digest,
 			 app->cf->http_accel_prefix, key);
@@ -167,7 +140,7 @@ static void download_copy(struct app *app, struct http_request *r, int fd, long 
 
 /* digest goes on a 200 (and its HEAD), not on a 206. */
 static void download_stream(struct app *app, struct http_request *r,
-			    const struct storage_object *obj, const char *headers,
+			    const struct storage_handover *obj, const char *headers,
 			    const char *digest)
 {
 	long long start = 0, end = obj->size - 1;
@@ -182,7 +155,7 @@ static void download_stream(struct app *app, struct http_request *r,
 			      extra);
 		return;
 	}
-	fd = open(obj->path, O_RDONLY | O_CLOEXEC);
+	fd = open(buf_str(&obj->where), O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		problem_reply(r, 410, "gone", "Gone", "the export file is no longer available", "");
 		return;
@@ -204,12 +177,48 @@ static void download_stream(struct app *app, struct http_request *r,
 	close(fd);
 }
 
+/* The file offered: its name, type and headers; the handover itself. */
+static void download_hand_over(struct app *app, struct http_request *r, const PGresult *job,
+			       const char *key)
+{
+	char headers[1024], digest[256], name[160], disposition[256];
+	struct storage_offer offer = {disposition, NULL};
+	struct storage_handover h;
+	struct buf err;
+	enum ex_status st;
+
+	storage_handover_init(&h);
+	buf_init(&err, 2048);
+	download_name(job, name, sizeof(name), &offer.content_type);
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
+	st = storage_locate(app->cf, key, &offer, &h, &err);
+	if (st == EX_ENOTFOUND) {
+		problem_reply(r, 410, "gone", "Gone", "the export file is no longer available", "");
+	} else if (st) {
+		log_error("request %s: %s", r->id, buf_str(&err));
+		problem_reply(r, 503, "unavailable", "Service Unavailable",
+			      "the download link cannot be made right now; try again shortly",
+			      "Retry-After: 5\r\n");
+	} else if (h.kind == STORAGE_HANDOVER_URL) {
+		download_redirect(r, &h);
+	} else {
+		download_headers(&offer, headers, sizeof(headers));
+		download_digest(job, digest, sizeof(digest));
+		if (app->cf->http_download == CONF_DOWNLOAD_STREAM) {
+			download_stream(app, r, &h, headers, digest);
+		} else {
+			download_sendfile(app, r, &h, key, headers, digest);
+		}
+	}
+	buf_free(&err);
+	storage_handover_free(&h);
+}
+
 void download_serve(struct app *app, struct http_request *r, const PGresult *job)
 {
 	const char *status = PQgetvalue(job, 0, JOBS_VIEW_STATUS);
 	const char *key = db_value(job, 0, JOBS_VIEW_FILE_KEY);
-	struct storage_object obj;
-	char headers[1024], detail[160], digest[256];
+	char detail[160];
 
 	if (strcmp(status, "expired") == 0) {
 		problem_reply(r, 410, "expired", "Gone",
@@ -223,19 +232,9 @@ void download_serve(struct app *app, struct http_request *r, const PGresult *job
 		problem_reply(r, 409, "not-ready", "Export not ready", detail, "");
 		return;
 	}
-	if (key != NULL && app->cf->storage_backend == CONF_BACKEND_S3) {
-		download_redirect(app, r, job, key);
-		return;
-	}
-	if (key == NULL || storage_locate(app->cf, key, &obj) != EX_OK) {
+	if (key == NULL) {
 		problem_reply(r, 410, "gone", "Gone", "the export file is no longer available", "");
 		return;
 	}
-	download_headers(job, headers, sizeof(headers));
-	download_digest(job, digest, sizeof(digest));
-	if (app->cf->http_download == CONF_DOWNLOAD_STREAM) {
-		download_stream(app, r, &obj, headers, digest);
-	} else {
-		download_sendfile(app, r, &obj, key, headers, digest);
-	}
+	download_hand_over(app, r, job, key);
 }

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "common/timeutil.h"
+#include "common/backoff.h"
 #include "db/db.h"
 #include "mail/linktoken.h"
 #include "mail/message.h"
@@ -86,18 +86,6 @@ static enum ex_status outbox_message(const struct config *cf, const PGresult *re
 	return EX_OK;
 }
 
-static long long outbox_backoff(const struct config *cf, int attempts)
-{
-	long long d = cf->mail_retry_base_ms;
-	int i;
-
-	for (i = 1; i < attempts && d < cf->mail_retry_max_ms; i++) {
-		d *= 2;
-	}
-	d = d > cf->mail_retry_max_ms ? cf->mail_retry_max_ms : d;
-	return d / 2 + timeutil_jitter_ms(d / 2 + 1);
-}
-
 /* Record the outcome of one attempt on the locked row. */
 static enum ex_status outbox_record(PGconn *conn, const struct config *cf, const PGresult *res,
 				    enum ex_status sent, const char *why, time_t expires,
@@ -110,7 +98,8 @@ static enum ex_status outbox_record(PGconn *conn, const struct config *cf, const
 	const char *params[5] = {PQgetvalue(res, 0, OUTBOX_ID), status, sent == EX_OK ? NULL : why,
 				 retry, exp};
 
-	snprintf(retry, sizeof(retry), "%lld", outbox_backoff(cf, attempts));
+	snprintf(retry, sizeof(retry), "%lld",
+		 backoff_jitter_ms(cf->mail_retry_base_ms, cf->mail_retry_max_ms, attempts));
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
 	return db_exec(conn,
 		       "UPDATE export_notifications SET status = $2, attempts = attempts + 1,"

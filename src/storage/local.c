@@ -1,3 +1,4 @@
+/* local.c - local-disk storage (see local.h). */
 #include "storage/local.h"
 
 #include <errno.h>
@@ -8,17 +9,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct storage_upload {
-	const struct storage_ops *ops; /* first: see storage.c */
+#define LOCAL_PATH_MAX 4096 /* PATH_MAX: no longer name can be opened */
+
+struct local_upload {
+	struct storage_upload base; /* first: see storage.h */
 	int fd;
-	long long bytes;
-	int part;
-	char path[4096]; /* final name */
-	char tmp[4096];	 /* final name + ".part" */
-	char dir[4096];
+	char path[LOCAL_PATH_MAX]; /* final name */
+	char tmp[LOCAL_PATH_MAX];  /* final name + ".part" */
 };
 
-int local_valid_key(const char *key)
+static struct local_upload *local_of(struct storage_upload *up)
+{
+	return (struct local_upload *)(void *)up;
+}
+
+static int local_valid_key(const char *key)
 {
 	const char *p;
 
@@ -40,26 +45,37 @@ static enum ex_status local_fail(struct buf *err, const char *what, const char *
 	return EX_EIO;
 }
 
-static enum ex_status local_paths(const struct config *cf, const char *key,
-				  struct storage_upload *up)
+/* <storage.dir>/<key><suffix> into out; EX_EINVAL for a key that is not a
+ * file name, EX_ETOOBIG for a path too long to open. */
+static enum ex_status local_name(const struct config *cf, const char *key, const char *suffix,
+				 char out[LOCAL_PATH_MAX])
 {
 	int n;
 
 	if (!local_valid_key(key)) {
 		return EX_EINVAL;
 	}
-	snprintf(up->dir, sizeof(up->dir), "%s", cf->storage_dir);
-	n = snprintf(up->tmp, sizeof(up->tmp), "%s/%s.part", cf->storage_dir, key);
-	if (n < 0 || (size_t)n >= sizeof(up->path)) {
+	n = snprintf(out, LOCAL_PATH_MAX, "%s/%s%s", cf->storage_dir, key, suffix);
+	if (n < 0 || n >= LOCAL_PATH_MAX) {
 		return EX_ETOOBIG;
 	}
-	snprintf(up->path, sizeof(up->path), "%s/%s", cf->storage_dir, key);
 	return EX_OK;
+}
+
+static enum ex_status local_paths(const struct config *cf, const char *key,
+				  char path[LOCAL_PATH_MAX], char tmp[LOCAL_PATH_MAX])
+{
+	enum ex_status st = local_name(cf, key, ".part", tmp);
+
+	if (st) {
+		return st;
+	}
+	return local_name(cf, key, "", path);
 }
 
 /* Resume: the .part file must hold at least the checkpointed bytes; what
  * lies past them was never checkpointed and is cut off. */
-static enum ex_status local_resume(struct storage_upload *up, const struct storage_ckpt *ckpt,
+static enum ex_status local_resume(struct local_upload *up, const struct storage_ckpt *ckpt,
 				   struct buf *err)
 {
 	struct stat sb;
@@ -75,8 +91,8 @@ static enum ex_status local_resume(struct storage_upload *up, const struct stora
 	if (ftruncate(up->fd, ckpt->bytes) != 0 || lseek(up->fd, ckpt->bytes, SEEK_SET) < 0) {
 		return local_fail(err, "truncate", up->tmp);
 	}
-	up->bytes = ckpt->bytes;
-	up->part = ckpt->part;
+	up->base.bytes = ckpt->bytes;
+	up->base.part = ckpt->part;
 	return EX_OK;
 }
 
@@ -85,16 +101,18 @@ static enum ex_status local_open(const struct config *cf, const char *key,
 				 struct buf *err)
 {
 	int resuming = resume != NULL && resume->bytes > 0;
-	struct storage_upload *up = calloc(1, sizeof(*up));
+	struct local_upload *up = calloc(1, sizeof(*up));
 	enum ex_status st;
 
+	*out = NULL;
 	if (up == NULL) {
 		return EX_ENOMEM;
 	}
-	up->ops = &local_ops;
+	up->base.ops = &local_ops;
+	up->base.cf = cf;
 	up->fd = -1;
-	st = local_paths(cf, key, up);
-	if (st != EX_OK) {
+	st = local_paths(cf, key, up->path, up->tmp);
+	if (st) {
 		goto out;
 	}
 	if (mkdir(cf->storage_dir, 0750) != 0 && errno != EEXIST) {
@@ -108,19 +126,23 @@ static enum ex_status local_open(const struct config *cf, const char *key,
 	}
 	if (resuming) {
 		st = local_resume(up, resume, err);
+		if (st) {
+			goto out;
+		}
 	}
+	*out = &up->base;
+	up = NULL;
 out:
-	if (st != EX_OK) {
-		local_ops.close(up);
-		up = NULL;
+	if (up != NULL) {
+		local_ops.close(&up->base);
 	}
-	*out = up;
 	return st;
 }
 
-static enum ex_status local_write(struct storage_upload *up, const void *data, size_t len,
+static enum ex_status local_write(struct storage_upload *base, const void *data, size_t len,
 				  struct buf *err)
 {
+	struct local_upload *up = local_of(base);
 	const char *p = data;
 	ssize_t n;
 
@@ -134,20 +156,22 @@ static enum ex_status local_write(struct storage_upload *up, const void *data, s
 		}
 		p += n;
 		len -= (size_t)n;
-		up->bytes += n;
+		base->bytes += n;
 	}
 	return EX_OK;
 }
 
-static enum ex_status local_part_end(struct storage_upload *up, struct storage_ckpt *ckpt,
+static enum ex_status local_part_end(struct storage_upload *base, struct storage_ckpt *ckpt,
 				     struct buf *err)
 {
+	struct local_upload *up = local_of(base);
+
 	if (fdatasync(up->fd) != 0) {
 		return local_fail(err, "fsync", up->tmp);
 	}
-	up->part++;
-	ckpt->bytes = up->bytes;
-	ckpt->part = up->part;
+	base->part++;
+	ckpt->bytes = base->bytes;
+	ckpt->part = base->part;
 	ckpt->state = NULL;
 	ckpt->durable = 1;
 	return EX_OK;
@@ -166,24 +190,28 @@ static enum ex_status local_sync_dir(const char *dir, struct buf *err)
 	return rc == 0 ? EX_OK : local_fail(err, "fsync", dir);
 }
 
-static enum ex_status local_complete(struct storage_upload *up, struct buf *err)
+static enum ex_status local_complete(struct storage_upload *base, struct buf *err)
 {
+	struct local_upload *up = local_of(base);
+
 	if (fsync(up->fd) != 0) {
 		return local_fail(err, "fsync", up->tmp);
 	}
 	if (rename(up->tmp, up->path) != 0) {
 		return local_fail(err, "rename", up->tmp);
 	}
-	return local_sync_dir(up->dir, err);
+	return local_sync_dir(base->cf->storage_dir, err);
 }
 
-static void local_abort(struct storage_upload *up)
+static void local_abort(struct storage_upload *base)
 {
-	unlink(up->tmp);
+	unlink(local_of(base)->tmp);
 }
 
-static void local_close(struct storage_upload *up)
+static void local_close(struct storage_upload *base)
 {
+	struct local_upload *up = local_of(base);
+
 	if (up->fd >= 0) {
 		close(up->fd);
 	}
@@ -192,36 +220,42 @@ static void local_close(struct storage_upload *up)
 
 static enum ex_status local_remove(const struct config *cf, const char *key, struct buf *err)
 {
-	struct storage_upload up;
-	enum ex_status st = local_paths(cf, key, &up);
+	char path[LOCAL_PATH_MAX], tmp[LOCAL_PATH_MAX];
+	enum ex_status st = local_paths(cf, key, path, tmp);
 
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
-	if (unlink(up.path) != 0 && errno != ENOENT) {
-		return local_fail(err, "unlink", up.path);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		return local_fail(err, "unlink", path);
 	}
-	if (unlink(up.tmp) != 0 && errno != ENOENT) {
-		return local_fail(err, "unlink", up.tmp);
+	if (unlink(tmp) != 0 && errno != ENOENT) {
+		return local_fail(err, "unlink", tmp);
 	}
 	return EX_OK;
 }
 
-enum ex_status local_locate(const struct config *cf, const char *key, struct storage_object *out)
+/* The file itself; a key that names no file is as gone as a missing one. */
+static enum ex_status local_locate(const struct config *cf, const char *key,
+				   const struct storage_offer *offer, struct storage_handover *out,
+				   struct buf *err)
 {
+	char path[LOCAL_PATH_MAX];
 	struct stat sb;
-	int n;
 
-	if (!local_valid_key(key)) {
-		return EX_EINVAL;
-	}
-	n = snprintf(out->path, sizeof(out->path), "%s/%s", cf->storage_dir, key);
-	if (n < 0 || (size_t)n >= sizeof(out->path)) {
-		return EX_ETOOBIG;
-	}
-	if (stat(out->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	(void)offer; /* the web server or download.c writes the headers */
+	(void)err;
+	if (local_name(cf, key, "", path) != EX_OK) {
 		return EX_ENOTFOUND;
 	}
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		return EX_ENOTFOUND;
+	}
+	buf_reset(&out->where);
+	if (buf_puts(&out->where, path) != EX_OK) {
+		return EX_ENOTFOUND;
+	}
+	out->kind = STORAGE_HANDOVER_FILE;
 	out->size = (long long)sb.st_size;
 	return EX_OK;
 }
@@ -234,4 +268,5 @@ const struct storage_ops local_ops = {
 	.abort = local_abort,
 	.close = local_close,
 	.remove = local_remove,
+	.locate = local_locate,
 };

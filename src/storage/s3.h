@@ -6,7 +6,9 @@
  * every part's number, ETag and size, so a resumed export goes on with the
  * next part number.  Retries within a request: 5xx (SlowDown included),
  * timeouts and connection resets, with capped backoff; 403 and other 4xx
- * fail the export with S3's own code and message.
+ * fail the export with S3's own code and message.  A complete object is
+ * handed over as a presigned GET, valid s3.presign_ttl, that makes S3 answer
+ * with the Content-Disposition and Content-Type of the caller's offer.
  */
 #ifndef EXPORTD_S3_H
 #define EXPORTD_S3_H
@@ -14,11 +16,5 @@
 #include "storage/storage.h"
 
 extern const struct storage_ops s3_ops;
-
-/* A presigned GET for key, valid s3.presign_ttl, that makes S3 answer with
- * the given Content-Disposition and Content-Type. */
-enum ex_status s3_presign_get(const struct config *cf, const char *key, const char *disposition,
-			      const char *content_type, struct buf *url,
-			      struct buf *err) EX_MUST_CHECK;
 
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "common/crypto.h"
+#include "common/hex.h"
 
 #define SIGV4_ALGORITHM	  "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR  "aws4_request"
@@ -68,33 +69,19 @@ static int sigv4_unreserved(unsigned char c)
 /* URI-encode s onto b (upper-case hex); '/' is kept when keep_slash. */
 static enum ex_status sigv4_encode(struct buf *b, const char *s, int keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)s;
 	enum ex_status st = EX_OK;
-	char pct[3] = {'%', 0, 0};
+	char pct[4] = "%";
 
 	for (; *p != '\0' && st == EX_OK; p++) {
 		if (sigv4_unreserved(*p) || (keep_slash && *p == '/')) {
 			st = buf_putc(b, (char)*p);
 			continue;
 		}
-		pct[1] = hex[*p >> 4];
-		pct[2] = hex[*p & 15];
-		st = buf_append(b, pct, sizeof(pct));
+		hex_encode_upper(p, 1, pct + 1);
+		st = buf_append(b, pct, 3);
 	}
 	return st;
-}
-
-static void sigv4_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * len] = '\0';
 }
 
 static enum ex_status sigv4_fail(struct sigv4_work *w, const char *what)
@@ -566,7 +553,7 @@ static enum ex_status sigv4_signature(struct sigv4_work *w)
 		st = sigv4_hmac(a, sizeof(a), w->out->sts.data, w->out->sts.len, b);
 	}
 	if (st == EX_OK) {
-		sigv4_hex(b, sizeof(b), w->out->signature);
+		hex_encode(b, sizeof(b), w->out->signature);
 	}
 	OPENSSL_cleanse(seed, sizeof(seed));
 	OPENSSL_cleanse(a, sizeof(a));

@@ -6,6 +6,8 @@
  * that storage_open() can resume from after a crash.  storage_complete()
  * makes the object final and visible; storage_abort() removes what was
  * written.  Both leave the upload to be released by storage_close().
+ * storage_locate() says how a complete object is handed to a downloader, so
+ * callers never name a backend.
  */
 #ifndef EXPORTD_STORAGE_H
 #define EXPORTD_STORAGE_H
@@ -27,7 +29,39 @@ struct storage_ckpt {
 	int durable;
 };
 
-struct storage_upload;
+/* The part of an upload that every backend has.  A backend's upload embeds
+ * it as its first member (struct local_upload { struct storage_upload base;
+ * ... }) and its ops get the base back: container_of by a cast of the first
+ * member, the one conversion C guarantees. */
+struct storage_upload {
+	const struct storage_ops *ops;
+	const struct config *cf; /* outlives the upload */
+	long long bytes;	 /* bytes the object holds so far (S3: in parts sent) */
+	int part;		 /* parts ended so far (S3: parts sent) */
+};
+
+/* How a complete object reaches a downloader. */
+enum storage_handover_kind {
+	/* A local file at where: the web server sends it (X-Sendfile,
+	 * X-Accel-Redirect) or it is streamed from here. */
+	STORAGE_HANDOVER_FILE,
+	/* A URL that serves the object itself (a presigned S3 GET): the client
+	 * is redirected to where. */
+	STORAGE_HANDOVER_URL,
+};
+
+/* What the downloader is to be told about the file, for backends whose URL
+ * makes the answer itself (S3's response-content-* parameters). */
+struct storage_offer {
+	const char *disposition;  /* Content-Disposition value */
+	const char *content_type; /* Content-Type value */
+};
+
+struct storage_handover {
+	enum storage_handover_kind kind;
+	struct buf where; /* FILE: the absolute path; URL: the URL */
+	long long size;	  /* FILE: its size in bytes */
+};
 
 struct storage_ops {
 	enum ex_status (*open)(const struct config *cf, const char *key,
@@ -41,16 +75,10 @@ struct storage_ops {
 	void (*abort)(struct storage_upload *up);
 	void (*close)(struct storage_upload *up);
 	enum ex_status (*remove)(const struct config *cf, const char *key, struct buf *err);
+	enum ex_status (*locate)(const struct config *cf, const char *key,
+				 const struct storage_offer *offer, struct storage_handover *out,
+				 struct buf *err);
 };
-
-/* How to hand a stored object to a downloader. */
-struct storage_object {
-	char path[4096]; /* local: absolute file path */
-	long long size;
-};
-
-/* The ops for the configured backend. */
-const struct storage_ops *storage_backend(const struct config *cf);
 
 /* Open a new upload (resume NULL or zero) or resume one from a checkpoint;
  * EX_ENOTFOUND when the checkpointed data is gone (start over). */
@@ -67,8 +95,15 @@ void storage_abort(struct storage_upload *up);
 void storage_close(struct storage_upload *up);
 enum ex_status storage_remove(const struct config *cf, const char *key,
 			      struct buf *err) EX_MUST_CHECK;
-/* Find a complete object for download; EX_ENOTFOUND when it is gone. */
+
+/* Ready (empty) and release a handover. */
+void storage_handover_init(struct storage_handover *h);
+void storage_handover_free(struct storage_handover *h);
+/* How to hand the complete object key to a downloader, told offer.
+ * EX_ENOTFOUND when it is gone (or key cannot name one); any other failure
+ * means it cannot be handed over right now, and err says why. */
 enum ex_status storage_locate(const struct config *cf, const char *key,
-			      struct storage_object *out) EX_MUST_CHECK;
+			      const struct storage_offer *offer, struct storage_handover *out,
+			      struct buf *err) EX_MUST_CHECK;
 
 #endif
