@@ -5,7 +5,7 @@
 #ifndef EXPORTD_LOCAL_H
 #define EXPORTD_LOCAL_H
 
-#include "storage/storage.h"
+#include "storage/backend.h"
 
 extern const struct storage_ops local_ops;
 

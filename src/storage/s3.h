@@ -13,7 +13,7 @@
 #ifndef EXPORTD_S3_H
 #define EXPORTD_S3_H
 
-#include "storage/storage.h"
+#include "storage/backend.h"
 
 extern const struct storage_ops s3_ops;
 
