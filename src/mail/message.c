@@ -89,14 +89,6 @@ static enum message_class message_classify(unsigned int cp)
 	return MESSAGE_CHAR;
 }
 
-static void message_buf_truncate(struct buf *b, size_t len)
-{
-	b->len = len;
-	if (b->data != NULL) {
-		b->data[len] = '\0';
-	}
-}
-
 static void message_rtrim(struct buf *b)
 {
 	size_t len = b->len;
@@ -104,7 +96,7 @@ static void message_rtrim(struct buf *b)
 	while (len > 0 && (b->data[len - 1] == ' ' || b->data[len - 1] == '\t')) {
 		len--;
 	}
-	message_buf_truncate(b, len);
+	buf_truncate(b, len);
 }
 
 struct message_cleaner {
@@ -981,7 +973,7 @@ enum ex_status message_build(const struct message_envelope *env, const struct me
 	st = message_assemble(&c, msgid, msgid_len, out);
 out:
 	if (st != EX_OK) {
-		message_buf_truncate(out, start);
+		buf_truncate(out, start);
 	}
 	for (i = 0; i < MESSAGE_NVALUES; i++) {
 		buf_free(&c.v[i]);
