@@ -55,12 +55,15 @@ enum ex_status db_classify(const PGresult *res)
 void db_error_text(PGconn *conn, const PGresult *res, struct buf *err)
 {
 	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	size_t len;
 
 	buf_msg(err, "%s", primary != NULL ? primary : PQerrorMessage(conn));
-	while (err->len > 0 &&
-	       (err->data[err->len - 1] == '\n' || err->data[err->len - 1] == ' ')) {
-		err->data[--err->len] = '\0';
+	len = err->len;
+
+	while (len > 0 && (err->data[len - 1] == '\n' || err->data[len - 1] == ' ')) {
+		len--;
 	}
+	buf_truncate(err, len);
 }
 
 static enum ex_status db_check(PGconn *conn, PGresult *r, PGresult **res, struct buf *err)

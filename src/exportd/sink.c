@@ -8,11 +8,12 @@ static enum ex_status sink_store(struct sink *k, const void *data, size_t len, s
 {
 	enum ex_status st = storage_write(k->up, data, len, err);
 
-	if (st == EX_OK) {
-		sha256_update(&k->sha, data, len);
-		k->file_bytes += (long long)len;
+	if (st) {
+		return st;
 	}
-	return st;
+	sha256_update(&k->sha, data, len);
+	k->file_bytes += (long long)len;
+	return EX_OK;
 }
 
 static enum ex_status sink_zinit(struct sink *k, const struct config *cf, int level,
@@ -46,13 +47,13 @@ enum ex_status sink_open(struct sink *k, const struct config *cf, const char *ke
 		return EX_ENOTFOUND;
 	}
 	st = storage_open(cf, key, resume, &k->up, err);
-	if (st == EX_OK && resume != NULL) {
+	if (st) {
+		return st;
+	}
+	if (resume != NULL) {
 		k->file_bytes = resume->bytes;
 	}
-	if (st == EX_OK && k->gzip) {
-		st = sink_zinit(k, cf, gzip, err);
-	}
-	return st;
+	return k->gzip ? sink_zinit(k, cf, gzip, err) : EX_OK;
 }
 
 enum ex_status sink_write(struct sink *k, const void *data, size_t len, struct buf *err)
@@ -63,7 +64,7 @@ enum ex_status sink_write(struct sink *k, const void *data, size_t len, struct b
 		return sink_store(k, data, len, err);
 	}
 	st = buf_append(&k->part, data, len);
-	if (st != EX_OK) {
+	if (st) {
 		buf_msg(err, "%s",
 			"a part outgrew exportd.part_size + write_buffer + max_row_size");
 	}
@@ -76,7 +77,7 @@ static enum ex_status sink_compress(struct sink *k, struct buf *err)
 	size_t bound = libdeflate_gzip_compress_bound(k->z, k->part.len), n;
 	enum ex_status st = buf_reserve(&k->zout, bound);
 
-	if (st != EX_OK) {
+	if (st) {
 		buf_msg(err, "%s", "no memory for the compressed part");
 		return st;
 	}
@@ -93,15 +94,20 @@ static enum ex_status sink_compress(struct sink *k, struct buf *err)
 enum ex_status sink_part_end(struct sink *k, struct storage_ckpt *ckpt,
 			     char sha_state[SHA256_STATE_HEX + 1], struct buf *err)
 {
-	enum ex_status st = k->gzip ? sink_compress(k, err) : EX_OK;
+	enum ex_status st;
 
-	if (st == EX_OK) {
-		st = storage_part_end(k->up, ckpt, err);
+	if (k->gzip) {
+		st = sink_compress(k, err);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK) {
-		sha256_save(&k->sha, sha_state);
+	st = storage_part_end(k->up, ckpt, err);
+	if (st) {
+		return st;
 	}
-	return st;
+	sha256_save(&k->sha, sha_state);
+	return EX_OK;
 }
 
 enum ex_status sink_complete(struct sink *k, char checksum[65], struct buf *err)

@@ -85,13 +85,11 @@ static enum ex_status jsonl_string(const char *s, size_t len, struct buf *out)
 		if (st) {
 			return st;
 		}
-		p = out->data + out->len;
+		p = buf_tail(out);
 		*p++ = '"';
 		memcpy(p, s, len);
 		p[len] = '"';
-		out->len += len + 2;
-		out->data[out->len] = '\0';
-		return EX_OK;
+		return buf_extend(out, len + 2);
 	}
 	st = buf_putc(out, '"');
 	if (st) {
@@ -240,7 +238,7 @@ static enum ex_status jsonl_key(const char *name, size_t i, struct buf *out)
 	if (st) {
 		return st;
 	}
-	p = out->data + out->len;
+	p = buf_tail(out);
 	if (i > 0) {
 		*p++ = ',';
 	}
@@ -249,9 +247,7 @@ static enum ex_status jsonl_key(const char *name, size_t i, struct buf *out)
 	p += len;
 	*p++ = '"';
 	*p++ = ':';
-	out->len = (size_t)(p - out->data);
-	out->data[out->len] = '\0';
-	return EX_OK;
+	return buf_extend(out, (size_t)(p - buf_tail(out)));
 }
 
 enum ex_status jsonl_row(const struct format_writer *w, const struct format_field *fields,

@@ -274,11 +274,14 @@ static void s3_error_text(const struct s3_call *c, struct buf *err)
 	const char *message = s3_xml_value(buf_str(&c->response), "<Message>", "</Message>", &mlen);
 
 	if (c->status == 403) {
+		if (clen == 0) {
+			code = "Forbidden";
+			clen = strlen(code);
+		}
 		buf_msg(err,
 			"S3 refused %s %s (403 %.*s: %.*s): check s3.access_key_id, "
 			"s3.secret_access_key, s3.region and the bucket policy",
-			c->method, c->key, clen ? (int)clen : 9, clen ? code : "Forbidden",
-			(int)mlen, message);
+			c->method, c->key, (int)clen, code, (int)mlen, message);
 		return;
 	}
 	buf_msg(err, "S3 %s %s answered %ld %.*s%s%.*s", c->method, c->key, c->status, (int)clen,

@@ -70,18 +70,21 @@ static int sigv4_unreserved(unsigned char c)
 static enum ex_status sigv4_encode(struct buf *b, const char *s, int keep_slash)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 	char pct[4] = "%";
 
-	for (; *p != '\0' && st == EX_OK; p++) {
+	for (; *p != '\0'; p++) {
 		if (sigv4_unreserved(*p) || (keep_slash && *p == '/')) {
 			st = buf_putc(b, (char)*p);
-			continue;
+		} else {
+			hex_encode_upper(p, 1, pct + 1);
+			st = buf_append(b, pct, 3);
 		}
-		hex_encode_upper(p, 1, pct + 1);
-		st = buf_append(b, pct, 3);
+		if (st) {
+			return st;
+		}
 	}
-	return st;
+	return EX_OK;
 }
 
 static enum ex_status sigv4_fail(struct sigv4_work *w, const char *what)
@@ -269,7 +272,7 @@ static enum ex_status sigv4_check(struct sigv4_work *w, int presign)
 	if (!sigv4_payload_ok(req->payload_hash, presign)) {
 		return sigv4_fail(w, "payload hash");
 	}
-	if (sigv4_check_credentials(w) != EX_OK) {
+	if (sigv4_check_credentials(w)) {
 		return EX_EINVAL;
 	}
 	return sigv4_check_lists(w, presign);
@@ -330,26 +333,30 @@ static void sigv4_entries_resolve(struct sigv4_work *w)
 /* Header value, trimmed, runs of spaces and tabs made one space. */
 static enum ex_status sigv4_put_trimmed(struct buf *b, const char *v)
 {
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 	int pending = 0;
 
 	while (*v == ' ' || *v == '\t') {
 		v++;
 	}
-	for (; *v != '\0' && st == EX_OK; v++) {
+	for (; *v != '\0'; v++) {
 		if (*v == ' ' || *v == '\t') {
 			pending = 1;
 			continue;
 		}
 		if (pending) {
 			st = buf_putc(b, ' ');
+			if (st) {
+				return st;
+			}
 			pending = 0;
 		}
-		if (st == EX_OK) {
-			st = buf_putc(b, *v);
+		st = buf_putc(b, *v);
+		if (st) {
+			return st;
 		}
 	}
-	return st;
+	return EX_OK;
 }
 
 static enum ex_status sigv4_add_header(struct sigv4_work *w, const char *name, const char *value)
@@ -357,32 +364,46 @@ static enum ex_status sigv4_add_header(struct sigv4_work *w, const char *name, c
 	enum ex_status st = sigv4_entry_begin(w);
 	const char *p;
 
-	for (p = name; *p != '\0' && st == EX_OK; p++) {
+	if (st) {
+		return st;
+	}
+	for (p = name; *p != '\0'; p++) {
 		st = buf_putc(&w->scratch, (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p));
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK) {
-		st = sigv4_entry_value(w);
+	st = sigv4_entry_value(w);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = sigv4_put_trimmed(&w->scratch, value != NULL ? value : "");
+	st = sigv4_put_trimmed(&w->scratch, value != NULL ? value : "");
+	if (st) {
+		return st;
 	}
-	return st == EX_OK ? buf_putc(&w->scratch, '\0') : st;
+	return buf_putc(&w->scratch, '\0');
 }
 
 static enum ex_status sigv4_add_param(struct sigv4_work *w, const char *name, const char *value)
 {
 	enum ex_status st = sigv4_entry_begin(w);
 
-	if (st == EX_OK) {
-		st = sigv4_encode(&w->scratch, name, 0);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = sigv4_entry_value(w);
+	st = sigv4_encode(&w->scratch, name, 0);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = sigv4_encode(&w->scratch, value != NULL ? value : "", 0);
+	st = sigv4_entry_value(w);
+	if (st) {
+		return st;
 	}
-	return st == EX_OK ? buf_putc(&w->scratch, '\0') : st;
+	st = sigv4_encode(&w->scratch, value != NULL ? value : "", 0);
+	if (st) {
+		return st;
+	}
+	return buf_putc(&w->scratch, '\0');
 }
 
 /* Headers: by name, repeats in input order.  Query: by name, then value. */
@@ -413,16 +434,29 @@ static enum ex_status sigv4_gather_headers(struct sigv4_work *w, int own)
 	enum ex_status st = sigv4_add_header(w, "host", req->host);
 	size_t i;
 
-	for (i = 0; i < req->nheaders && st == EX_OK; i++) {
+	if (st) {
+		return st;
+	}
+	for (i = 0; i < req->nheaders; i++) {
 		st = sigv4_add_header(w, req->headers[i].name, req->headers[i].value);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK && own && strcmp(req->service, "s3") == 0) {
+	if (!own) {
+		return EX_OK;
+	}
+	if (strcmp(req->service, "s3") == 0) {
 		st = sigv4_add_header(w, "x-amz-content-sha256", req->payload_hash);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK && own) {
-		st = sigv4_add_header(w, "x-amz-date", w->out->amz_date);
+	st = sigv4_add_header(w, "x-amz-date", w->out->amz_date);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK && own && sigv4_has_token(req)) {
+	if (sigv4_has_token(req)) {
 		st = sigv4_add_header(w, "x-amz-security-token", req->session_token);
 	}
 	return st;
@@ -438,22 +472,29 @@ static enum ex_status sigv4_headers(struct sigv4_work *w, int own)
 	w->nentries = 0;
 	buf_reset(&w->scratch);
 	st = sigv4_gather_headers(w, own);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	sigv4_entries_resolve(w);
 	qsort(w->entries, w->nentries, sizeof(w->entries[0]), sigv4_cmp_header);
-	for (i = 0; i < w->nentries && st == EX_OK; i++) {
+	for (i = 0; i < w->nentries; i++) {
 		if (i > 0 && strcmp(e[i].name, e[i - 1].name) == 0) {
 			st = buf_printf(&w->cheaders, ",%s", e[i].value);
+			if (st) {
+				return st;
+			}
 			continue;
 		}
 		st = buf_printf(&w->cheaders, "%s%s:%s", i > 0 ? "\n" : "", e[i].name, e[i].value);
-		if (st == EX_OK) {
-			st = buf_printf(&w->signed_headers, "%s%s", i > 0 ? ";" : "", e[i].name);
+		if (st) {
+			return st;
+		}
+		st = buf_printf(&w->signed_headers, "%s%s", i > 0 ? ";" : "", e[i].name);
+		if (st) {
+			return st;
 		}
 	}
-	return st == EX_OK ? buf_putc(&w->cheaders, '\n') : st;
+	return buf_putc(&w->cheaders, '\n');
 }
 
 /* The presigned URL's authentication parameters (all but the signature). */
@@ -466,25 +507,34 @@ static enum ex_status sigv4_add_auth_params(struct sigv4_work *w, long expires)
 
 	buf_init(&cred, w->scope.cap);
 	st = buf_printf(&cred, "%s/%s", req->access_key_id, buf_str(&w->scope));
+	if (st) {
+		goto out;
+	}
 	snprintf(num, sizeof(num), "%ld", expires);
-	if (st == EX_OK) {
-		st = sigv4_add_param(w, "X-Amz-Algorithm", SIGV4_ALGORITHM);
+	st = sigv4_add_param(w, "X-Amz-Algorithm", SIGV4_ALGORITHM);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = sigv4_add_param(w, "X-Amz-Credential", buf_str(&cred));
+	st = sigv4_add_param(w, "X-Amz-Credential", buf_str(&cred));
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = sigv4_add_param(w, "X-Amz-Date", w->out->amz_date);
+	st = sigv4_add_param(w, "X-Amz-Date", w->out->amz_date);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = sigv4_add_param(w, "X-Amz-Expires", num);
+	st = sigv4_add_param(w, "X-Amz-Expires", num);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK && sigv4_has_token(req)) {
+	if (sigv4_has_token(req)) {
 		st = sigv4_add_param(w, "X-Amz-Security-Token", req->session_token);
+		if (st) {
+			goto out;
+		}
 	}
-	if (st == EX_OK) {
-		st = sigv4_add_param(w, "X-Amz-SignedHeaders", buf_str(&w->signed_headers));
-	}
+	st = sigv4_add_param(w, "X-Amz-SignedHeaders", buf_str(&w->signed_headers));
+out:
 	buf_free(&cred);
 	return st;
 }
@@ -495,26 +545,32 @@ static enum ex_status sigv4_query(struct sigv4_work *w, long expires)
 {
 	const struct sigv4_request *req = w->req;
 	const struct sigv4_entry *e = w->entries;
-	enum ex_status st = EX_OK;
+	enum ex_status st;
 	size_t i;
 
 	w->nentries = 0;
 	buf_reset(&w->scratch);
-	for (i = 0; i < req->nquery && st == EX_OK; i++) {
+	for (i = 0; i < req->nquery; i++) {
 		st = sigv4_add_param(w, req->query[i].name, req->query[i].value);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK && expires > 0) {
+	if (expires > 0) {
 		st = sigv4_add_auth_params(w, expires);
-	}
-	if (st != EX_OK) {
-		return st;
+		if (st) {
+			return st;
+		}
 	}
 	sigv4_entries_resolve(w);
 	qsort(w->entries, w->nentries, sizeof(w->entries[0]), sigv4_cmp_param);
-	for (i = 0; i < w->nentries && st == EX_OK; i++) {
+	for (i = 0; i < w->nentries; i++) {
 		st = buf_printf(&w->out->query, "%s%s=%s", i > 0 ? "&" : "", e[i].name, e[i].value);
+		if (st) {
+			return st;
+		}
 	}
-	return st;
+	return EX_OK;
 }
 
 /* ---- signing --------------------------------------------------------- */
@@ -545,16 +601,22 @@ static enum ex_status sigv4_signature(struct sigv4_work *w)
 	memcpy(seed, "AWS4", 4);
 	memcpy(seed + 4, req->secret_key, slen);
 	st = sigv4_hmac(seed, 4 + slen, w->out->amz_date, 8, a);
-	for (i = 0; i < 3 && st == EX_OK; i++) {
+	if (st) {
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
 		st = sigv4_hmac(a, sizeof(a), steps[i], strlen(steps[i]), b);
+		if (st) {
+			goto out;
+		}
 		memcpy(a, b, sizeof(a));
 	}
-	if (st == EX_OK) {
-		st = sigv4_hmac(a, sizeof(a), w->out->sts.data, w->out->sts.len, b);
+	st = sigv4_hmac(a, sizeof(a), w->out->sts.data, w->out->sts.len, b);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		hex_encode(b, sizeof(b), w->out->signature);
-	}
+	hex_encode(b, sizeof(b), w->out->signature);
+out:
 	OPENSSL_cleanse(seed, sizeof(seed));
 	OPENSSL_cleanse(a, sizeof(a));
 	OPENSSL_cleanse(b, sizeof(b));
@@ -571,13 +633,16 @@ static enum ex_status sigv4_finish(struct sigv4_work *w, const char *payload)
 	st = buf_printf(&out->creq, "%s\n%s\n%s\n%s\n%s\n%s", w->req->method, buf_str(&out->path),
 			buf_str(&out->query), buf_str(&w->cheaders), buf_str(&w->signed_headers),
 			payload);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	crypto_sha256_hex(out->creq.data, out->creq.len, hash);
 	st = buf_printf(&out->sts, SIGV4_ALGORITHM "\n%s\n%s\n%s", out->amz_date,
 			buf_str(&w->scope), hash);
-	return st == EX_OK ? sigv4_signature(w) : st;
+	if (st) {
+		return st;
+	}
+	return sigv4_signature(w);
 }
 
 static void sigv4_reset(struct sigv4_signed *out)
@@ -615,17 +680,19 @@ static enum ex_status sigv4_begin(struct sigv4_work *w, const struct sigv4_reque
 	buf_init(&w->scope, cap);
 	sigv4_reset(out);
 	st = sigv4_check(w, presign);
-	if (st == EX_OK) {
-		st = sigv4_amz_date(w);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = sigv4_encode(&out->path, req->path, 1);
+	st = sigv4_amz_date(w);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = buf_printf(&w->scope, "%.8s/%s/%s/" SIGV4_TERMINATOR, out->amz_date,
-				req->region, req->service);
+	st = sigv4_encode(&out->path, req->path, 1);
+	if (st) {
+		return st;
 	}
-	return st;
+	return buf_printf(&w->scope, "%.8s/%s/%s/" SIGV4_TERMINATOR, out->amz_date, req->region,
+			  req->service);
 }
 
 static void sigv4_end(struct sigv4_work *w)
@@ -640,10 +707,11 @@ static enum ex_status sigv4_add_line(struct sigv4_signed *out, const char *name,
 {
 	enum ex_status st = buf_printf(&out->headers[out->nheaders], "%s: %s", name, value);
 
-	if (st == EX_OK) {
-		out->nheaders++;
+	if (st) {
+		return st;
 	}
-	return st;
+	out->nheaders++;
+	return EX_OK;
 }
 
 /* The Authorization value and the header lines of a header-signed request. */
@@ -657,16 +725,24 @@ static enum ex_status sigv4_out_headers(struct sigv4_work *w)
 			SIGV4_ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s",
 			req->access_key_id, buf_str(&w->scope), buf_str(&w->signed_headers),
 			out->signature);
-	if (st == EX_OK) {
-		st = sigv4_add_line(out, "Authorization", buf_str(&out->authorization));
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = sigv4_add_line(out, "x-amz-date", out->amz_date);
+	st = sigv4_add_line(out, "Authorization", buf_str(&out->authorization));
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK && strcmp(req->service, "s3") == 0) {
+	st = sigv4_add_line(out, "x-amz-date", out->amz_date);
+	if (st) {
+		return st;
+	}
+	if (strcmp(req->service, "s3") == 0) {
 		st = sigv4_add_line(out, "x-amz-content-sha256", req->payload_hash);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK && sigv4_has_token(req)) {
+	if (sigv4_has_token(req)) {
 		st = sigv4_add_line(out, "x-amz-security-token", req->session_token);
 	}
 	return st;
@@ -713,23 +789,23 @@ enum ex_status sigv4_sign(const struct sigv4_request *req, struct sigv4_signed *
 	enum ex_status st;
 
 	st = sigv4_begin(&w, req, out, err, 0);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_headers(&w, 1);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_query(&w, 0);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_finish(&w, req->payload_hash);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_out_headers(&w);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = buf_printf(&out->target, "%s%s%s", buf_str(&out->path), out->query.len > 0 ? "?" : "",
@@ -749,7 +825,7 @@ enum ex_status sigv4_presign(const struct sigv4_request *req, long expires,
 	enum ex_status st;
 
 	st = sigv4_begin(&w, req, out, err, 1);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	if (expires < 1 || expires > SIGV4_EXPIRES_MAX) {
@@ -757,15 +833,15 @@ enum ex_status sigv4_presign(const struct sigv4_request *req, long expires,
 		goto done;
 	}
 	st = sigv4_headers(&w, 0);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_query(&w, expires);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = sigv4_finish(&w, SIGV4_UNSIGNED_PAYLOAD);
-	if (st != EX_OK) {
+	if (st) {
 		goto done;
 	}
 	st = buf_printf(&out->target, "%s?%s&X-Amz-Signature=%s", buf_str(&out->path),
