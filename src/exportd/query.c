@@ -1,6 +1,5 @@
 #include "exportd/query.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,12 +7,31 @@
 
 #define QUERY_TEXTOID 25
 
+/* The filters take what the query's own conditions leave. */
+_Static_assert(FILTERSPEC_MAX_EQUALS + 6 <= QUERY_MAX_PARAMS, "filters fit the query");
+
 /* Text for both statements. */
 static enum ex_status query_puts(struct query *q, const char *text)
 {
-	enum ex_status st = buf_puts(&q->first, text);
+	enum ex_status st;
 
-	return st == EX_OK ? buf_puts(&q->next, text) : st;
+	st = buf_puts(&q->first, text);
+	if (st) {
+		return st;
+	}
+	return buf_puts(&q->next, text);
+}
+
+/* _src."ident" appended to out (filterspec_sql's column callback). */
+static enum ex_status query_ref(void *conn, const char *ident, struct buf *out)
+{
+	enum ex_status st;
+
+	st = buf_puts(out, "_src.");
+	if (st) {
+		return st;
+	}
+	return db_quote_ident(conn, ident, out);
 }
 
 /* _src."ident" into both statements. */
@@ -23,9 +41,12 @@ static enum ex_status query_col(struct query *q, PGconn *conn, const char *ident
 	enum ex_status st;
 
 	buf_init(&quoted, 1024);
-	st = buf_puts(&quoted, "_src.");
-	st = st == EX_OK ? db_quote_ident(conn, ident, &quoted) : st;
-	st = st == EX_OK ? query_puts(q, buf_str(&quoted)) : st;
+	st = query_ref(conn, ident, &quoted);
+	if (st) {
+		goto out;
+	}
+	st = query_puts(q, buf_str(&quoted));
+out:
 	buf_free(&quoted);
 	return st;
 }
@@ -47,50 +68,167 @@ static enum ex_status query_param(struct query *q, const char *value, const char
 static enum ex_status query_cond(struct query *q, PGconn *conn, const char *col, const char *op,
 				 const char *value, const char *cast)
 {
-	enum ex_status st = query_puts(q, " AND ");
+	enum ex_status st;
 
-	st = st == EX_OK ? query_col(q, conn, col) : st;
-	st = st == EX_OK ? query_puts(q, op) : st;
-	return st == EX_OK ? query_param(q, value, cast) : st;
+	st = query_puts(q, " AND ");
+	if (st) {
+		return st;
+	}
+	st = query_col(q, conn, col);
+	if (st) {
+		return st;
+	}
+	st = query_puts(q, op);
+	if (st) {
+		return st;
+	}
+	return query_param(q, value, cast);
 }
 
-/* SELECT list, FROM, the workspace ($1) and the keyset position ($2). */
-static enum ex_status query_head(struct query *q, PGconn *conn, const struct registry_type *t,
-				 char *const *names, int ncols)
+/* FROM "schema"."rel" AS _src WHERE, into both statements. */
+static enum ex_status query_from(struct query *q, PGconn *conn, const struct registry_type *t)
 {
-	enum ex_status st = query_puts(q, "SELECT ");
 	struct buf rel;
-	int i;
+	enum ex_status st;
 
-	for (i = 0; i < ncols && st == EX_OK; i++) {
-		st = query_col(q, conn, names[i]);
-		st = st == EX_OK ? query_puts(q, ", ") : st;
-	}
-	st = st == EX_OK ? query_col(q, conn, t->key_column) : st;
 	buf_init(&rel, 1024);
-	st = st == EX_OK ? buf_puts(&rel, "::text FROM ") : st;
-	st = st == EX_OK ? db_quote_ident(conn, t->schema_name, &rel) : st;
-	st = st == EX_OK ? buf_putc(&rel, '.') : st;
-	st = st == EX_OK ? db_quote_ident(conn, t->relation, &rel) : st;
-	st = st == EX_OK ? buf_puts(&rel, " AS _src WHERE ") : st;
-	st = st == EX_OK ? query_puts(q, buf_str(&rel)) : st;
-	buf_free(&rel);
-	st = st == EX_OK ? query_col(q, conn, t->workspace_column) : st;
-	st = st == EX_OK ? query_puts(q, " = ") : st;
-	st = st == EX_OK ? query_param(q, NULL, "") : st;
-	/* $2 is the last key written: compared in next, declared text in first. */
-	if (st == EX_OK) {
-		q->values[q->nparams++] = NULL;
-		q->first_types[1] = QUERY_TEXTOID;
-		st = buf_puts(&q->next, " AND _src.");
-		st = st == EX_OK ? db_quote_ident(conn, t->key_column, &q->next) : st;
-		st = st == EX_OK ? buf_puts(&q->next, " > $2") : st;
+	st = buf_puts(&rel, "::text FROM ");
+	if (st) {
+		goto out;
 	}
+	st = db_quote_ident(conn, t->schema_name, &rel);
+	if (st) {
+		goto out;
+	}
+	st = buf_putc(&rel, '.');
+	if (st) {
+		goto out;
+	}
+	st = db_quote_ident(conn, t->relation, &rel);
+	if (st) {
+		goto out;
+	}
+	st = buf_puts(&rel, " AS _src WHERE ");
+	if (st) {
+		goto out;
+	}
+	st = query_puts(q, buf_str(&rel));
+out:
+	buf_free(&rel);
 	return st;
 }
 
+/* The workspace ($1) and the keyset position ($2). */
+static enum ex_status query_keyset(struct query *q, PGconn *conn, const struct registry_type *t)
+{
+	enum ex_status st;
+
+	st = query_col(q, conn, t->workspace_column);
+	if (st) {
+		return st;
+	}
+	st = query_puts(q, " = ");
+	if (st) {
+		return st;
+	}
+	st = query_param(q, NULL, "");
+	if (st) {
+		return st;
+	}
+	/* $2 is the last key written: compared in next, declared text in first. */
+	q->values[q->nparams++] = NULL;
+	q->first_types[1] = QUERY_TEXTOID;
+	st = buf_puts(&q->next, " AND ");
+	if (st) {
+		return st;
+	}
+	st = query_ref(conn, t->key_column, &q->next);
+	if (st) {
+		return st;
+	}
+	return buf_puts(&q->next, " > $2");
+}
+
+/* SELECT list, FROM, the workspace and the keyset position. */
+static enum ex_status query_head(struct query *q, PGconn *conn, const struct registry_type *t,
+				 char *const *names, int ncols)
+{
+	enum ex_status st;
+	int i;
+
+	st = query_puts(q, "SELECT ");
+	if (st) {
+		return st;
+	}
+	for (i = 0; i < ncols; i++) {
+		st = query_col(q, conn, names[i]);
+		if (st) {
+			return st;
+		}
+		st = query_puts(q, ", ");
+		if (st) {
+			return st;
+		}
+	}
+	st = query_col(q, conn, t->key_column);
+	if (st) {
+		return st;
+	}
+	st = query_from(q, conn, t);
+	if (st) {
+		return st;
+	}
+	return query_keyset(q, conn, t);
+}
+
+/* " AND _src."col" IS NULL" */
+static enum ex_status query_is_null(struct query *q, PGconn *conn, const char *col)
+{
+	enum ex_status st;
+
+	st = query_puts(q, " AND ");
+	if (st) {
+		return st;
+	}
+	st = query_col(q, conn, col);
+	if (st) {
+		return st;
+	}
+	return query_puts(q, " IS NULL");
+}
+
+/* No row created after the as-of time; a row without a creation time was
+ * not created after it. */
+static enum ex_status query_as_of_time(struct query *q, PGconn *conn, const char *col,
+				       const char *as_of)
+{
+	enum ex_status st;
+
+	st = query_puts(q, " AND (");
+	if (st) {
+		return st;
+	}
+	st = query_col(q, conn, col);
+	if (st) {
+		return st;
+	}
+	st = query_puts(q, " IS NULL OR ");
+	if (st) {
+		return st;
+	}
+	st = query_col(q, conn, col);
+	if (st) {
+		return st;
+	}
+	st = query_puts(q, " <= ");
+	if (st) {
+		return st;
+	}
+	return query_param(q, as_of, "::timestamptz)");
+}
+
 /* The as-of bound: no key above the largest at creation, no row created
- * after it. */
+ * after it; and soft-deleted rows left out unless asked for. */
 static enum ex_status query_as_of(struct query *q, PGconn *conn, const struct registry_type *t,
 				  const struct jobs_claim *job)
 {
@@ -101,110 +239,97 @@ static enum ex_status query_as_of(struct query *q, PGconn *conn, const struct re
 	} else if (job->as_of_key_set) {
 		st = query_cond(q, conn, t->key_column, " <= ", job->as_of_key, "");
 	}
-	/* A row without a creation time was not created after the bound. */
-	if (st == EX_OK && t->created_at_column != NULL && job->as_of != NULL) {
-		st = query_puts(q, " AND (");
-		st = st == EX_OK ? query_col(q, conn, t->created_at_column) : st;
-		st = st == EX_OK ? query_puts(q, " IS NULL OR ") : st;
-		st = st == EX_OK ? query_col(q, conn, t->created_at_column) : st;
-		st = st == EX_OK ? query_puts(q, " <= ") : st;
-		st = st == EX_OK ? query_param(q, job->as_of, "::timestamptz)") : st;
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK && t->deleted_at_column != NULL && !job->include_deleted) {
-		st = query_puts(q, " AND ");
-		st = st == EX_OK ? query_col(q, conn, t->deleted_at_column) : st;
-		st = st == EX_OK ? query_puts(q, " IS NULL") : st;
+	if (t->created_at_column != NULL && job->as_of != NULL) {
+		st = query_as_of_time(q, conn, t->created_at_column, job->as_of);
+		if (st) {
+			return st;
+		}
+	}
+	if (t->deleted_at_column != NULL && !job->include_deleted) {
+		st = query_is_null(q, conn, t->deleted_at_column);
 	}
 	return st;
 }
 
-static enum ex_status query_range(struct query *q, PGconn *conn, const struct registry_type *t,
-				  const char *name, const char *op, struct buf *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(q->filters, name, &v) ||
-	    json_object_is_type(v, json_type_null)) {
-		return EX_OK;
-	}
-	if (t->created_at_column == NULL || !json_object_is_type(v, json_type_string)) {
-		buf_msg(err, "filter %s cannot be applied to type %s", name, t->name);
-		return EX_EPERM;
-	}
-	return query_cond(q, conn, t->created_at_column, op, json_object_get_string(v),
-			  "::timestamptz");
-}
-
-/* Equality filters; a JSON null means IS NULL. */
-static enum ex_status query_equals(struct query *q, PGconn *conn, const struct registry_type *t,
-				   struct buf *err)
-{
-	struct json_object *eq;
-	enum ex_status st = EX_OK;
-
-	if (!json_object_object_get_ex(q->filters, "equals", &eq) ||
-	    !json_object_is_type(eq, json_type_object)) {
-		return EX_OK;
-	}
-	json_object_object_foreach(eq, col, val)
-	{
-		if (st != EX_OK) {
-			break;
-		}
-		if (!registry_filterable(t, col)) {
-			buf_msg(err, "column \"%s\" can no longer be filtered on for type %s", col,
-				t->name);
-			return EX_EPERM;
-		}
-		if (json_object_is_type(val, json_type_array) ||
-		    json_object_is_type(val, json_type_object)) {
-			buf_msg(err, "filter on \"%s\": a list or object is not a value", col);
-			return EX_EINVAL;
-		}
-		if (json_object_is_type(val, json_type_null)) {
-			st = query_puts(q, " AND ");
-			st = st == EX_OK ? query_col(q, conn, col) : st;
-			st = st == EX_OK ? query_puts(q, " IS NULL") : st;
-		} else {
-			/* Strings as they are; numbers and booleans as JSON spells them. */
-			st = query_cond(q, conn, col, " = ", json_object_get_string(val), "");
-		}
-	}
-	return st;
-}
-
+/* The job's filters (parsed into q->filters), into both statements. */
 static enum ex_status query_filters(struct query *q, PGconn *conn, const struct registry_type *t,
-				    const struct jobs_claim *job, struct buf *err)
+				    struct buf *err)
 {
+	struct filterspec_sql out = {
+		.values = q->values,
+		.nparams = &q->nparams,
+		.maxparams = QUERY_MAX_PARAMS,
+		.column = query_ref,
+		.column_ctx = conn,
+	};
+	struct buf conds;
 	enum ex_status st;
 
-	q->filters = job->filters_json != NULL ? json_tokener_parse(job->filters_json) : NULL;
-	if (q->filters == NULL || !json_object_is_type(q->filters, json_type_object)) {
-		return EX_OK; /* no filters */
+	buf_init(&conds, 256 * 1024);
+	out.sql = &conds;
+	st = filterspec_sql(&q->filters, t, &out, err);
+	if (st) {
+		goto out;
 	}
-	st = query_range(q, conn, t, "created_from", " >= ", err);
-	st = st == EX_OK ? query_range(q, conn, t, "created_to", " < ", err) : st;
-	return st == EX_OK ? query_equals(q, conn, t, err) : st;
+	st = query_puts(q, buf_str(&conds));
+out:
+	buf_free(&conds);
+	return st;
+}
+
+/* ORDER BY the key, one chunk at a time. */
+static enum ex_status query_tail(struct query *q, PGconn *conn, const struct registry_type *t,
+				 long long chunk_rows)
+{
+	char tail[64];
+	enum ex_status st;
+
+	st = query_puts(q, " ORDER BY ");
+	if (st) {
+		return st;
+	}
+	st = query_col(q, conn, t->key_column);
+	if (st) {
+		return st;
+	}
+	snprintf(tail, sizeof(tail), " LIMIT %lld", chunk_rows);
+	return query_puts(q, tail);
 }
 
 enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *const *names,
 			   int ncols, const struct jobs_claim *job, long long chunk_rows,
 			   struct query *q, struct buf *err)
 {
-	char tail[64];
 	enum ex_status st;
 
 	memset(q, 0, sizeof(*q));
 	buf_init(&q->first, 256 * 1024);
 	buf_init(&q->next, 256 * 1024);
+	filterspec_init(&q->filters);
+	/* A job inserted by SQL may hold anything: say what is wrong with it. */
+	st = filterspec_parse(job->filters_json, &q->filters, err);
+	if (st) {
+		return st;
+	}
 	st = query_head(q, conn, t, names, ncols);
-	st = st == EX_OK ? query_as_of(q, conn, t, job) : st;
-	st = st == EX_OK ? query_filters(q, conn, t, job, err) : st;
-	st = st == EX_OK ? query_puts(q, " ORDER BY ") : st;
-	st = st == EX_OK ? query_col(q, conn, t->key_column) : st;
-	snprintf(tail, sizeof(tail), " LIMIT %lld", chunk_rows);
-	st = st == EX_OK ? query_puts(q, tail) : st;
-	if (st != EX_OK && st != EX_EPERM) {
+	if (st) {
+		goto out;
+	}
+	st = query_as_of(q, conn, t, job);
+	if (st) {
+		goto out;
+	}
+	st = query_filters(q, conn, t, err);
+	if (st) {
+		goto out;
+	}
+	st = query_tail(q, conn, t, chunk_rows);
+out:
+	/* A filter the type no longer allows is told as it is. */
+	if (st && st != EX_EPERM) {
 		buf_msg(err, "%s", "cannot build the export query");
 	}
 	return st;
@@ -214,6 +339,5 @@ void query_free(struct query *q)
 {
 	buf_free(&q->first);
 	buf_free(&q->next);
-	json_object_put(q->filters);
-	q->filters = NULL;
+	filterspec_free(&q->filters);
 }

@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/status.h"
+#include "jobs/filterspec.h"
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
 
@@ -31,11 +32,12 @@ struct query {
 	int nparams;
 	const char *values[QUERY_MAX_PARAMS]; /* [1] is the caller's (last key) */
 	Oid first_types[QUERY_MAX_PARAMS];    /* for PQprepare of first */
-	struct json_object *filters;	      /* owns the filter values */
+	struct filterspec filters;	      /* owns the filter values */
 };
 
 /* EX_EPERM when the job's filters no longer fit the type (a column not
- * filterable any more); err says which. */
+ * filterable any more), EX_EINVAL when they are not the stored form
+ * (jobs/filterspec.h); err says which. */
 enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *const *names,
 			   int ncols, const struct jobs_claim *job, long long chunk_rows,
 			   struct query *q, struct buf *err) EX_MUST_CHECK;

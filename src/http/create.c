@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <uuid/uuid.h>
@@ -26,7 +27,7 @@ struct create_req {
 	struct json_object *filters; /* borrowed, or NULL */
 	struct json_object *csv;     /* borrowed, or NULL */
 	int include_deleted, csv_bom, csv_formula_guard;
-	struct json_object *stored_filters; /* owned: the filters' stored form */
+	char *stored_filters; /* owned: the filters' stored form */
 	struct registry_type t;
 	int has_type; /* t is loaded */
 };
@@ -349,10 +350,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 		req->columns != NULL
 			? json_object_to_json_string_ext(req->columns, JSON_C_TO_STRING_PLAIN)
 			: NULL;
-	j->filters_json = req->stored_filters != NULL
-				  ? json_object_to_json_string_ext(req->stored_filters,
-								   JSON_C_TO_STRING_PLAIN)
-				  : "{}";
+	j->filters_json = req->stored_filters != NULL ? req->stored_filters : "{}";
 	j->include_deleted = req->include_deleted;
 	j->csv_bom = req->csv_bom;
 	j->csv_formula_guard = req->csv_formula_guard;
@@ -478,7 +476,7 @@ out:
 	if (req.has_type) {
 		registry_free(&req.t);
 	}
-	json_object_put(req.stored_filters);
+	free(req.stored_filters);
 	json_object_put(body);
 	buf_free(&raw);
 	buf_free(&err);

@@ -1,3 +1,5 @@
+/* filters.c - the HTTP side of POST /exports' "filters": the checks that
+ * need the database, and their field errors. */
 #include "http/filters.h"
 
 #include <ctype.h>
@@ -6,6 +8,11 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "jobs/filterspec.h"
+
+/* The stored form may be twice the request: json-c writes "/" as "\/".
+ * Twice http.body_limit's ceiling, with room for the normalised bounds. */
+#define FILTERS_STORED_CAP (32u * 1024 * 1024 + 4096)
 
 /* What the registry and the catalog say about a type's filters. */
 struct filters_meta {
@@ -46,7 +53,7 @@ static enum ex_status filters_meta_load(PGconn *conn, const char *type, struct f
 		     "  AND a.attname = ANY (t.filterable_columns))"
 		     " FROM export_types t WHERE t.name = $1",
 		     1, params, &m->res, err);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	if (PQntuples(m->res) == 1) {
@@ -82,7 +89,9 @@ static int filters_is_filterable(const struct filters_meta *m, const char *name)
 	return 0;
 }
 
-int filters_rfc3339(const char *s)
+/* Is s an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm),
+ * T and Z in either case)?  Shape only; the calendar is PostgreSQL's. */
+static int filters_rfc3339(const char *s)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
 	size_t i;
@@ -141,37 +150,18 @@ static enum ex_status filters_bound(PGconn *conn, const char *name, struct json_
 			   " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
 			   " extract(epoch FROM $1::timestamptz)::float8",
 			   1, params, &res, state, err);
-	if (st != EX_OK && filters_data_error(state)) {
+	if (st && filters_data_error(state)) {
 		problem_add_member(p, "filters", name, "is not a valid date and time");
 		return EX_OK;
 	}
-	if (st == EX_OK) {
-		snprintf(b->text, sizeof(b->text), "%s", PQgetvalue(res, 0, 0));
-		b->epoch = strtod(PQgetvalue(res, 0, 1), NULL);
-		b->ok = 1;
+	if (st) {
+		return st;
 	}
+	snprintf(b->text, sizeof(b->text), "%s", PQgetvalue(res, 0, 0));
+	b->epoch = strtod(PQgetvalue(res, 0, 1), NULL);
+	b->ok = 1;
 	PQclear(res);
-	return st;
-}
-
-/* The text PostgreSQL gets for an equality value (NULL: not castable). */
-static const char *filters_value_text(struct json_object *v)
-{
-	const char *s;
-
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		s = json_object_get_string(v);
-		return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
-	case json_type_boolean:
-		return json_object_get_boolean(v) ? "true" : "false";
-	case json_type_int:
-	case json_type_double:
-		/* As sent: json-c keeps a parsed number's own text. */
-		return json_object_get_string(v);
-	default:
-		return NULL;
-	}
+	return EX_OK;
 }
 
 /* Ask PostgreSQL whether the value is one of the column's type. */
@@ -189,17 +179,22 @@ static enum ex_status filters_cast(PGconn *conn, const char *name, const char *s
 	/* sqltype is format_type()'s output for the catalog's column: SQL
 	 * PostgreSQL wrote itself.  The value only ever travels as $1. */
 	st = buf_printf(&sql, "SELECT CAST($1 AS %s)", sqltype);
-	if (st == EX_OK) {
-		st = db_exec_state(conn, buf_str(&sql), 1, params, &res, state, err);
+	if (st) {
+		goto out;
 	}
-	if (st != EX_OK && filters_data_error(state)) {
+	st = db_exec_state(conn, buf_str(&sql), 1, params, &res, state, err);
+	if (st && filters_data_error(state)) {
 		problem_clip(buf_str(err), msg, sizeof(msg));
 		snprintf(detail, sizeof(detail), "must be a valid %.100s value (%s)", sqltype, msg);
 		problem_add_member(p, "filters", name, detail);
 		st = EX_OK;
-	} else if (st == EX_OK) {
-		*ok = 1;
+		goto out;
 	}
+	if (st) {
+		goto out;
+	}
+	*ok = 1;
+out:
 	PQclear(res);
 	buf_free(&sql);
 	return st;
@@ -231,43 +226,57 @@ static void filters_not_filterable(const struct registry_type *t, const struct f
 	problem_add_member(p, "filters", name, detail);
 }
 
+/* The value's type as PostgreSQL sees it: a field error, or *ok when the
+ * column takes it. */
+static enum ex_status filters_value(PGconn *conn, const struct filters_meta *m, const char *name,
+				    enum filterspec_kind kind, const char *text, struct problem *p,
+				    int *ok, struct buf *err)
+{
+	struct json_object *type = NULL;
+
+	*ok = kind == FILTERSPEC_NULL;
+	if (*ok) {
+		return EX_OK;
+	}
+	if (!json_object_object_get_ex(m->types, name, &type)) {
+		problem_add_member(p, "filters", name,
+				   "the column is missing from the type's source relation");
+		return EX_OK;
+	}
+	return filters_cast(conn, name, json_object_get_string(type), text, p, ok, err);
+}
+
 /* One equality member: column check, then the value. */
 static enum ex_status filters_equal(PGconn *conn, const struct registry_type *t,
 				    const struct filters_meta *m, const char *name,
-				    struct json_object *v, struct problem *p,
-				    struct json_object *equals, struct buf *err)
+				    struct json_object *v, struct problem *p, struct filterspec *fs,
+				    struct buf *err)
 {
-	struct json_object *type = NULL;
+	enum filterspec_kind kind;
 	const char *text;
 	enum ex_status st;
-	int ok = 1;
+	int ok = 0;
 
 	if (!filters_is_filterable(m, name)) {
 		filters_not_filterable(t, m, name, p);
 		return EX_OK;
 	}
-	if (v != NULL) {
-		text = filters_value_text(v);
-		if (text == NULL) {
-			problem_add_member(p, "filters", name,
-					   "must be a string, number, boolean or null "
-					   "(null matches NULL)");
-			return EX_OK;
-		}
-		if (!json_object_object_get_ex(m->types, name, &type)) {
-			problem_add_member(p, "filters", name,
-					   "the column is missing from the type's source relation");
-			return EX_OK;
-		}
-		st = filters_cast(conn, name, json_object_get_string(type), text, p, &ok, err);
-		if (st != EX_OK) {
-			return st;
-		}
+	if (filterspec_value(v, &kind, &text)) {
+		problem_add_member(p, "filters", name,
+				   "must be a string, number, boolean or null "
+				   "(null matches NULL)");
+		return EX_OK;
 	}
-	if (ok) {
-		json_object_object_add(equals, name, json_object_get(v));
+	st = filters_value(conn, m, name, kind, text, p, &ok, err);
+	if (st || !ok) {
+		return st;
 	}
-	return EX_OK;
+	st = filterspec_add_equal(fs, name, kind, text);
+	if (st == EX_ETOOBIG) {
+		problem_add_member(p, "filters", name, "too many equality filters");
+		return EX_OK;
+	}
+	return st;
 }
 
 static int filters_is_bound(const char *key)
@@ -275,50 +284,50 @@ static int filters_is_bound(const char *key)
 	return strcmp(key, "created_from") == 0 || strcmp(key, "created_to") == 0;
 }
 
+/* A time bound: field errors, or its normalised text into fs. */
+static enum ex_status filters_time(PGconn *conn, const struct registry_type *t,
+				   const struct filters_meta *m, const char *key,
+				   struct json_object *v, struct problem *p,
+				   struct filters_bound *b, struct filterspec *fs, struct buf *err)
+{
+	char detail[300];
+	enum ex_status st;
+
+	if (m->created_at == NULL) {
+		snprintf(detail, sizeof(detail),
+			 "type %s has no created-at column, so it cannot be filtered by "
+			 "creation time",
+			 t->name);
+		problem_add_member(p, "filters", key, detail);
+		return EX_OK;
+	}
+	st = filters_bound(conn, key, v, p, b, err);
+	if (st || !b->ok) {
+		return st;
+	}
+	return filterspec_set_bound(fs, key, b->text);
+}
+
 static enum ex_status filters_members(PGconn *conn, const struct registry_type *t,
 				      const struct filters_meta *m, struct json_object *filters,
 				      struct problem *p, struct filters_bound b[2],
-				      struct json_object *equals, struct buf *err)
+				      struct filterspec *fs, struct buf *err)
 {
-	enum ex_status st = EX_OK;
-	char detail[300];
+	enum ex_status st;
 
 	json_object_object_foreach(filters, key, val)
 	{
-		if (st != EX_OK) {
-			break;
-		}
-		if (!filters_is_bound(key)) {
-			st = filters_equal(conn, t, m, key, val, p, equals, err);
-		} else if (m->created_at == NULL) {
-			snprintf(detail, sizeof(detail),
-				 "type %s has no created-at column, so it cannot be filtered by "
-				 "creation time",
-				 t->name);
-			problem_add_member(p, "filters", key, detail);
+		if (filters_is_bound(key)) {
+			st = filters_time(conn, t, m, key, val, p,
+					  &b[strcmp(key, "created_to") == 0], fs, err);
 		} else {
-			st = filters_bound(conn, key, val, p, &b[strcmp(key, "created_to") == 0],
-					   err);
+			st = filters_equal(conn, t, m, key, val, p, fs, err);
+		}
+		if (st) {
+			return st;
 		}
 	}
-	return st;
-}
-
-static struct json_object *filters_stored(const struct filters_bound b[2],
-					  struct json_object *equals)
-{
-	struct json_object *out = json_object_new_object();
-
-	if (b[0].ok) {
-		json_object_object_add(out, "created_from", json_object_new_string(b[0].text));
-	}
-	if (b[1].ok) {
-		json_object_object_add(out, "created_to", json_object_new_string(b[1].text));
-	}
-	if (json_object_object_length(equals) > 0) {
-		json_object_object_add(out, "equals", json_object_get(equals));
-	}
-	return out;
+	return EX_OK;
 }
 
 static size_t filters_faults(const struct problem *p)
@@ -326,13 +335,33 @@ static size_t filters_faults(const struct problem *p)
 	return p->errors != NULL ? json_object_array_length(p->errors) : 0;
 }
 
+/* The stored form of fs as a new string in *out. */
+static enum ex_status filters_stored(const struct filterspec *fs, char **out)
+{
+	struct buf text;
+	enum ex_status st;
+
+	buf_init(&text, FILTERS_STORED_CAP);
+	st = filterspec_stored(fs, &text);
+	if (st) {
+		goto out;
+	}
+	*out = strdup(buf_str(&text));
+	if (*out == NULL) {
+		st = EX_ENOMEM;
+	}
+out:
+	buf_free(&text);
+	return st;
+}
+
 enum ex_status filters_check(PGconn *conn, const struct registry_type *t,
-			     struct json_object *filters, struct problem *p,
-			     struct json_object **out, struct buf *err)
+			     struct json_object *filters, struct problem *p, char **out,
+			     struct buf *err)
 {
 	struct filters_bound b[2];
 	struct filters_meta m;
-	struct json_object *equals = NULL;
+	struct filterspec fs;
 	size_t before = filters_faults(p);
 	enum ex_status st;
 
@@ -344,19 +373,23 @@ enum ex_status filters_check(PGconn *conn, const struct registry_type *t,
 		return EX_OK;
 	}
 	memset(b, 0, sizeof(b));
+	filterspec_init(&fs);
 	st = filters_meta_load(conn, t->name, &m, err);
-	if (st != EX_OK) {
-		return st;
+	if (st) {
+		goto out;
 	}
-	equals = json_object_new_object();
-	st = filters_members(conn, t, &m, filters, p, b, equals, err);
-	if (st == EX_OK && b[0].ok && b[1].ok && !(b[0].epoch < b[1].epoch)) {
+	st = filters_members(conn, t, &m, filters, p, b, &fs, err);
+	if (st) {
+		goto out;
+	}
+	if (b[0].ok && b[1].ok && !(b[0].epoch < b[1].epoch)) {
 		problem_add_member(p, "filters", "created_to", "must be later than created_from");
 	}
-	if (st == EX_OK && filters_faults(p) == before) {
-		*out = filters_stored(b, equals);
+	if (filters_faults(p) == before) {
+		st = filters_stored(&fs, out);
 	}
-	json_object_put(equals);
+out:
+	filterspec_free(&fs);
 	filters_meta_free(&m);
 	return st;
 }

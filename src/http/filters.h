@@ -4,9 +4,8 @@
  * "<column>": value, ...} is checked against the export type: time bounds
  * only with a created-at column, equality only on filterable columns, each
  * value cast by PostgreSQL to the column's type (always as a parameter).
- * The result is the stored form
- *   {"created_from": "<UTC ts>", "created_to": "<UTC ts>", "equals": {col: value}}
- * with only the members given (no filters: {}).
+ * What passes becomes the stored form (jobs/filterspec.h), bounds in UTC
+ * with microseconds.
  */
 #ifndef EXPORTD_FILTERS_H
 #define EXPORTD_FILTERS_H
@@ -20,15 +19,11 @@
 #include "jobs/registry.h"
 
 /* Field errors ("filters", "filters/<name>") go to p.  EX_OK: checked;
- * *out is the stored form (a new object the caller puts) when p got no
- * error from here, else NULL.  Any other status: the database failed
+ * *out is the stored form's text (a new string the caller frees) when p got
+ * no error from here, else NULL.  Any other status: the database failed
  * (err says how). */
 enum ex_status filters_check(PGconn *conn, const struct registry_type *t,
-			     struct json_object *filters, struct problem *p,
-			     struct json_object **out, struct buf *err) EX_MUST_CHECK;
-
-/* Is s an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm),
- * T and Z in either case)?  Shape only; the calendar is PostgreSQL's. */
-int filters_rfc3339(const char *s);
+			     struct json_object *filters, struct problem *p, char **out,
+			     struct buf *err) EX_MUST_CHECK;
 
 #endif

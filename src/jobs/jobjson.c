@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "jobs/filterspec.h"
 #include "jobs/jobs.h"
 
 /* Ran to the end: complete, or complete and since expired (row_count set). */
@@ -115,35 +116,26 @@ static struct json_object *jobjson_notification(const PGresult *res, int row)
 	return v != NULL ? json_tokener_parse(v) : NULL;
 }
 
-/* The stored filters {"created_from", "created_to", "equals": {col: v}}
- * shown as the request's flat shape {"created_from", "created_to", col: v},
- * so a job's filters can be sent again as they are. */
+/* The job's filters in the request's shape (jobs/filterspec.h), so they
+ * can be sent again as they are; {} when the stored form is not one. */
 static struct json_object *jobjson_filters(const PGresult *res, int row)
 {
-	const char *text = db_value(res, row, JOBS_VIEW_FILTERS);
-	struct json_object *stored = text != NULL ? json_tokener_parse(text) : NULL;
-	struct json_object *out = json_object_new_object(), *v, *equals;
-	static const char *const bounds[] = {"created_from", "created_to"};
-	size_t i;
+	struct json_object *out = NULL;
+	struct filterspec fs;
+	struct buf err;
+	enum ex_status st;
 
-	if (stored == NULL || !json_object_is_type(stored, json_type_object)) {
-		json_object_put(stored);
-		return out;
+	filterspec_init(&fs);
+	buf_init(&err, 256);
+	st = filterspec_parse(db_value(res, row, JOBS_VIEW_FILTERS), &fs, &err);
+	if (st) {
+		goto out;
 	}
-	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
-		if (json_object_object_get_ex(stored, bounds[i], &v)) {
-			json_object_object_add(out, bounds[i], json_object_get(v));
-		}
-	}
-	if (json_object_object_get_ex(stored, "equals", &equals) &&
-	    json_object_is_type(equals, json_type_object)) {
-		json_object_object_foreach(equals, col, val)
-		{
-			json_object_object_add(out, col, json_object_get(val));
-		}
-	}
-	json_object_put(stored);
-	return out;
+	out = filterspec_request(&fs);
+out:
+	filterspec_free(&fs);
+	buf_free(&err);
+	return out != NULL ? out : json_object_new_object();
 }
 
 static struct json_object *jobjson_bool(const PGresult *res, int row, int col)
