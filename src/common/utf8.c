@@ -86,12 +86,13 @@ static enum utf8_class utf8_classify(unsigned int cp)
  * text leaves behind.  Only ever shortens what this module appended. */
 static void utf8_rtrim(struct buf *b)
 {
-	while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t')) {
-		b->len--;
+	const char *s = buf_str(b);
+	size_t n = b->len;
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+		n--;
 	}
-	if (b->data != NULL) {
-		b->data[b->len] = '\0';
-	}
+	buf_truncate(b, n);
 }
 
 struct utf8_cleaner {
