@@ -896,6 +896,63 @@ class Apache:
 # stop, signal and restart at will, and a PostgreSQL restart that keeps the
 # session's cluster usable for the tests that follow.
 
+class SideFcgi:
+    """One more export.fcgi (1 process, spawn-fcgi) behind its own lighttpd,
+    with a config of its own; the session's stack is untouched."""
+
+    def __init__(self, stack, tmp, name, settings):
+        self.stack, self.name = stack, name
+        self.dir = Path(tmp) / name
+        self.dir.mkdir(mode=0o755)
+        self.sock = self.dir / "fcgi.sock"
+        self.pidfile = self.dir / "fcgi.pid"
+        self.conf = self.dir / "exportd.conf"
+        conf = {"database": {"url": stack.pg.conninfo},
+                "http": {"base_path": "", "download": "x-sendfile"},
+                "storage": {"backend": "local", "dir": str(stack.storage_dir)},
+                "log": {"level": "info"}}
+        for section, kv in settings.items():
+            conf.setdefault(section, {}).update(kv)
+        self.conf.write_text("".join("[%s]\n%s\n" % (s, "".join(
+            "%s = %s\n" % kv for kv in items.items())) for s, items in conf.items()))
+        self.lighttpd = None
+        self.url = None
+        self.logs = ["%s export.fcgi" % name, "%s lighttpd stderr" % name,
+                     "%s lighttpd error log" % name]
+
+    def start(self):
+        log = self.dir / "export.fcgi.log"
+        log.touch()
+        LOGS[self.logs[0]] = log
+        LOGS[self.logs[2]] = self.dir / "lighttpd-error.log"
+        run([which("spawn-fcgi", "apt-get install spawn-fcgi"), "-s", self.sock,
+               "-M", "0666", "-F", "1", "-P", self.pidfile, "--", "/bin/sh", "-c",
+               'exec "$0" 2>>"$1"', self.stack.export_fcgi, log],
+              "spawn-fcgi (%s)" % self.name, env=clean_env(EXPORTD_CONFIG=self.conf))
+
+        def make(port):
+            return Service(self.logs[1],
+                             [which("lighttpd", "apt-get install lighttpd"), "-D", "-f",
+                              SRCDIR / "fcgi-conf/lighttpd.conf"],
+                             self.dir / "lighttpd.stderr",
+                             env=clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.sock,
+                                             HTTPD_STORAGE_DIR=self.stack.storage_dir,
+                                             HTTPD_RUN_DIR=self.dir))
+
+        self.lighttpd, port = start_on_free_port(make, "lighttpd (%s)" % self.name,
+                                                   self.logs[1:])
+        self.url = "http://127.0.0.1:%d" % port
+        self.api = Api(self.url, self.stack.key_acme)
+        return self
+
+    def stop(self):
+        if self.lighttpd is not None:
+            self.lighttpd.stop()
+        kill_pids(read_pids(self.pidfile), grace=2)
+        for name in self.logs:
+            LOGS.pop(name, None)
+
+
 import re  # noqa: E402
 import signal as _signal_mod  # noqa: E402 (ExtraExportd.signal shadows the name)
 
