@@ -1,4 +1,4 @@
-"""exportd benchmark suite (issue 7). Run it through scripts/bench.
+"""exportd benchmark suite. Run it through scripts/bench.
 
   scripts/bench [--rows N] [--rounds R] [--skip-api] [--skip-pickup] [--quick]
                 [--workdir DIR] [--output FILE] ...
@@ -670,7 +670,7 @@ def report(res):
         w("")
     t = res.get("targets") or {}
     if t:
-        w("targets (issue 7)")
+        w("targets")
         for name, d in t.items():
             w("  %-44s %10s   target %-10s %s"
               % (d["what"], d["shown"], d["target_shown"],

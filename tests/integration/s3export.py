@@ -216,15 +216,6 @@ def open_uploads(srv):
 
 # ------------------------------------------------------------ processes
 
-def vm_hwm_kib(pid):
-    """VmHWM (peak resident set) of a live process, in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM in /proc/%d/status" % pid)
-
-
 def claimed_by(daemon, job_id, start=0):
     """The pids that logged "job <id>: claimed" in daemon's log since start."""
     rx = re.compile(r"^job %s: claimed" % re.escape(job_id))
