@@ -44,9 +44,9 @@ def test_bad_key_is_401(front, stack, complete_job, case):
     headers = _auth_cases(stack)[case]
     assert_401(H.call(stack, front, "GET", "/exports", key=None, headers=headers))
     assert_401(H.call(stack, front, "GET", "/exports/" + complete_job["id"], key=None,
-                    headers=headers))
+                      headers=headers))
     assert_401(H.call(stack, front, "GET", "/exports/%s/download" % complete_job["id"],
-                    key=None, headers=headers))
+                      key=None, headers=headers))
     r = H.assert_writes_nothing(stack, lambda: H.call(
         stack, front, "POST", "/exports", key=None, json={"type": "contacts"},
         headers=headers))
@@ -79,9 +79,9 @@ def test_other_workspace_job_is_404_like_unknown_id(front, stack, complete_job):
     for job_id in (complete_job["id"], pending):
         for method, suffix in (("GET", ""), ("GET", "/download"), ("DELETE", "")):
             theirs = H.call(stack, front, method, "/exports/%s%s" % (job_id, suffix),
-                          key=stack.key_globex)
+                            key=stack.key_globex)
             unknown = H.call(stack, front, method, "/exports/%s%s" % (uuid.uuid4(), suffix),
-                           key=stack.key_globex)
+                             key=stack.key_globex)
             H.problem(theirs, 404)
             H.problem(unknown, 404)
             assert _without_instance(theirs) == _without_instance(unknown), (method, suffix)

@@ -508,10 +508,10 @@ def test_kill9_busy_worker_at_random_moments(crash, daemons, trial, fmt):
             if nxt:
                 resumed.append(nxt[0][0] - k.t)
         H.figure(FIGURES, "kill -9 worker -> job claimed again (%s, s)" % fmt,
-                          "max %.3f, median %.3f, all %s" % (max(delays), pctl(delays, 50),
-                                                             ["%.3f" % x for x in delays]))
+                 "max %.3f, median %.3f, all %s" % (max(delays), pctl(delays, 50),
+                                                    ["%.3f" % x for x in delays]))
         H.figure(FIGURES, "kill -9 worker -> 'resuming after row' (%s, s)" % fmt,
-                          ["%.3f" % x for x in resumed])
+                 ["%.3f" % x for x in resumed])
 
 
 def test_kill9_whole_daemon_then_restart_resumes(crash, daemons, trial):
@@ -584,7 +584,7 @@ def test_sigstop_worker_past_its_lease_loses_the_job(crash, daemons, trial):
         row = wait_done(crash.watch, job_id, d)
         trial.event("job ended: %s", brief(row))
         H.figure(FIGURES, "SIGSTOP -> another worker holds the job (s, lease %dms)" % LEASE_MS,
-                          "%.3f" % t_taken)
+                 "%.3f" % t_taken)
         assert_superseded_holder_stayed_out(crash, d, trial, job_id, row, a, ref, log0)
 
 
@@ -691,7 +691,7 @@ def test_postgres_restart_mid_export(crash, daemons, trial):
             trial.event("pg_ctl restart -m fast took %.2fs (%s); job %s inserted with %d "
                         "exportd workers connected", t1 - t0, brief(row), new_id, workers)
             H.figure(FIGURES, "pg restart: exportd workers connected when the new job was inserted",
-                              workers)
+                     workers)
             row = wait_done(crash.watch, job_id, d)
             new = wait_done(crash.watch, new_id, d)
             trial.event("big job ended: %s; new job: %s", brief(row), brief(new))
@@ -760,7 +760,7 @@ def test_terminated_control_connection_mid_export(crash, daemons, trial):
         assert r, "no 'resuming after row' for job %s after its control connection died" % job_id
         check_export(crash, row, "csv", ref, [(x[2], x[3]) for x in r])
         H.figure(FIGURES, "terminated control connection -> 'resuming after row' (s)",
-                          "%.3f" % (r[0][0] - t0))
+                 "%.3f" % (r[0][0] - t0))
 
 
 def test_200_jobs_at_once_each_run_exactly_once(crash, daemons, trial):

@@ -103,7 +103,7 @@ def test_wrong_content_type_is_415(front, stack, ctype):
 
 def test_json_content_type_with_charset_is_accepted(stack):
     r = H.post_raw(stack, stack.api, '{"type": "contacts", "columns": ["id"]}',
-                 content_type="application/json; charset=utf-8")
+                   content_type="application/json; charset=utf-8")
     assert r.status_code == 202, r.text
 
 
@@ -189,9 +189,9 @@ def test_filter_value_of_the_wrong_type_is_400(stack, filters, field):
 
 def test_every_filter_fault_is_listed(stack):
     r = H.post(stack, {"type": "contacts", "compression": "lzma", "csv": {"bom": 1},
-                     "filters": {"nope": 1, "is_active": "perhaps",
-                                 "created_from": "2024-01-01T00:00:00Z",
-                                 "created_to": "2023-01-01T00:00:00Z"}})
+                       "filters": {"nope": 1, "is_active": "perhaps",
+                                   "created_from": "2024-01-01T00:00:00Z",
+                                   "created_to": "2023-01-01T00:00:00Z"}})
     body = H.problem(r, 400)
     fields = {e["field"] for e in body["errors"]}
     assert fields >= {"compression", "csv/bom", "filters/nope", "filters/is_active",
@@ -301,7 +301,7 @@ def test_hostile_filter_values_are_data(stack):
     assert stored == {"equals": hostile}, stored
     # a hostile column name is refused, not run
     r = H.post(stack, {"type": "contacts", "filters": {"country\" = '' OR 1=1 --": "x"}},
-             key=key)
+               key=key)
     H.field_problem(r, "filters/country\" = '' OR 1=1 --")
     # the worker runs it (whatever it matches): still no SQL error, nothing dropped
     done = stack.wait_for_job(job["id"], timeout=30, key=key)

@@ -129,7 +129,7 @@ def test_gzip_export_downloads_as_a_gz_file(stack):
     ws, key = H.new_workspace(stack)
     H.add_contacts(stack, ws, 3)
     r = H.post(stack, {"type": "contacts", "compression": "gzip", "columns": ["id", "country"]},
-             key=key)
+               key=key)
     job = stack.wait_for_job(r.json()["id"], timeout=30, key=key)
     assert job["status"] == "complete", job
     got = stack.api("GET", "/exports/%s/download" % job["id"], key=key)

@@ -21,13 +21,10 @@ import pytest
 
 import helpers as H
 
-TYPES = H.EXPORT_TYPES
-SUBSETS = H.EXPORT_SUBSETS
-
 
 # ---------------------------------------------------------------- CSV
 
-@pytest.mark.parametrize("type_", TYPES)
+@pytest.mark.parametrize("type_", H.EXPORT_TYPES)
 def test_csv_is_byte_identical_to_copy(stack, exports, tmp_path, type_):
     job, got = exports[(type_, "csv")]
     want = H.psql_copy_csv(stack.pg, H.reference_select(stack.pg, type_), tmp_path / "ref.csv")
@@ -37,20 +34,20 @@ def test_csv_is_byte_identical_to_copy(stack, exports, tmp_path, type_):
     assert job["columns"] is None, job
 
 
-@pytest.mark.parametrize("type_", sorted(SUBSETS))
+@pytest.mark.parametrize("type_", sorted(H.EXPORT_SUBSETS))
 def test_csv_column_subset_in_requested_order(stack, exports, tmp_path, type_):
     job, got = exports[(type_, "csv", "subset")]
-    assert job["columns"] == SUBSETS[type_], job
-    assert got.split(b"\n", 1)[0].decode() == ",".join(SUBSETS[type_])
-    want = H.psql_copy_csv(stack.pg, H.reference_select(stack.pg, type_, columns=SUBSETS[type_]),
-                         tmp_path / "ref.csv")
-    H.assert_same_bytes(got, want, "%s CSV export of %s" % (type_, SUBSETS[type_]))
+    assert job["columns"] == H.EXPORT_SUBSETS[type_], job
+    assert got.split(b"\n", 1)[0].decode() == ",".join(H.EXPORT_SUBSETS[type_])
+    select = H.reference_select(stack.pg, type_, columns=H.EXPORT_SUBSETS[type_])
+    want = H.psql_copy_csv(stack.pg, select, tmp_path / "ref.csv")
+    H.assert_same_bytes(got, want, "%s CSV export of %s" % (type_, H.EXPORT_SUBSETS[type_]))
 
 
 def test_globex_csv_is_byte_identical_to_copy(stack, exports, tmp_path):
     job, got = exports[("contacts", "csv", "globex")]
     want = H.psql_copy_csv(stack.pg, H.reference_select(stack.pg, "contacts", workspace="globex"),
-                         tmp_path / "ref.csv")
+                           tmp_path / "ref.csv")
     H.assert_same_bytes(got, want, "globex contacts CSV export")
 
 
@@ -121,7 +118,7 @@ def same_json(a, b):
     return type(a) is type(b) and a == b
 
 
-@pytest.mark.parametrize("type_", TYPES)
+@pytest.mark.parametrize("type_", H.EXPORT_TYPES)
 def test_jsonl_parses_back_to_the_rows(stack, exports, type_):
     job, data = exports[(type_, "jsonl")]
     cols, types, rows = jsonl_expected_rows(stack, type_)

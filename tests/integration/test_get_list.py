@@ -12,7 +12,6 @@ import pytest
 
 import helpers as H
 
-NIL_ID = H.NIL_ID
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
@@ -75,9 +74,9 @@ def test_list_pagination_walks_every_job_once_newest_first(stack):
     pytest.param("cursor=", "cursor", id="cursor-empty"),
     pytest.param("cursor=" + H.b64url(b"junk"), "cursor", id="cursor-b64-junk"),
     pytest.param("cursor=" + H.b64url(b"junk|not-a-uuid"), "cursor", id="cursor-b64-no-uuid"),
-    pytest.param("cursor=" + H.b64url(b"2024-13-45 25:61:61+00|" + NIL_ID.encode()), "cursor",
+    pytest.param("cursor=" + H.b64url(b"2024-13-45 25:61:61+00|" + H.NIL_ID.encode()), "cursor",
                  id="cursor-b64-bad-timestamp"),
-    pytest.param("cursor=" + H.b64url(b"|" + NIL_ID.encode()), "cursor", id="cursor-b64-no-ts"),
+    pytest.param("cursor=" + H.b64url(b"|" + H.NIL_ID.encode()), "cursor", id="cursor-b64-no-ts"),
 ])
 def test_bad_list_params_are_400(front, stack, query, field):
     H.field_problem(H.call(stack, front, "GET", "/exports?" + query), field)

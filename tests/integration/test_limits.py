@@ -134,7 +134,7 @@ def test_same_key_other_body_is_422(stack):
     H.problem(H.post(stack, None, key=key, headers=h, raw=b'{"type":  "contacts"}'), 422)
     # an invalid body is judged first (400), the key stays the first job's
     H.field_problem(H.post(stack, {"type": "contacts", "format": "xml"}, key=key, headers=h),
-                  "format")
+                    "format")
     assert H.jobs_in(stack, ws) == 1
     again = H.post(stack, {"type": "contacts"}, key=key, headers=h)
     assert again.status_code == 202 and again.json()["id"] == first.json()["id"]

@@ -7,22 +7,20 @@ import pytest
 
 import helpers as H
 
-NIL_ID = H.NIL_ID
-
 
 # ---------------------------------------------------------------- 404
 
 @pytest.mark.parametrize("path", [
     "/", "/nope", "/exportsXYZ", "/exports/", "/export", "/healthz/x",
-    "/exports/%s/download/x" % NIL_ID, "/exports/%s/" % NIL_ID, "/api/exports",
+    "/exports/%s/download/x" % H.NIL_ID, "/exports/%s/" % H.NIL_ID, "/api/exports",
 ])
 def test_unknown_route_is_404(front, stack, path):
     H.problem(H.call(stack, front, "GET", path), 404)
 
 
 @pytest.mark.parametrize("path", [
-    "/exports/not-a-uuid", "/exports/12345", "/exports/" + NIL_ID.replace("-", ""),
-    "/exports/" + NIL_ID + "0", "/exports/" + NIL_ID[:-1] + "g",
+    "/exports/not-a-uuid", "/exports/12345", "/exports/" + H.NIL_ID.replace("-", ""),
+    "/exports/" + H.NIL_ID + "0", "/exports/" + H.NIL_ID[:-1] + "g",
     "/exports/not-a-uuid/download",
 ])
 def test_malformed_id_is_404(front, stack, path):
@@ -36,10 +34,10 @@ def test_malformed_id_is_404(front, stack, path):
     ("PUT", "/exports", {"GET", "HEAD", "POST"}),
     ("DELETE", "/exports", {"GET", "HEAD", "POST"}),
     ("PATCH", "/exports", {"GET", "HEAD", "POST"}),
-    ("POST", "/exports/" + NIL_ID, {"GET", "HEAD", "DELETE"}),
-    ("PUT", "/exports/" + NIL_ID, {"GET", "HEAD", "DELETE"}),
-    ("POST", "/exports/%s/download" % NIL_ID, {"GET", "HEAD"}),
-    ("DELETE", "/exports/%s/download" % NIL_ID, {"GET", "HEAD"}),
+    ("POST", "/exports/" + H.NIL_ID, {"GET", "HEAD", "DELETE"}),
+    ("PUT", "/exports/" + H.NIL_ID, {"GET", "HEAD", "DELETE"}),
+    ("POST", "/exports/%s/download" % H.NIL_ID, {"GET", "HEAD"}),
+    ("DELETE", "/exports/%s/download" % H.NIL_ID, {"GET", "HEAD"}),
     ("POST", "/healthz", {"GET", "HEAD"}),
 ])
 def test_wrong_method_is_405_with_allow(front, stack, method, path, allow):

@@ -299,16 +299,16 @@ def test_csv_export_to_s3_is_multipart_verified_and_identical(env, big_s3):
     assert head["ContentType"] != "application/x-www-form-urlencoded", head["ContentType"]
 
     H.figure(FIGURES, "60k-row CSV (%.1f MB) to local storage: wall s" % (len(ref.data) / 1e6),
-                      "%.3f (%.1f MB/s, %d rows/s)" % (ref.wall, len(ref.data) / 1e6 / ref.wall,
-                                                      BIG_ROWS / ref.wall))
+             "%.3f (%.1f MB/s, %d rows/s)" % (ref.wall, len(ref.data) / 1e6 / ref.wall,
+                                             BIG_ROWS / ref.wall))
     H.figure(FIGURES, "60k-row CSV to S3 (via proxy): wall s", "%.3f (%.1f MB/s, %d rows/s)" % (
-                   big_s3.wall, len(big_s3.data) / 1e6 / big_s3.wall, BIG_ROWS / big_s3.wall))
+        big_s3.wall, len(big_s3.data) / 1e6 / big_s3.wall, BIG_ROWS / big_s3.wall))
     H.figure(FIGURES, "S3/local wall ratio", "%.2f" % (big_s3.wall / ref.wall))
     H.figure(FIGURES, "worker VmHWM, local export (MiB)", "%.1f" % (ref.hwm / 1024))
     H.figure(FIGURES, "worker VmHWM, S3 export (MiB)", "%.1f" % (big_s3.hwm / 1024))
     upload_s = sum(e["elapsed"] for e in mp.entries)
     H.figure(FIGURES, "S3 requests' time in the proxy (s)", "%.3f over %d requests" % (
-                   upload_s, len(mp.entries)))
+        upload_s, len(mp.entries)))
 
 
 def test_small_csv_export_to_s3_is_one_part(env):
