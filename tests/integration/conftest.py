@@ -13,7 +13,7 @@ Fixtures
           the same spawn-fcgi socket: .url, .api(...)
   front   (function, parametrised) the Api of lighttpd, then of Apache, for
           tests that must hold through both servers
-  side    (module) side(name, settings) -> a started stack.SideFcgi: one
+  side    (module) side(name, settings) -> a started stack.SideWeb: one
           more export.fcgi with a config of its own behind its own lighttpd
   complete_job  (module) a complete invoices CSV export of acme (job JSON)
   exports (session) every format/type export of acme (and one of globex),
@@ -179,13 +179,24 @@ def front(request, stack):
 
 @pytest.fixture(scope="module")
 def side(stack, tmp_root):
-    """side(name, settings) -> a started SideFcgi, stopped after the module."""
+    """side(name, settings) -> a started stack.SideWeb (one export.fcgi) whose
+    config is the session's database and storage with `settings`
+    ({section: {key: value}}) on top; stopped after the module."""
     started = []
 
     def make(name, settings):
-        s = S.SideFcgi(stack, tmp_root, name, settings)
-        started.append(s)
-        return s.start()
+        run_dir = tmp_root / name
+        run_dir.mkdir(mode=0o755)
+        conf = {"database": {"url": stack.pg.conninfo},
+                "http": {"base_path": "", "download": "x-sendfile"},
+                "storage": {"backend": "local", "dir": str(stack.storage_dir)},
+                "log": {"level": "info"}}
+        for section, kv in settings.items():
+            conf.setdefault(section, {}).update(kv)
+        web = S.SideWeb(stack, run_dir, name, children=1, default_key=stack.key_acme)
+        started.append(web)
+        # No wait for /healthz: a config may point at no database on purpose.
+        return web.start(S.write_conf_file(run_dir / "exportd.conf", conf), wait_healthy=False)
 
     yield make
     for s in started:

@@ -9,7 +9,7 @@ This module only asks things of what those started:
   requests   call() (records the answer, checks no export.fcgi died),
              create(), wait_all(), download(), content_disposition(),
              post(), post_raw(), assert_writes_nothing()
-  database   qi(), jobs_in(), row(), db_status(), insert_pending(),
+  database   Poll (a polling connection), qi(), jobs_in(), row(), db_status(), insert_pending(),
              add_contacts(), new_key(), new_workspace(), generate()
   references db_count(), registry(), column_types(), reference_select(),
              psql_copy_csv(), assert_same_bytes(): what an export must equal
@@ -26,6 +26,8 @@ import re
 import subprocess
 import time
 import uuid
+
+import psycopg2
 
 import stack as S
 
@@ -195,6 +197,38 @@ def assert_writes_nothing(stack, fn):
 def qi(name):
     """An SQL identifier, quoted."""
     return '"%s"' % name.replace('"', '""')
+
+
+class Poll:
+    """One persistent (autocommit) connection for fast polling. It
+    reconnects when PostgreSQL went away (the restart tests), up to
+    `attempts` times, `pause` s apart."""
+
+    def __init__(self, pg, attempts=100, pause=0.05):
+        self.pg = pg
+        self.attempts, self.pause = attempts, pause
+        self.conn = None
+
+    def query(self, sql, params=None):
+        """Run one statement; its rows (None when it returns none)."""
+        for attempt in range(self.attempts):
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = self.pg.connect()
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchall() if cur.description else None
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self.close()
+                if attempt == self.attempts - 1:
+                    raise
+                time.sleep(self.pause)
+        return None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
 
 
 def jobs_in(stack, workspace="acme"):

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import psycopg2
 import pytest
 
 import helpers as H
@@ -118,37 +117,13 @@ def trial(request):
 
 # ------------------------------------------------------------ SQL helpers
 
-class Watch:
-    """A persistent connection for fast polling; reconnects when PostgreSQL
-    went away (restart tests)."""
+class Watch(H.Poll):
+    """helpers.Poll that reads a job's row."""
 
     COLS = ("status", "rows_done", "ckpt_rows", "ckpt_bytes", "ckpt_part", "lease_owner",
             "lease_token", "attempts", "file_key", "row_count", "file_size", "errors",
             "error_code", "error_message", "format", "cancel_requested", "created_at",
             "started_at", "completed_at", "run_at")
-
-    def __init__(self, pg):
-        self.pg = pg
-        self.conn = None
-
-    def _conn(self):
-        if self.conn is None or self.conn.closed:
-            self.conn = self.pg.connect()
-        return self.conn
-
-    def query(self, sql, params=None):
-        for attempt in range(100):
-            try:
-                with self._conn().cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                if attempt == 99:
-                    raise
-                time.sleep(0.05)
 
     def job(self, job_id):
         rows = self.query(
@@ -160,10 +135,6 @@ class Watch:
         row = SimpleNamespace(**dict(zip(self.COLS, rows[0])))
         row.id = job_id
         return row
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
 
 
 def brief(row):

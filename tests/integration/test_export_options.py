@@ -119,7 +119,7 @@ class Ctx:
         self.pg = stack.pg
         self.root = root
         self.storage = stack.storage_dir
-        self.conn = None
+        self.poll = H.Poll(self.pg)    # SQL on one connection (fast polling)
         self.daemons = {}
         self.current = None
         self.jobs = []               # every job this module inserted
@@ -129,18 +129,7 @@ class Ctx:
     # -- SQL on one persistent connection (fast polling)
 
     def q(self, sql, params=None):
-        for attempt in range(3):
-            if self.conn is None or self.conn.closed:
-                self.conn = self.pg.connect()
-            try:
-                with self.conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
+        return self.poll.query(sql, params)
 
     # -- daemons
 
@@ -305,8 +294,7 @@ def ctx(stack, tmp_root):
                 c.q("UPDATE export_jobs SET status = 'cancelled', completed_at = now()"
                     " WHERE id = ANY(%s::uuid[]) AND status IN ('pending', 'processing')",
                     (c.jobs,))
-            if c.conn is not None:
-                c.conn.close()
+            c.poll.close()
         finally:
             stack.start_exportd()
 

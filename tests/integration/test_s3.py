@@ -12,8 +12,9 @@ PostgreSQL and storage dir):
          buffer a part may need; gzip members below 5 MiB pile up on it)
 
 Jobs are created, downloaded and deleted through this module's own
-export.fcgi x4 + lighttpd (s3export.S3Web), which read the s3 daemon's
-config: the download route must presign with its [s3] keys.
+export.fcgi x4 + lighttpd (stack.SideWeb), which read the s3 daemon's
+config (the session's export.fcgi reads the session's, which has no [s3]):
+the download route must presign with its [s3] keys.
 
 Data: workspace s3big (60000 rows per demo table: a CSV export of its
 contacts is ~14 MB, three parts) and s3small (300 rows: one part), both
@@ -44,8 +45,7 @@ import requests
 
 import helpers as H
 import stack as S
-from s3export import (PART_SIZE, S3Web, claimed_by, classify, multipart, open_uploads, s3_settings,
-                      wall)
+from s3export import PART_SIZE, claimed_by, classify, multipart, open_uploads, s3_settings, wall
 from s3stack import S3Server
 
 BIG, BIG_ROWS = "s3big", 60000
@@ -192,7 +192,7 @@ def env(stack, tmp_root):
                                           s3_settings(srv, secret_key=WRONG_SECRET))
         e.daemons["tight"] = S.ExtraExportd(stack, "exportd s3-tight", s3_settings(
             srv, exportd={"max_row_size": "4k", "write_buffer": "64k"}))
-        e.web = S3Web(stack, tmp_root, e.daemons["s3"].conf_path).start()
+        e.web = S.SideWeb(stack, tmp_root / "s3-web", "s3").start(e.daemons["s3"].conf_path)
 
         # The references: local storage, same part size. The big CSV alone
         # on a fresh daemon (its wall time and its worker's VmHWM are figures).
