@@ -1,4 +1,4 @@
-"""exportd benchmark suite (issue 7). Run it through scripts/bench.
+"""exportd benchmark suite. Run it through scripts/bench.
 
   scripts/bench [--rows N] [--rounds R] [--skip-api] [--skip-pickup] [--quick]
                 [--workdir DIR] [--output FILE] ...
@@ -23,14 +23,12 @@ by default). Progress goes to stderr, the table to stdout.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +37,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
-from benchlib import S, log  # noqa: E402
+from benchlib import H, S, log  # noqa: E402
 
 NOT_BUILT = "n/a (not built)"
 NOT_MEASURED_S3 = "n/a (built, but scripts/bench starts no S3 server)"
@@ -72,39 +70,6 @@ def retry_if_killed(st, fn, what, cleanup=None):
                 cleanup()
             st.restart_exportd()
     return None
-
-
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
-
-
-def reference_select(pg, type_, workspace):
-    """The SELECT of tests/integration/test_export.py's reference: the type's
-    columns in registry order, timestamps as to_json(col) #>> '{}', the
-    workspace's rows in key order."""
-    schema, rel, key, ws, cols = pg.query(
-        "SELECT schema_name, relation, key_column, workspace_column, columns"
-        " FROM export_types WHERE name = %s", (type_,))[0]
-    types = dict(pg.query(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
-        " WHERE a.attrelid = (quote_ident(%s) || '.' || quote_ident(%s))::regclass"
-        " AND a.attnum > 0 AND NOT a.attisdropped", (schema, rel)))
-    exprs = []
-    for c in cols:
-        if types[c].startswith("timestamp"):
-            exprs.append("to_json(%s) #>> '{}' AS %s" % (qi(c), qi(c)))
-        else:
-            exprs.append(qi(c))
-    return "SELECT %s FROM %s.%s AS _t WHERE _t.%s = '%s' ORDER BY _t.%s" % (
-        ", ".join(exprs), qi(schema), qi(rel), qi(ws), workspace, qi(key))
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def unlink(path):
@@ -153,13 +118,13 @@ class Exports:
         self.pg = st.pg
         self.work = work
         self.rows = rows
-        self.select = reference_select(self.pg, "contacts", B.BENCH_WS)
+        # Every row, soft-deleted ones too (the exports ask for include_deleted).
+        self.select = H.reference_select(self.pg, "contacts", B.BENCH_WS, include_deleted=True)
         self.ref_path = work / "reference.csv"
         self.conn = self.pg.connect()
 
     def psql_argv(self, target):
-        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.pg.conninfo,
-                "-c", "\\copy (%s) TO '%s' CSV HEADER" % (self.select, target)]
+        return H.psql_argv(self.pg, self.select, target)
 
     def psql(self, target=None):
         """(a): wall clock of the psql process; its peak RSS from wait4()."""
@@ -168,8 +133,7 @@ class Exports:
         with open(errlog, "wb") as err:
             t0 = time.perf_counter()
             p = subprocess.Popen(self.psql_argv(target), stdin=subprocess.DEVNULL,
-                                 stdout=err, stderr=err,
-                                 env=S.clean_env(PGTZ="UTC", PGDATESTYLE="ISO"))
+                                 stdout=err, stderr=err, env=H.psql_env())
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -214,7 +178,7 @@ class Exports:
         if B.worker_children(self.st.exportd.pid) != [wpid]:
             raise ExportdDied("the exportd worker was replaced during the export "
                                "(it died?):\n%s" % S.logs_excerpt(["exportd"]))
-        hwm = B.proc_status_kib(wpid, "VmHWM")
+        hwm = H.proc_status_kib(wpid, "VmHWM")
         # An idle exportd must not run beside the next psql measurement.
         self.st.stop_exportd()
         cur.execute("SELECT status, row_count, file_size, file_key, error_message,"
@@ -251,7 +215,7 @@ class Exports:
                                    b["peak_rss_kib"]))
             if i == 0:
                 identical = (b["bytes"] == a["bytes"]
-                             and sha256(b["path"]) == sha256(self.ref_path))
+                             and H.sha256_file(b["path"]) == H.sha256_file(self.ref_path))
                 log("exportd CSV %s the psql reference (%d vs %d bytes)"
                     % ("is byte-identical to" if identical else "DIFFERS from",
                        b["bytes"], a["bytes"]))
@@ -670,7 +634,7 @@ def report(res):
         w("")
     t = res.get("targets") or {}
     if t:
-        w("targets (issue 7)")
+        w("targets")
         for name, d in t.items():
             w("  %-44s %10s   target %-10s %s"
               % (d["what"], d["shown"], d["target_shown"],

@@ -1,7 +1,8 @@
 """Helpers for scripts/bench (bench/bench.py): the servers, wrk, statistics.
 
-Builds on tests/integration/stack.py (imported, never modified): its
-Postgres, Stack, Service and helpers start the real programs on loopback.
+Builds on tests/integration/stack.py and helpers.py (imported, never
+modified): stack's Postgres, Stack, Service start the real programs on
+loopback; helpers has the psql reference, /proc readers, API keys.
 What the benchmark needs on top of that lives here:
 
   * BenchPostgres  a throwaway cluster that can be kept in a work dir and
@@ -34,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SRCDIR = HERE.parent
 sys.path.insert(0, str(SRCDIR / "tests" / "integration"))
+import helpers as H  # noqa: E402
 import stack as S  # noqa: E402
 
 BENCH_WS = "bench"
@@ -56,49 +58,15 @@ def percentile(xs, p):
 
 # ------------------------------------------------------------------ /proc
 
-def children_of(pid):
-    """Pids whose parent is pid (scan of /proc; no CONFIG_PROC_CHILDREN needed)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(d))
-    return out
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def worker_children(pid):
     """exportd's worker processes. Builds that also fork other children (a
     mailer, a janitor) name each child with prctl(PR_SET_NAME): the workers
     are "exportd-worker". In older builds every child is a worker."""
-    kids = children_of(pid)
-    named = {k: comm(k) for k in kids}
+    kids = S.children_of(pid)
+    named = {k: S.comm_of(k) for k in kids}
     if any(n.startswith("exportd-") for n in named.values()):
         return [k for k, n in named.items() if n == "exportd-worker"]
     return kids
-
-
-def proc_status_kib(pid, field):
-    """A 'kB' field of /proc/<pid>/status (VmHWM, VmRSS, ...) in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def machine_notes():
@@ -390,11 +358,7 @@ class BenchStack(S.Stack):
         self.timings["generate"] = self.fill(BENCH_WS, rows)
         self.fill(TINY_WS, TINY_ROWS)
         for ws in (BENCH_WS, TINY_WS):
-            out = self.exportctl("apikey", "create", "--workspace", ws,
-                                 "--email", "%s@example.com" % ws).stdout.strip()
-            if not out.startswith("exk_"):
-                raise S.StackError("exportctl apikey create printed %r" % out)
-            self.keys[ws] = out
+            self.keys[ws] = H.new_key(self, ws, email="%s@example.com" % ws)
         self.api.default_key = self.keys[BENCH_WS]
         self.start_fcgi()
         self.wait_healthz()

@@ -22,7 +22,6 @@ next to the raw data files.
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
-from benchlib import S, log  # noqa: E402
+from benchlib import H, S, log  # noqa: E402
 
 PROF_WS = "benchprof"
 
@@ -121,7 +120,7 @@ def perf_export(st, outdir, rows):
     with Perf(outdir / "perf-psql.data") as pf:
         errlog = open(outdir / "psql.stderr", "wb")
         p = subprocess.Popen(ex.psql_argv(st.root / "prof.csv"), stdout=errlog, stderr=errlog,
-                             env=S.clean_env(PGTZ="UTC", PGDATESTYLE="ISO"))
+                             env=H.psql_env())
         # the backend serving psql: the newest client backend
         time.sleep(0.3)
         be = st.pg.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"

@@ -13,6 +13,17 @@ Fixtures
           the same spawn-fcgi socket: .url, .api(...)
   front   (function, parametrised) the Api of lighttpd, then of Apache, for
           tests that must hold through both servers
+  side    (module) side(name, settings) -> a started stack.SideWeb: one
+          more export.fcgi with a config of its own behind its own lighttpd
+  complete_job  (module) a complete invoices CSV export of acme (job JSON)
+  exports (session) every format/type export of acme (and one of globex),
+          created at once: (type, format[, "subset"|"globex"]) ->
+          (job JSON, downloaded bytes)
+
+Helpers that are not fixtures are in helpers.py; after each test that
+sent requests through helpers.call(), the autouse fixture
+_no_5xx_and_every_fcgi_alive checks that none was answered 5xx and that
+all 4 export.fcgi processes were alive after the last one.
 
 Environment
   EXPORTD_BUILDDIR   where export.fcgi, exportd, exportctl are (<repo>/build)
@@ -35,6 +46,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import helpers as H  # noqa: E402
 import stack as S  # noqa: E402
 
 _TIMINGS = {}      # "what" -> seconds, printed in the terminal summary
@@ -165,7 +177,80 @@ def front(request, stack):
     return request.getfixturevalue("apache").api
 
 
+@pytest.fixture(scope="module")
+def side(stack, tmp_root):
+    """side(name, settings) -> a started stack.SideWeb (one export.fcgi) whose
+    config is the session's database and storage with `settings`
+    ({section: {key: value}}) on top; stopped after the module."""
+    started = []
+
+    def make(name, settings):
+        run_dir = tmp_root / name
+        run_dir.mkdir(mode=0o755)
+        conf = {"database": {"url": stack.pg.conninfo},
+                "http": {"base_path": "", "download": "x-sendfile"},
+                "storage": {"backend": "local", "dir": str(stack.storage_dir)},
+                "log": {"level": "info"}}
+        for section, kv in settings.items():
+            conf.setdefault(section, {}).update(kv)
+        web = S.SideWeb(stack, run_dir, name, children=1, default_key=stack.key_acme)
+        started.append(web)
+        # No wait for /healthz: a config may point at no database on purpose.
+        return web.start(S.write_conf_file(run_dir / "exportd.conf", conf), wait_healthy=False)
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def complete_job(stack):
+    r = H.call(stack, stack.api, "POST", "/exports", json={"type": "invoices", "format": "csv"})
+    assert r.status_code == 202, r.text
+    job = stack.wait_for_job(r.json()["id"], timeout=30)
+    assert job["status"] == "complete", job
+    return job
+
+
+# Every export of acme's demo data the suite compares or downloads, created
+# at once so that the workers run them side by side: name -> (job, bytes).
+@pytest.fixture(scope="session")
+def exports(stack):
+    specs = {}
+    for t in H.EXPORT_TYPES:
+        specs[(t, "csv")] = {"type": t, "format": "csv"}
+        specs[(t, "jsonl")] = {"type": t, "format": "jsonl"}
+    for t, cols in H.EXPORT_SUBSETS.items():
+        specs[(t, "csv", "subset")] = {"type": t, "format": "csv", "columns": cols}
+    jobs = {name: H.create(stack, body) for name, body in specs.items()}
+    gjob = H.create(stack, {"type": "contacts"}, key=stack.key_globex)
+    done = H.wait_all(stack, jobs)
+    done[("contacts", "csv", "globex")] = H.wait_all(
+        stack, {"g": gjob}, key=stack.key_globex)["g"]
+    out = {}
+    for name, job in done.items():
+        key = stack.key_globex if "globex" in name else S.DEFAULT
+        out[name] = (job, H.download(stack, job, key=key).content)
+    return out
+
+
 # ------------------------------------------------------------ reporting
+
+@pytest.fixture(autouse=True)
+def _no_5xx_and_every_fcgi_alive():
+    """Fail the test whose requests (through helpers.call) got a 5xx or left
+    fewer than 4 export.fcgi processes alive (the database is up all along)."""
+    n = len(H.ANSWERS)
+    yield
+    mine = H.ANSWERS[n:]
+    if not mine:
+        return
+    errors = [a[:4] for a in mine if a[3] >= 500]
+    alive = mine[-1][4]
+    if errors or alive != 4:
+        pytest.fail("%d of 4 export.fcgi processes alive after the last request; 5xx answers: "
+                    "%s" % (alive, errors), pytrace=False)
+
 
 @pytest.fixture(autouse=True)
 def _no_sanitizer_reports():

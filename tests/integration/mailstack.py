@@ -4,8 +4,8 @@ The session `stack` runs exportd without mail. The mail tests need their
 own trio on the session's PostgreSQL and storage dir, all reading ONE
 config file that has a [mail] section:
 
-  * export.fcgi x4 under spawn-fcgi (own socket, pid file, log) and
-    lighttpd (fcgi-conf/lighttpd.conf, own port and run dir): it must know
+  * export.fcgi x4 under spawn-fcgi and lighttpd (stack.SideWeb: own
+    socket, pid file, logs, port and run dir): it must know
     mail.link_secrets to verify the signed links of the mails, and the
     session's export.fcgi reads the session's config, which has none;
   * exportd (supervisor, workers and the mailer) with mail.smtp_url
@@ -251,7 +251,6 @@ class MailStack:
     """spawn-fcgi'd export.fcgi x4 + lighttpd with its own config (the one
     with [mail]), and the means to run exportd with variants of it."""
 
-    fcgi_children = 4
     workers = 1
 
     def __init__(self, stack, root):
@@ -259,14 +258,7 @@ class MailStack:
         self.pg = stack.pg
         self.root = Path(root)
         self.run_dir = self.root / "run"
-        self.fcgi_socket = self.run_dir / "fcgi.sock"
-        self.fcgi_pidfile = self.run_dir / "fcgi.pid"
-        self.fcgi_log = self.run_dir / "export.fcgi.log"
-        self.lighttpd = None
-        self.port = None
-        self.base_url = None
-        self.api = None
-        self.fcgi_conf = None
+        self.web = None
         self._confs = 0
 
     # -- config
@@ -312,70 +304,27 @@ class MailStack:
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
 
-    # -- export.fcgi + lighttpd
+    # -- export.fcgi + lighttpd (stack.SideWeb, log names "mail ...")
 
     def start_web(self, conf):
-        self.run_dir.mkdir(mode=0o755, exist_ok=True)
-        self.start_fcgi(conf)
-        lighttpd = S.which("lighttpd", "apt-get install lighttpd")
-        S.LOGS["mail lighttpd error log"] = self.run_dir / "lighttpd-error.log"
+        self.web = S.SideWeb(self.stack, self.run_dir, "mail")
+        self.web.start(conf)
 
-        def make(port):
-            return S.Service("mail lighttpd stderr",
-                             [lighttpd, "-D", "-f", S.SRCDIR / "fcgi-conf/lighttpd.conf"],
-                             self.run_dir / "lighttpd.stderr",
-                             env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
-                                             HTTPD_STORAGE_DIR=self.stack.storage_dir,
-                                             HTTPD_RUN_DIR=self.run_dir))
+    @property
+    def base_url(self):
+        return self.web.base_url if self.web else None
 
-        self.lighttpd, self.port = S.start_on_free_port(
-            make, "lighttpd (mail)", ["mail lighttpd stderr", "mail lighttpd error log"])
-        self.base_url = "http://127.0.0.1:%d" % self.port
-        self.api = S.Api(self.base_url)
-        self.wait_healthz()
-
-    def wait_healthz(self):
-        try:
-            S.wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
-                           what="GET /healthz through the mail lighttpd")
-        except S.StackError as e:
-            raise S.StackError("%s\n%s" % (e, S.logs_excerpt(
-                ["mail export.fcgi", "mail lighttpd error log"])))
-
-    def start_fcgi(self, conf):
-        S.LOGS["mail export.fcgi"] = self.fcgi_log
-        self.fcgi_log.touch()
-        spawn = S.which("spawn-fcgi", "apt-get install spawn-fcgi")
-        argv = [spawn, "-s", self.fcgi_socket, "-M", "0666", "-F", str(self.fcgi_children),
-                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
-                self.stack.export_fcgi, self.fcgi_log]
-        S.run(argv, "spawn-fcgi (mail)", env=S.clean_env(EXPORTD_CONFIG=conf), timeout=30)
-        pids = S.read_pids(self.fcgi_pidfile)
-        if len(pids) != self.fcgi_children:
-            raise S.StackError("spawn-fcgi wrote %r, expected %d pids"
-                               % (pids, self.fcgi_children))
-        self.fcgi_conf = conf
-
-    def stop_fcgi(self):
-        S.kill_pids(S.read_pids(self.fcgi_pidfile), grace=2.0)
-        for p in (self.fcgi_socket, self.fcgi_pidfile):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+    @property
+    def api(self):
+        return self.web.api
 
     def restart_fcgi(self, conf):
         """export.fcgi with another config (lighttpd keeps running)."""
-        self.stop_fcgi()
-        self.start_fcgi(conf)
-        self.wait_healthz()
+        self.web.restart_fcgi(conf)
 
     def stop(self):
-        if self.lighttpd is not None:
-            self.lighttpd.stop()
-        self.stop_fcgi()
-        for name in ("mail lighttpd stderr", "mail lighttpd error log", "mail export.fcgi"):
-            S.LOGS.pop(name, None)
+        if self.web is not None:
+            self.web.stop()
 
     # -- exportd
 

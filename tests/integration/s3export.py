@@ -1,16 +1,10 @@
 """Fixture code for tests/integration/test_s3.py: exportd with storage.backend = s3.
 
-    S3Web          export.fcgi x4 (spawn-fcgi) + lighttpd reading ONE config
-                   file, the S3 exportd's: the download route presigns with
-                   its [s3] keys and DELETE removes the object through S3.
-                   (The session's export.fcgi reads the session's config,
-                   which has no [s3].)
     s3_settings()  ExtraExportd settings for an S3Server (path-style).
     multipart()    what the proxy's request log says about the multipart
                    uploads of one object key: creates, parts, completes,
                    aborts, and which uploads were left open.
     open_uploads() the multipart uploads s3rver still holds on disk.
-    vm_hwm_kib()   a process's peak RSS (VmHWM).
 
 Kept free of pytest fixtures, like stack.py.
 """
@@ -19,8 +13,6 @@ import datetime
 import re
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
-
-import stack as S
 
 PART_SIZE = 5 * 1024 * 1024
 
@@ -59,79 +51,6 @@ def s3_settings(srv, secret_key=None, exportd=None, s3=None):
     for section, kv in (("exportd", exportd), ("s3", s3)):
         settings[section].update(kv or {})
     return settings
-
-
-class S3Web:
-    """spawn-fcgi'd export.fcgi x4 + lighttpd (fcgi-conf/lighttpd.conf) on
-    their own port, socket and logs, all reading `conf`."""
-
-    fcgi_children = 4
-
-    def __init__(self, stack, root, conf, name="s3"):
-        self.stack = stack
-        self.conf = conf
-        self.name = name
-        self.run_dir = root / ("%s-web" % name)
-        self.fcgi_socket = self.run_dir / "fcgi.sock"
-        self.fcgi_pidfile = self.run_dir / "fcgi.pid"
-        self.fcgi_log = self.run_dir / "export.fcgi.log"
-        self.lighttpd = None
-        self.port = None
-        self.base_url = None
-        self.api = None
-
-    @property
-    def log_names(self):
-        return ["%s export.fcgi" % self.name, "%s lighttpd error log" % self.name,
-                "%s lighttpd stderr" % self.name]
-
-    def start(self):
-        self.run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
-        S.LOGS[self.log_names[0]] = self.fcgi_log
-        self.fcgi_log.touch()
-        spawn = S.which("spawn-fcgi", "apt-get install spawn-fcgi")
-        argv = [spawn, "-s", self.fcgi_socket, "-M", "0666", "-F", str(self.fcgi_children),
-                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
-                self.stack.export_fcgi, self.fcgi_log]
-        S.run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
-              env=S.clean_env(EXPORTD_CONFIG=self.conf), timeout=30)
-        pids = S.read_pids(self.fcgi_pidfile)
-        if len(pids) != self.fcgi_children:
-            raise S.StackError("spawn-fcgi wrote %r, expected %d pids"
-                               % (pids, self.fcgi_children))
-        lighttpd = S.which("lighttpd", "apt-get install lighttpd")
-        S.LOGS[self.log_names[1]] = self.run_dir / "lighttpd-error.log"
-
-        def make(port):
-            return S.Service(self.log_names[2],
-                             [lighttpd, "-D", "-f", S.SRCDIR / "fcgi-conf/lighttpd.conf"],
-                             self.run_dir / "lighttpd.stderr",
-                             env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
-                                             HTTPD_STORAGE_DIR=self.stack.storage_dir,
-                                             HTTPD_RUN_DIR=self.run_dir))
-
-        self.lighttpd, self.port = S.start_on_free_port(
-            make, "lighttpd (%s)" % self.name, self.log_names[1:])
-        self.base_url = "http://127.0.0.1:%d" % self.port
-        self.api = S.Api(self.base_url)
-        try:
-            S.wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
-                           what="GET /healthz through the %s lighttpd" % self.name)
-        except S.StackError as e:
-            raise S.StackError("%s\n%s" % (e, S.logs_excerpt(self.log_names))) from None
-        return self
-
-    def stop(self):
-        if self.lighttpd is not None:
-            self.lighttpd.stop()
-        S.kill_pids(S.read_pids(self.fcgi_pidfile), grace=2.0)
-        for p in (self.fcgi_socket, self.fcgi_pidfile):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-        for n in self.log_names:
-            S.LOGS.pop(n, None)
 
 
 # ------------------------------------------------------------ the proxy's log
@@ -215,15 +134,6 @@ def open_uploads(srv):
 
 
 # ------------------------------------------------------------ processes
-
-def vm_hwm_kib(pid):
-    """VmHWM (peak resident set) of a live process, in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM in /proc/%d/status" % pid)
-
 
 def claimed_by(daemon, job_id, start=0):
     """The pids that logged "job <id>: claimed" in daemon's log since start."""

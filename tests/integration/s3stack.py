@@ -5,8 +5,8 @@
                                     injects faults)         any signature)
 
 s3rver (tests/s3/node_modules, installed by tests/s3/install.sh from the
-committed package-lock.json) does not verify signatures at all (see
-shared/PITFALLS.md), so every request goes through tests/s3/sigv4proxy.py,
+committed package-lock.json) does not verify signatures at all, so every
+request goes through tests/s3/sigv4proxy.py,
 which checks AWS SigV4 the way real S3 does (header-signed and presigned),
 answers S3-style XML errors (403 SignatureDoesNotMatch, ...), appends one
 JSON line per request to `requests_log` and injects faults on demand. Point

@@ -1,6 +1,8 @@
 """Real servers for the integration tests: PostgreSQL, spawn-fcgi'd
 export.fcgi, lighttpd, Apache and exportd, each on free loopback ports in a
-temporary directory.
+temporary directory. Stack is the session's set; SideWeb (more export.fcgi
+behind another lighttpd, with a config of their own) and ExtraExportd (one
+more exportd) run beside it for the modules that need other settings.
 
 Used by conftest.py; kept free of pytest fixtures so that it can also be
 driven by hand from a Python prompt while debugging:
@@ -895,6 +897,109 @@ class Apache:
 # config file and log on the session's PostgreSQL, which a test may kill,
 # stop, signal and restart at will, and a PostgreSQL restart that keeps the
 # session's cluster usable for the tests that follow.
+
+class SideWeb:
+    """More export.fcgi processes (spawn-fcgi) behind a lighttpd of their own
+    (fcgi-conf/lighttpd.conf), reading a config file of their own; the
+    session's stack is untouched. Files and logs in run_dir, log names
+    "<name> export.fcgi", "<name> lighttpd error log", "<name> lighttpd
+    stderr". Downloads are served from the stack's storage dir."""
+
+    def __init__(self, stack, run_dir, name, children=4, default_key=None):
+        self.stack, self.name = stack, name
+        self.run_dir = Path(run_dir)
+        self.children = children
+        self.default_key = default_key
+        self.fcgi_socket = self.run_dir / "fcgi.sock"
+        self.fcgi_pidfile = self.run_dir / "fcgi.pid"
+        self.fcgi_log = self.run_dir / "export.fcgi.log"
+        self.conf = None
+        self.lighttpd = None
+        self.port = None
+        self.base_url = None
+        self.api = None
+        self.log_names = ["%s export.fcgi" % name, "%s lighttpd error log" % name,
+                          "%s lighttpd stderr" % name]
+
+    @property
+    def url(self):
+        return self.base_url
+
+    def start(self, conf, wait_healthy=True):
+        """export.fcgi reading conf, then lighttpd on a free port; with
+        wait_healthy, until GET /healthz answers 200 (not for a config whose
+        database is unreachable on purpose)."""
+        self.run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.start_fcgi(conf)
+        lighttpd = which("lighttpd", "apt-get install lighttpd")
+        LOGS[self.log_names[1]] = self.run_dir / "lighttpd-error.log"
+
+        def make(port):
+            return Service(self.log_names[2],
+                           [lighttpd, "-D", "-f", SRCDIR / "fcgi-conf/lighttpd.conf"],
+                           self.run_dir / "lighttpd.stderr",
+                           env=clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
+                                         HTTPD_STORAGE_DIR=self.stack.storage_dir,
+                                         HTTPD_RUN_DIR=self.run_dir))
+
+        self.lighttpd, self.port = start_on_free_port(make, "lighttpd (%s)" % self.name,
+                                                      self.log_names[1:])
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.api = Api(self.base_url, self.default_key)
+        if wait_healthy:
+            self.wait_healthz()
+        return self
+
+    def wait_healthz(self):
+        try:
+            wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
+                         what="GET /healthz through the %s lighttpd" % self.name)
+        except StackError as e:
+            raise StackError("%s\n%s" % (e, logs_excerpt(self.log_names))) from None
+
+    def start_fcgi(self, conf):
+        LOGS[self.log_names[0]] = self.fcgi_log
+        self.fcgi_log.touch()
+        spawn = which("spawn-fcgi", "apt-get install spawn-fcgi")
+        # As Stack.start_fcgi: the shell keeps export.fcgi's stderr in its log.
+        argv = [spawn, "-s", self.fcgi_socket, "-M", "0666", "-F", str(self.children),
+                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
+                self.stack.export_fcgi, self.fcgi_log]
+        run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
+            env=clean_env(EXPORTD_CONFIG=conf), timeout=30)
+        pids = read_pids(self.fcgi_pidfile)
+        if len(pids) != self.children:
+            raise StackError("spawn-fcgi wrote %r, expected %d pids" % (pids, self.children))
+        self.conf = conf
+
+    def stop_fcgi(self):
+        kill_pids(read_pids(self.fcgi_pidfile), grace=2.0)
+        for p in (self.fcgi_socket, self.fcgi_pidfile):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+    def restart_fcgi(self, conf):
+        """export.fcgi with another config (lighttpd keeps running)."""
+        self.stop_fcgi()
+        self.start_fcgi(conf)
+        self.wait_healthz()
+
+    def stop(self):
+        if self.lighttpd is not None:
+            self.lighttpd.stop()
+        self.stop_fcgi()
+        for name in self.log_names:
+            LOGS.pop(name, None)
+
+
+def write_conf_file(path, sections):
+    """An exportd.conf from {section: {key: value}}."""
+    Path(path).write_text("".join("[%s]\n%s\n" % (s, "".join(
+        "%s = %s\n" % kv for kv in items.items())) for s, items in sections.items()))
+    return path
+
 
 import re  # noqa: E402
 import signal as _signal_mod  # noqa: E402 (ExtraExportd.signal shadows the name)

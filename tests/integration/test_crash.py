@@ -1,4 +1,4 @@
-"""Crash tests (issue 3): an export never loses a row, never duplicates one
+"""Crash tests: an export never loses a row, never duplicates one
 and never stalls, whatever happens to a worker, the daemon or PostgreSQL in
 the middle of it.
 
@@ -13,7 +13,7 @@ sql/demo/generate.sql) through the view crash_contacts: the same rows and
 columns as contacts, throttled (pg_sleep for one row in ROWS/1000) so an
 export lasts ~2-3 s and a fault can land anywhere in it. Its CSV must equal,
 byte for byte, `psql \\copy` of the same SELECT on the contacts table
-(test_export.py's recipe); its JSONL the file of an uninterrupted export of
+(helpers.reference_select); its JSONL the file of an uninterrupted export of
 the contacts type.
 
 Randomness: one seed per test, EXPORTD_CRASH_SEED or the clock, printed and
@@ -24,21 +24,19 @@ or -rP to see them for passing tests.
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
 import random
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import psycopg2
 import pytest
 
+import helpers as H
 import stack as S
 
 FULL = os.environ.get("EXPORTD_CRASH_FULL") == "1"
@@ -117,48 +115,15 @@ def trial(request):
     return Trial(request.node.nodeid, request.node.name)
 
 
-def figure(name, value):
-    FIGURES[name] = value
-    print("FIGURE %s: %s" % (name, value))
-
-
 # ------------------------------------------------------------ SQL helpers
 
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
-
-
-class Watch:
-    """A persistent connection for fast polling; reconnects when PostgreSQL
-    went away (restart tests)."""
+class Watch(H.Poll):
+    """helpers.Poll that reads a job's row."""
 
     COLS = ("status", "rows_done", "ckpt_rows", "ckpt_bytes", "ckpt_part", "lease_owner",
             "lease_token", "attempts", "file_key", "row_count", "file_size", "errors",
             "error_code", "error_message", "format", "cancel_requested", "created_at",
             "started_at", "completed_at", "run_at")
-
-    def __init__(self, pg):
-        self.pg = pg
-        self.conn = None
-
-    def _conn(self):
-        if self.conn is None or self.conn.closed:
-            self.conn = self.pg.connect()
-        return self.conn
-
-    def query(self, sql, params=None):
-        for attempt in range(100):
-            try:
-                with self._conn().cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                if attempt == 99:
-                    raise
-                time.sleep(0.05)
 
     def job(self, job_id):
         rows = self.query(
@@ -170,10 +135,6 @@ class Watch:
         row = SimpleNamespace(**dict(zip(self.COLS, rows[0])))
         row.id = job_id
         return row
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
 
 
 def brief(row):
@@ -257,26 +218,6 @@ def pctl(values, p):
 
 # ------------------------------------------------------- the module's set-up
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def reference_select(pg, relation, columns, workspace):
-    """test_export.py's recipe: the SELECT whose COPY CSV the export equals
-    (timestamps as to_json prints them)."""
-    types = dict(pg.query(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (relation,)))
-    exprs = [("to_json(_t.%s) #>> '{}' AS %s" % (qi(c), qi(c)))
-             if types[c].startswith("timestamp") else "_t.%s" % qi(c) for c in columns]
-    return "SELECT %s FROM public.%s AS _t WHERE _t.workspace = '%s' ORDER BY _t.id" % (
-        ", ".join(exprs), qi(relation), workspace)
-
-
 class Env:
     """What the module set up: data, types, references, keys."""
 
@@ -299,13 +240,10 @@ class Env:
             return self.refs[fmt]
         if fmt == "csv":
             path = self.root / "crash-reference.csv"
-            argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.pg.conninfo,
-                    "-c", "\\copy (%s) TO '%s' CSV HEADER"
-                    % (reference_select(self.pg, "contacts", self.columns, WS), path)]
-            p = subprocess.run(argv, env=S.clean_env(PGTZ="UTC", PGDATESTYLE="ISO"),
-                               capture_output=True, text=True, timeout=300,
-                               stdin=subprocess.DEVNULL)
-            assert p.returncode == 0, "psql \\copy failed: %s" % p.stderr
+            # The table behind the view: every row (the export type has no
+            # soft-delete column).
+            H.psql_copy_csv(self.pg, H.reference_select(
+                self.pg, "contacts", WS, columns=self.columns, include_deleted=True), path)
         else:
             # An uninterrupted export of the same rows: the unthrottled
             # table, like the throttled view without a soft-delete column.
@@ -314,7 +252,7 @@ class Env:
             assert row.status == "complete", "reference export: %s" % brief(row)
             path = self.root / ("crash-reference." + fmt)
             os.replace(self.storage / row.file_key, path)
-        self.refs[fmt] = (path, sha256_file(path), path.stat().st_size)
+        self.refs[fmt] = (path, H.sha256_file(path), path.stat().st_size)
         return self.refs[fmt]
 
 
@@ -451,7 +389,7 @@ def check_export(env, row, fmt, ref, resume_points=()):
         files, want_name)
     path = env.storage / want_name
     ref_path, ref_sha, ref_size = ref
-    got_sha = sha256_file(path)
+    got_sha = H.sha256_file(path)
     assert got_sha == ref_sha, "file %s differs from the reference %s: %s" % (
         path, ref_path, first_difference(path, ref_path))
     assert row.row_count == ROWS and row.file_size == ref_size, (
@@ -540,11 +478,11 @@ def test_kill9_busy_worker_at_random_moments(crash, daemons, trial, fmt):
             nxt = [r for r in res if r[0] >= k.t - 0.002]
             if nxt:
                 resumed.append(nxt[0][0] - k.t)
-        figure("kill -9 worker -> job claimed again (%s, s)" % fmt,
-               "max %.3f, median %.3f, all %s" % (max(delays), pctl(delays, 50),
-                                                  ["%.3f" % x for x in delays]))
-        figure("kill -9 worker -> 'resuming after row' (%s, s)" % fmt,
-               ["%.3f" % x for x in resumed])
+        H.figure(FIGURES, "kill -9 worker -> job claimed again (%s, s)" % fmt,
+                 "max %.3f, median %.3f, all %s" % (max(delays), pctl(delays, 50),
+                                                    ["%.3f" % x for x in delays]))
+        H.figure(FIGURES, "kill -9 worker -> 'resuming after row' (%s, s)" % fmt,
+                 ["%.3f" % x for x in resumed])
 
 
 def test_kill9_whole_daemon_then_restart_resumes(crash, daemons, trial):
@@ -578,8 +516,9 @@ def test_kill9_whole_daemon_then_restart_resumes(crash, daemons, trial):
             "resumed at %s, checkpoint in the database after the kill: rows %d bytes %d"
             % (r[0], after.ckpt_rows, after.ckpt_bytes))
         assert row.attempts == 2, "attempts %d" % row.attempts
-        figure("kill -9 daemon -> 'resuming after row' after restart (s, %.1fs down)" % down,
-               "%.3f" % (res[0] - t_kill))
+        H.figure(FIGURES,
+                 "kill -9 daemon -> 'resuming after row' after restart (s, %.1fs down)" % down,
+                 "%.3f" % (res[0] - t_kill))
 
 
 def test_sigstop_worker_past_its_lease_loses_the_job(crash, daemons, trial):
@@ -615,8 +554,8 @@ def test_sigstop_worker_past_its_lease_loses_the_job(crash, daemons, trial):
         trial.event("worker %d logged %r", lost[1], lost[3])
         row = wait_done(crash.watch, job_id, d)
         trial.event("job ended: %s", brief(row))
-        figure("SIGSTOP -> another worker holds the job (s, lease %dms)" % LEASE_MS,
-               "%.3f" % t_taken)
+        H.figure(FIGURES, "SIGSTOP -> another worker holds the job (s, lease %dms)" % LEASE_MS,
+                 "%.3f" % t_taken)
         assert_superseded_holder_stayed_out(crash, d, trial, job_id, row, a, ref, log0)
 
 
@@ -722,8 +661,8 @@ def test_postgres_restart_mid_export(crash, daemons, trial):
             new_id = str(new_id)
             trial.event("pg_ctl restart -m fast took %.2fs (%s); job %s inserted with %d "
                         "exportd workers connected", t1 - t0, brief(row), new_id, workers)
-            figure("pg restart: exportd workers connected when the new job was inserted",
-                   workers)
+            H.figure(FIGURES, "pg restart: exportd workers connected when the new job was inserted",
+                     workers)
             row = wait_done(crash.watch, job_id, d)
             new = wait_done(crash.watch, new_id, d)
             trial.event("big job ended: %s; new job: %s", brief(row), brief(new))
@@ -732,7 +671,7 @@ def test_postgres_restart_mid_export(crash, daemons, trial):
             trial.event("resumes %s", r)
             assert r, "no 'resuming after row' for job %s after the restart" % job_id
             check_export(crash, row, "csv", ref, [(x[2], x[3]) for x in r])
-            figure("pg restart -> 'resuming after row' (s)", "%.3f" % (r[0][0] - t0))
+            H.figure(FIGURES, "pg restart -> 'resuming after row' (s)", "%.3f" % (r[0][0] - t0))
         finally:
             S.wait_fcgi_reconnected(stack, fcgi)
             assert stack.api("GET", "/healthz", key=None).status_code == 200
@@ -791,8 +730,8 @@ def test_terminated_control_connection_mid_export(crash, daemons, trial):
         trial.event("resumes %s", r)
         assert r, "no 'resuming after row' for job %s after its control connection died" % job_id
         check_export(crash, row, "csv", ref, [(x[2], x[3]) for x in r])
-        figure("terminated control connection -> 'resuming after row' (s)",
-               "%.3f" % (r[0][0] - t0))
+        H.figure(FIGURES, "terminated control connection -> 'resuming after row' (s)",
+                 "%.3f" % (r[0][0] - t0))
 
 
 def test_200_jobs_at_once_each_run_exactly_once(crash, daemons, trial):
@@ -846,10 +785,11 @@ def test_200_jobs_at_once_each_run_exactly_once(crash, daemons, trial):
         for j, pids in claims.items():
             per_worker[pids[0]] = per_worker.get(pids[0], 0) + 1
         lat = [float(r[6]) for r in rows]
-        figure("200 jobs, 4 workers: all complete (s)", "%.2f" % elapsed)
-        figure("200 jobs: pick-up latency created_at -> started_at min/p50/p99/max (s)",
-               "%.3f / %.3f / %.3f / %.3f" % (min(lat), pctl(lat, 50), pctl(lat, 99), max(lat)))
-        figure("200 jobs: jobs per worker", sorted(per_worker.values()))
+        H.figure(FIGURES, "200 jobs, 4 workers: all complete (s)", "%.2f" % elapsed)
+        H.figure(FIGURES,
+                 "200 jobs: pick-up latency created_at -> started_at min/p50/p99/max (s)",
+                 "%.3f / %.3f / %.3f / %.3f" % (min(lat), pctl(lat, 50), pctl(lat, 99), max(lat)))
+        H.figure(FIGURES, "200 jobs: jobs per worker", sorted(per_worker.values()))
 
 
 def test_sigterm_gives_the_job_back_and_restart_resumes(crash, daemons, trial):
@@ -889,7 +829,7 @@ def test_sigterm_gives_the_job_back_and_restart_resumes(crash, daemons, trial):
                                                                back.ckpt_bytes))
         check_export(crash, row, "csv", ref, [(x[2], x[3]) for x in r])
         assert row.attempts == 1, "attempts %d" % row.attempts
-        figure("SIGTERM -> exportd exit (s)", "%.3f" % took)
+        H.figure(FIGURES, "SIGTERM -> exportd exit (s)", "%.3f" % took)
 
 
 def test_cancel_while_running_stops_and_removes_the_file(crash, daemons, trial):
@@ -920,7 +860,7 @@ def test_cancel_while_running_stops_and_removes_the_file(crash, daemons, trial):
         body = stack.api("GET", "/exports/" + job_id, key=crash.key).json()
         assert body["status"] == "cancelled" and body["cancel_requested"] is True, body
         assert crash.files_of(job_id) == [], crash.files_of(job_id)
-        figure("DELETE -> cancelled (s)", "%.3f" % took)
+        H.figure(FIGURES, "DELETE -> cancelled (s)", "%.3f" % took)
 
 
 def test_poison_job_fails_after_max_attempts_with_every_error(crash, daemons, trial):

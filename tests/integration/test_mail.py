@@ -1,4 +1,4 @@
-"""Mail (issue 5): the notification mail of a completed or failed export, its
+"""Mail: the notification mail of a completed or failed export, its
 signed download link, delivery while the SMTP server is down, AUTH, a
 kill -9 between completion and delivery, and header injection.
 
@@ -21,7 +21,6 @@ Figures (delay from completed_at to the mail file's mtime) are printed at
 the end of the module: run with -s to see them.
 """
 
-import base64
 import email.utils
 import hashlib
 import hmac
@@ -34,6 +33,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+import helpers as H
 import mailstack as M
 import stack as S
 
@@ -324,15 +324,11 @@ def check_envelope(msg, path, subject):
         assert p.get_content_charset() == "utf-8"
 
 
-def b64url(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def sign(secret, job_id, expiry):
     """src/mail/linktoken.c: "<expiry>.<base64url(HMAC-SHA256(secret,
     'exportd-link\\n' job_id '\\n' expiry))>"."""
     msg = ("exportd-link\n%s\n%d" % (job_id, expiry)).encode()
-    return "%d.%s" % (expiry, b64url(hmac.new(secret.encode(), msg, hashlib.sha256).digest()))
+    return "%d.%s" % (expiry, H.b64url(hmac.new(secret.encode(), msg, hashlib.sha256).digest()))
 
 
 def link_url(env, job_id, token):
@@ -341,14 +337,6 @@ def link_url(env, job_id, token):
 
 def get_link(url):
     return requests.get(url, timeout=30, allow_redirects=False)
-
-
-def problem_body(r, status):
-    assert r.status_code == status, "%d %s" % (r.status_code, r.text[:500])
-    assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert body["status"] == status
-    return body
 
 
 def keyed_download(env, job_id):
@@ -585,7 +573,7 @@ def test_link_signed_like_the_mail_downloads(mail, link_jobs):
 
 
 def test_expired_link_is_410(mail, link_jobs):
-    body = problem_body(get_link(link_url(
+    body = H.problem(get_link(link_url(
         mail, link_jobs.a, sign(SECRET_OLD, link_jobs.a, int(time.time()) - 5))), 410)
     assert body["type"] == "urn:exportd:problem:link-expired", body
     assert "expired" in body["detail"], body
@@ -617,7 +605,7 @@ def test_invalid_links_are_403_with_one_body(mail, link_jobs):
     for case, (job_id, token) in _invalid_tokens(link_jobs.a, link_jobs.b).items():
         r = get_link(link_url(mail, job_id, token))
         assert r.status_code == 403, "%s: %d %s" % (case, r.status_code, r.text[:300])
-        body = problem_body(r, 403)
+        body = H.problem(r, 403)
         assert body["type"] == "urn:exportd:problem:invalid-link", (case, body)
         assert "instance" in body, (case, body)
         bodies[case] = {k: v for k, v in body.items() if k != "instance"}
@@ -640,7 +628,7 @@ def test_rotated_secret(mail, link_jobs):
         ms.restart_fcgi(ms.write_conf("new-only", mail_settings(
             mail.smtp.url, link_secrets=SECRET_NEW)))
         r = get_link(link_url(mail, a, old))
-        assert problem_body(r, 403)["type"] == "urn:exportd:problem:invalid-link"
+        assert H.problem(r, 403)["type"] == "urn:exportd:problem:invalid-link"
         r = get_link(link_url(mail, a, new))
         assert r.status_code == 200, "%d %s" % (r.status_code, r.text[:300])
     finally:

@@ -1,4 +1,4 @@
-"""exportd with storage.backend = s3 (issue 4), against s3rver behind the
+"""exportd with storage.backend = s3, against s3rver behind the
 SigV4-verifying proxy of s3stack.py.
 
 The session's exportd is stopped while this module runs. Its daemons
@@ -12,15 +12,16 @@ PostgreSQL and storage dir):
          buffer a part may need; gzip members below 5 MiB pile up on it)
 
 Jobs are created, downloaded and deleted through this module's own
-export.fcgi x4 + lighttpd (s3export.S3Web), which read the s3 daemon's
-config: the download route must presign with its [s3] keys.
+export.fcgi x4 + lighttpd (stack.SideWeb), which read the s3 daemon's
+config (the session's export.fcgi reads the session's, which has no [s3]):
+the download route must presign with its [s3] keys.
 
 Data: workspace s3big (60000 rows per demo table: a CSV export of its
 contacts is ~14 MB, three parts) and s3small (300 rows: one part), both
 from sql/demo/generate.sql; export type and workspace s3blobs (table
 s3_blobs: 9000 rows of random base64, which gzip hardly shrinks).
 A CSV export to S3 must be byte-identical to the local export of the same
-job parameters (and the local one to `psql \\copy`, test_export.py's
+job parameters (and the local one to `psql \\copy`, helpers.reference_select's
 recipe); gzip ones too (one member per part, same part size).
 
 Every test resets the proxy's request log and fault rules first. "No
@@ -32,7 +33,6 @@ the 60k-row CSV export to local storage and to S3, each alone on a freshly
 started daemon, and the peak RSS (VmHWM) of the worker that ran it.
 """
 
-import hashlib
 import json
 import signal
 import subprocess
@@ -43,9 +43,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+import helpers as H
 import stack as S
-from s3export import (PART_SIZE, S3Web, claimed_by, classify, multipart, open_uploads, s3_settings,
-                      vm_hwm_kib, wall)
+from s3export import PART_SIZE, claimed_by, classify, multipart, open_uploads, s3_settings, wall
 from s3stack import S3Server
 
 BIG, BIG_ROWS = "s3big", 60000
@@ -55,15 +55,6 @@ JOB_TIMEOUT = 40
 WRONG_SECRET = "exportd/Wrong+Secret/Key0123456789abcdefgh"
 
 FIGURES = {}
-
-
-def figure(name, value):
-    FIGURES[name] = value
-    print("FIGURE %s: %s" % (name, value))
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 # ------------------------------------------------------------ the module's set-up
@@ -157,13 +148,6 @@ class Env:
         return (self.stack.storage_dir / self.row(job_id).file_key).read_bytes()
 
 
-def generate(stack, ws, rows):
-    have = stack.pg.query("SELECT count(*) FROM contacts WHERE workspace = %s", (ws,))[0][0]
-    assert have == 0, "workspace %s already has %d contacts" % (ws, have)
-    stack.psql("-v", "rows=%d" % rows, "-v", "workspace=" + ws,
-               "-f", S.SRCDIR / "sql/demo/generate.sql")
-
-
 def make_blobs(stack):
     """Export type s3blobs: rows of 1368 base64 characters of random bytes,
     which gzip shrinks by a quarter only (a 5 MiB part -> a ~3.9 MiB member)."""
@@ -179,32 +163,10 @@ def make_blobs(stack):
     """.format(ws=BLOBS, rows=BLOB_ROWS))
 
 
-def copy_csv(env, select, path):
-    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", env.pg.conninfo,
-            "-c", "\\copy (%s) TO '%s' CSV HEADER" % (select, path)]
-    p = subprocess.run(argv, env=S.clean_env(PGTZ="UTC", PGDATESTYLE="ISO"),
-                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert p.returncode == 0, "psql \\copy failed: %s" % p.stderr
-    return path.read_bytes()
-
-
-def reference_csv(env, ws, path):
-    """psql \\copy of what a CSV export of ws's contacts holds (test_export.py)."""
-    cols = list(env.pg.query("SELECT columns FROM export_types WHERE name = 'contacts'")[0][0])
-    types = dict(env.pg.query(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-        " WHERE attrelid = 'public.contacts'::regclass AND attnum > 0 AND NOT attisdropped"))
-    exprs = ["to_json(_t.%s) #>> '{}' AS %s" % (c, c) if types[c].startswith("timestamp")
-             else "_t.%s" % c for c in cols]
-    select = ("SELECT %s FROM public.contacts AS _t WHERE _t.workspace = '%s'"
-              " AND _t.deleted_at IS NULL ORDER BY _t.id" % (", ".join(exprs), ws))
-    return copy_csv(env, select, path)
-
-
 def worker_hwm(daemon, job_id, log0):
     pids = claimed_by(daemon, job_id, log0)
     assert len(pids) == 1, "job %s claimed by %s" % (job_id, pids)
-    return vm_hwm_kib(pids[0])
+    return H.proc_status_kib(pids[0], "VmHWM")
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +176,8 @@ def env(stack, tmp_root):
     e = Env(stack, srv, tmp_root)
     try:
         srv.start()
-        generate(stack, BIG, BIG_ROWS)
-        generate(stack, SMALL, SMALL_ROWS)
+        H.generate(stack, BIG, BIG_ROWS)
+        H.generate(stack, SMALL, SMALL_ROWS)
         make_blobs(stack)
         for ws in (BIG, SMALL, BLOBS):
             out = stack.exportctl("apikey", "create", "--workspace", ws,
@@ -230,7 +192,7 @@ def env(stack, tmp_root):
                                           s3_settings(srv, secret_key=WRONG_SECRET))
         e.daemons["tight"] = S.ExtraExportd(stack, "exportd s3-tight", s3_settings(
             srv, exportd={"max_row_size": "4k", "write_buffer": "64k"}))
-        e.web = S3Web(stack, tmp_root, e.daemons["s3"].conf_path).start()
+        e.web = S.SideWeb(stack, tmp_root / "s3-web", "s3").start(e.daemons["s3"].conf_path)
 
         # The references: local storage, same part size. The big CSV alone
         # on a fresh daemon (its wall time and its worker's VmHWM are figures).
@@ -298,19 +260,20 @@ def big_s3(env):
 
 def test_local_reference_is_psql_copy(env, tmp_path):
     """The reference itself: the local export is the psql \\copy of the rows."""
-    want = reference_csv(env, BIG, tmp_path / "ref.csv")
+    want = H.psql_copy_csv(env.pg, H.reference_select(env.pg, "contacts", BIG),
+                           tmp_path / "ref.csv")
     assert env.local["big"].data == want, "local export of %s differs from psql \\copy" % BIG
     assert len(want) > 2 * PART_SIZE, "too small for several 5 MiB parts: %d bytes" % len(want)
-    assert env.local["big"].job["checksum"] == {"sha256": sha256(want)}
+    assert env.local["big"].job["checksum"] == {"sha256": H.sha256_bytes(want)}
 
 
 def test_csv_export_to_s3_is_multipart_verified_and_identical(env, big_s3):
     job, ref = big_s3.job, env.local["big"]
     assert big_s3.data is not None, "no object %s in %s" % (big_s3.key, env.srv.objects())
-    assert sha256(big_s3.data) == sha256(ref.data), (
+    assert H.sha256_bytes(big_s3.data) == H.sha256_bytes(ref.data), (
         "S3 object: %d bytes, local export of the same rows: %d bytes"
         % (len(big_s3.data), len(ref.data)))
-    assert job["checksum"] == {"sha256": sha256(big_s3.data)}, job["checksum"]
+    assert job["checksum"] == {"sha256": H.sha256_bytes(big_s3.data)}, job["checksum"]
     assert env.srv.objects("exports/").get(big_s3.key) == len(ref.data)
     assert env.row(job["id"]).attempts == 1
 
@@ -335,16 +298,16 @@ def test_csv_export_to_s3_is_multipart_verified_and_identical(env, big_s3):
     head = env.srv.direct_client().head_object(Bucket=env.srv.bucket, Key=big_s3.key)
     assert head["ContentType"] != "application/x-www-form-urlencoded", head["ContentType"]
 
-    figure("60k-row CSV (%.1f MB) to local storage: wall s" % (len(ref.data) / 1e6),
-           "%.3f (%.1f MB/s, %d rows/s)" % (ref.wall, len(ref.data) / 1e6 / ref.wall,
-                                           BIG_ROWS / ref.wall))
-    figure("60k-row CSV to S3 (via proxy): wall s", "%.3f (%.1f MB/s, %d rows/s)" % (
+    H.figure(FIGURES, "60k-row CSV (%.1f MB) to local storage: wall s" % (len(ref.data) / 1e6),
+             "%.3f (%.1f MB/s, %d rows/s)" % (ref.wall, len(ref.data) / 1e6 / ref.wall,
+                                             BIG_ROWS / ref.wall))
+    H.figure(FIGURES, "60k-row CSV to S3 (via proxy): wall s", "%.3f (%.1f MB/s, %d rows/s)" % (
         big_s3.wall, len(big_s3.data) / 1e6 / big_s3.wall, BIG_ROWS / big_s3.wall))
-    figure("S3/local wall ratio", "%.2f" % (big_s3.wall / ref.wall))
-    figure("worker VmHWM, local export (MiB)", "%.1f" % (ref.hwm / 1024))
-    figure("worker VmHWM, S3 export (MiB)", "%.1f" % (big_s3.hwm / 1024))
+    H.figure(FIGURES, "S3/local wall ratio", "%.2f" % (big_s3.wall / ref.wall))
+    H.figure(FIGURES, "worker VmHWM, local export (MiB)", "%.1f" % (ref.hwm / 1024))
+    H.figure(FIGURES, "worker VmHWM, S3 export (MiB)", "%.1f" % (big_s3.hwm / 1024))
     upload_s = sum(e["elapsed"] for e in mp.entries)
-    figure("S3 requests' time in the proxy (s)", "%.3f over %d requests" % (
+    H.figure(FIGURES, "S3 requests' time in the proxy (s)", "%.3f over %d requests" % (
         upload_s, len(mp.entries)))
 
 
@@ -354,9 +317,9 @@ def test_small_csv_export_to_s3_is_one_part(env):
     key = env.object_key(job["id"])
     data = env.srv.get(key)
     ref = env.local["small"].data
-    assert data is not None and sha256(data) == sha256(ref), (
+    assert data is not None and H.sha256_bytes(data) == H.sha256_bytes(ref), (
         len(data or b""), len(ref))
-    assert job["checksum"] == {"sha256": sha256(data)}
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)}
     log = env.srv.log()
     assert_all_verified(log)
     mp = multipart(log, env.object_path(job["id"]))
@@ -382,12 +345,12 @@ def test_gzip_export_to_s3(env, tmp_path):
     assert p.returncode == 0, "gzip -t: %s" % p.stderr
     plain = subprocess.run(["gzip", "-dc", str(path)], capture_output=True, timeout=60,
                            check=True).stdout
-    assert sha256(plain) == sha256(env.local["big"].data), (
+    assert H.sha256_bytes(plain) == H.sha256_bytes(env.local["big"].data), (
         "decompressed: %d bytes, CSV export: %d" % (len(plain), len(env.local["big"].data)))
     # One member per 5M part, as on local storage: the same bytes.
-    assert sha256(data) == sha256(env.local["big.gz"].data), (len(data),
+    assert H.sha256_bytes(data) == H.sha256_bytes(env.local["big.gz"].data), (len(data),
                                                              len(env.local["big.gz"].data))
-    assert job["checksum"] == {"sha256": sha256(data)}
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)}
     log = env.srv.log()
     assert_all_verified(log)
     mp = multipart(log, env.object_path(job["id"]))
@@ -417,11 +380,12 @@ def test_gzip_members_below_5mib_are_held_without_overflow(env, tmp_path):
     subprocess.run(["gzip", "-t", str(path)], check=True, timeout=60)
     plain = subprocess.run(["gzip", "-dc", str(path)], capture_output=True, timeout=60,
                            check=True).stdout
-    want = copy_csv(env, "SELECT id, payload FROM s3_blobs WHERE workspace = '%s' ORDER BY id"
-                    % BLOBS, tmp_path / "blobs.csv")
+    want = H.psql_copy_csv(
+        env.pg, "SELECT id, payload FROM s3_blobs WHERE workspace = '%s' ORDER BY id" % BLOBS,
+        tmp_path / "blobs.csv")
     assert plain == want, "decompressed %d bytes, expected %d" % (len(plain), len(want))
     assert len(want) > 2 * PART_SIZE and len(data) > 0.7 * len(want), (len(want), len(data))
-    assert job["checksum"] == {"sha256": sha256(data)}
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)}
     log = env.srv.log()
     assert_all_verified(log)
     mp = multipart(log, env.object_path(job["id"]))
@@ -452,7 +416,7 @@ def test_download_redirects_to_a_presigned_url(env, big_s3):
     env.srv.reset()
     got = requests.get(loc, timeout=30)
     assert got.status_code == 200, (got.status_code, got.text[:500])
-    assert sha256(got.content) == sha256(big_s3.data)
+    assert H.sha256_bytes(got.content) == H.sha256_bytes(big_s3.data)
     want_name = "contacts-%s.csv" % job["created_at"][:10].replace("-", "")
     assert got.headers.get("Content-Disposition") == 'attachment; filename="%s"' % want_name, (
         got.headers)
@@ -520,8 +484,8 @@ def test_faults_are_retried_and_the_object_is_identical(env):
     assert [r["hits"] for r in rules] == [2, 1, 1], rules
     key = env.object_key(job["id"])
     data = env.srv.get(key)
-    assert data is not None and sha256(data) == sha256(env.local["big"].data)
-    assert job["checksum"] == {"sha256": sha256(data)}
+    assert data is not None and H.sha256_bytes(data) == H.sha256_bytes(env.local["big"].data)
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)}
     assert env.row(job["id"]).attempts == 1, "the job itself was retried"
     log = env.srv.log()
     assert_all_verified(log)
@@ -550,8 +514,8 @@ def test_lost_answer_to_complete_multipart_upload(env):
     assert (job["status"], row.attempts) == ("complete", 1), (job, row)
     key = env.object_key(job["id"])
     data = env.srv.get(key)
-    assert data is not None and sha256(data) == sha256(env.local["big"].data)
-    assert job["checksum"] == {"sha256": sha256(data)}
+    assert data is not None and H.sha256_bytes(data) == H.sha256_bytes(env.local["big"].data)
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)}
     log = env.srv.log()
     assert_all_verified(log)
     ops = [(classify(e), e["status"]) for e in log]
@@ -573,7 +537,7 @@ def test_request_timeout_400_is_retried(env):
     mp = multipart(env.srv.log(), env.object_path(job["id"]))
     assert [(n, st) for _, _, n, st, _ in mp.parts] == [(1, 400), (1, 200)], mp.parts
     data = env.srv.get(env.object_key(job["id"]))
-    assert sha256(data) == sha256(env.local["small"].data)
+    assert H.sha256_bytes(data) == H.sha256_bytes(env.local["small"].data)
 
 
 # ============================================================ 6. kill -9
@@ -612,9 +576,9 @@ def test_kill9_mid_multipart_resumes_with_the_next_part(env):
     time.sleep(3.5 - min(3.5, time.time() - t_kill))  # the held part 2 reaches the log
     key = env.object_key(job["id"])
     data = env.srv.get(key)
-    assert data is not None and sha256(data) == sha256(env.local["big"].data), (
+    assert data is not None and H.sha256_bytes(data) == H.sha256_bytes(env.local["big"].data), (
         len(data or b""), len(env.local["big"].data))
-    assert done["checksum"] == {"sha256": sha256(data)}
+    assert done["checksum"] == {"sha256": H.sha256_bytes(data)}
     assert env.row(job["id"]).attempts == 2
     log = env.srv.log()
     assert_all_verified(log)

@@ -1,5 +1,7 @@
 """Do the fixtures work? The servers answer through lighttpd and Apache."""
 
+import helpers as H
+
 
 def test_healthz(front):
     r = front("GET", "/healthz", key=None)
@@ -7,20 +9,11 @@ def test_healthz(front):
 
 
 def test_unknown_route_is_problem_json(front):
-    r = front("GET", "/no/such/route", key=None)
-    assert r.status_code == 404, r.text
-    ctype = r.headers.get("Content-Type", "")
-    assert ctype.split(";")[0].strip() == "application/problem+json", ctype
-    body = r.json()
-    assert body["status"] == 404, body
-    assert body["type"].startswith("urn:exportd:problem:"), body
-    assert body.get("title"), body
+    H.problem(front("GET", "/no/such/route", key=None), 404)
 
 
 def test_unknown_route_with_key_is_404_too(front, stack):
-    r = front("GET", "/nope", key=stack.key_acme)
-    assert r.status_code == 404, r.text
-    assert r.headers["Content-Type"].startswith("application/problem+json")
+    H.problem(front("GET", "/nope", key=stack.key_acme), 404)
 
 
 def test_stack_basics(stack, pg):

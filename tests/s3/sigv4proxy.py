@@ -2,7 +2,7 @@
 """A reverse proxy that verifies AWS Signature Version 4 in front of s3rver.
 
 s3rver accepts any signature (wrong secret, tampered presigned URL, no
-signature at all: see shared/PITFALLS.md), so the integration tests put
+signature at all), so the integration tests put
 this proxy between exportd and s3rver. Every request is checked the way
 real S3 checks it, then forwarded to s3rver (127.0.0.1:UPSTREAM) with its
 credentials taken off, or answered with an S3-style XML error:

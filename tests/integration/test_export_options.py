@@ -1,4 +1,4 @@
-"""The export contract, worker side (issue 6): gzip, checksums across
+"""Export options, worker side: gzip, checksums across
 resume, filters, include_deleted, the as-of bound, CSV options (BOM,
 formula guard) and the size limits.
 
@@ -25,12 +25,11 @@ SLOW is the contacts table behind a view that sleeps 2 ms every 20 rows, so
 that an export of BIG lasts a few seconds and a fault can land in it.
 
 CSV references are `psql \\copy (SELECT ...) TO file CSV HEADER` of the
-equivalent SELECT (test_export.py's recipe, timestamps as to_json prints
+equivalent SELECT (helpers.reference_select: timestamps as to_json prints
 them, soft-deleted rows out unless include_deleted).
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -44,8 +43,8 @@ from types import SimpleNamespace
 import psycopg2.extras
 import pytest
 
+import helpers as H
 import stack as S
-from test_export import assert_same_bytes  # noqa: E402  (one copy of the helper)
 
 BIG, BIG_ROWS = "contract_big", 20000
 ASOF, ASOF_ROWS = "contract_asof", 10000
@@ -71,18 +70,7 @@ MAIN_SETTINGS = {
 
 HOSTILE_STRINGS = ["'; DROP TABLE contacts; --", "x' OR '1'='1", "/* */", ";"]
 
-GUARD_CHARS = ("=", "+", "-", "@", "\t", "\r")
-
-
 # ------------------------------------------------------------- helpers
-
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
-
-
-def sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()
-
 
 def gzip_members(data):
     """The decompressed content of each gzip member of data, in order
@@ -131,29 +119,17 @@ class Ctx:
         self.pg = stack.pg
         self.root = root
         self.storage = stack.storage_dir
-        self.conn = None
+        self.poll = H.Poll(self.pg)    # SQL on one connection (fast polling)
         self.daemons = {}
         self.current = None
         self.jobs = []               # every job this module inserted
         self.columns = None          # contacts' exportable columns
-        self.types = None            # contacts: column -> SQL type
         self.asof_gap = None         # an id missing in ASOF (hard-deleted)
 
     # -- SQL on one persistent connection (fast polling)
 
     def q(self, sql, params=None):
-        for attempt in range(3):
-            if self.conn is None or self.conn.closed:
-                self.conn = self.pg.connect()
-            try:
-                with self.conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall() if cur.description else None
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
+        return self.poll.query(sql, params)
 
     # -- daemons
 
@@ -239,36 +215,11 @@ class Ctx:
 
     # -- references
 
-    def reference_select(self, workspace, where="", include_deleted=False, guard=False,
-                         relation="contacts"):
-        """The SELECT whose COPY CSV an export of contacts equals."""
-        exprs = []
-        for c in self.columns:
-            t = self.types[c]
-            if t.startswith("timestamp"):
-                exprs.append("to_json(_t.%s) #>> '{}' AS %s" % (qi(c), qi(c)))
-            elif guard and t in ("text", "character varying"):
-                exprs.append("CASE WHEN left(_t.%s, 1) IN ('=', '+', '-', '@', chr(9), chr(13))"
-                             " THEN '''' || _t.%s ELSE _t.%s END AS %s"
-                             % (qi(c), qi(c), qi(c), qi(c)))
-            else:
-                exprs.append("_t.%s" % qi(c))
-        cond = "_t.workspace = '%s'" % workspace.replace("'", "''")
-        if not include_deleted:
-            cond += " AND _t.deleted_at IS NULL"
-        if where:
-            cond += " AND (%s)" % where
-        return "SELECT %s FROM public.%s AS _t WHERE %s ORDER BY _t.id" % (
-            ", ".join(exprs), qi(relation), cond)
-
-    def psql_copy(self, select, name):
-        path = self.root / ("contract-ref-%s.csv" % name)
-        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.pg.conninfo,
-                "-c", "\\copy (%s) TO '%s' CSV HEADER" % (select, path)]
-        p = subprocess.run(argv, env=S.clean_env(PGTZ="UTC", PGDATESTYLE="ISO"),
-                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-        assert p.returncode == 0, "psql \\copy failed: %s\n%s" % (p.stderr, argv)
-        return path.read_bytes()
+    def reference(self, workspace, name, **kw):
+        """psql \\copy of what an export of the workspace's contacts holds
+        (helpers.reference_select(**kw)): the bytes."""
+        return H.psql_copy_csv(self.pg, H.reference_select(self.pg, "contacts", workspace, **kw),
+                               self.root / ("contract-ref-%s.csv" % name), timeout=120)
 
     def ids(self, workspace, where="", params=(), include_deleted=False):
         """The ids an export of contacts must hold, from SQL."""
@@ -293,14 +244,9 @@ def check_checksum(ctx, row):
     data = ctx.data(row)
     assert row.file_size == len(data), "job %s: file_size %s, file has %d bytes" % (
         row.id, row.file_size, len(data))
-    assert row.checksum == sha256_bytes(data), (
+    assert row.checksum == H.sha256_bytes(data), (
         "job %s (%s, %s): checksum %r, but the file's SHA-256 is %s"
-        % (row.id, row.format, row.compression, row.checksum, sha256_bytes(data)))
-
-
-def generate(stack, workspace, rows):
-    stack.psql("-v", "rows=%d" % rows, "-v", "workspace=" + workspace,
-               "-f", S.SRCDIR / "sql/demo/generate.sql")
+        % (row.id, row.format, row.compression, row.checksum, H.sha256_bytes(data)))
 
 
 # ------------------------------------------------------- the module's set-up
@@ -312,18 +258,12 @@ def ctx(stack, tmp_root):
     stack.exportd.stop(grace=15)
     try:
         for ws, n in ((BIG, BIG_ROWS), (ASOF, ASOF_ROWS)):
-            have = c.q("SELECT count(*) FROM contacts WHERE workspace = %s", (ws,))[0][0]
-            assert have == 0, "workspace %s already has %d contacts" % (ws, have)
-            generate(stack, ws, n)
+            H.generate(stack, ws, n)
         # A gap near the end of ASOF's keys: the as-of test inserts a row
         # there (a key below the as-of key, created after the as-of time).
         c.asof_gap = c.q("DELETE FROM contacts WHERE id = (SELECT max(id) - 5 FROM contacts"
                          " WHERE workspace = %s) RETURNING id", (ASOF,))[0][0]
         c.columns = list(c.q("SELECT columns FROM export_types WHERE name = 'contacts'")[0][0])
-        c.types = dict(c.q(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-            " WHERE attrelid = 'public.contacts'::regclass AND attnum > 0"
-            " AND NOT attisdropped"))
         # Contacts whose values look like SQL, and ordinary ones.
         for i, s in enumerate(HOSTILE_STRINGS * 2 + ["Acme Corp", "Initech"]):
             c.q("INSERT INTO contacts (workspace, first_name, email, company, city, country,"
@@ -354,8 +294,7 @@ def ctx(stack, tmp_root):
                 c.q("UPDATE export_jobs SET status = 'cancelled', completed_at = now()"
                     " WHERE id = ANY(%s::uuid[]) AND status IN ('pending', 'processing')",
                     (c.jobs,))
-            if c.conn is not None:
-                c.conn.close()
+            c.poll.close()
         finally:
             stack.start_exportd()
 
@@ -372,14 +311,14 @@ def test_gzip_csv_is_the_plain_export_compressed_in_members(ctx, main, tmp_path)
     plain = ctx.insert_job("acme", "contacts", "csv")
     gz = ctx.insert_job("acme", "contacts", "csv", compression="gzip")
     plain, gz = ctx.done(plain, gz)
-    want = ctx.psql_copy(ctx.reference_select("acme"), "acme")
+    want = ctx.reference("acme", "acme")
     got_plain = ctx.data(plain)
-    assert_same_bytes(got_plain, want, "plain CSV export of acme contacts")
+    H.assert_same_bytes(got_plain, want, "plain CSV export of acme contacts")
     data = ctx.data(gz)
     assert data[:2] == b"\x1f\x8b", "not gzip: %r" % data[:16]
     gzip_test(ctx.storage / gz.file_key)
     members = gzip_members(data)
-    assert_same_bytes(b"".join(members), got_plain, "decompressed gzip CSV export")
+    H.assert_same_bytes(b"".join(members), got_plain, "decompressed gzip CSV export")
     # One member per part: part_size 64k of formatted bytes, cut at a row.
     assert len(want) > 2 * PART_SIZE, "the reference is too small to need parts: %d" % len(want)
     assert len(members) >= 2, "%d gzip member(s) for %d bytes with part_size %d" % (
@@ -398,7 +337,7 @@ def test_gzip_csv_is_the_plain_export_compressed_in_members(ctx, main, tmp_path)
     assert r.status_code == 200, (r.status_code, r.headers, r.text[:300])
     raw = r.raw.read(decode_content=False)
     assert raw == data, "download: %d bytes (sha %s), file %d bytes (sha %s); headers %s" % (
-        len(raw), sha256_bytes(raw), len(data), sha256_bytes(data), dict(r.headers))
+        len(raw), H.sha256_bytes(raw), len(data), H.sha256_bytes(data), dict(r.headers))
 
 
 def test_gzip_jsonl_is_the_plain_export_compressed(ctx, main):
@@ -409,7 +348,7 @@ def test_gzip_jsonl_is_the_plain_export_compressed(ctx, main):
     assert jsonl_ids(got_plain) == ctx.ids("acme")
     gzip_test(ctx.storage / gz.file_key)
     members = gzip_members(ctx.data(gz))
-    assert_same_bytes(b"".join(members), got_plain, "decompressed gzip JSONL export")
+    H.assert_same_bytes(b"".join(members), got_plain, "decompressed gzip JSONL export")
     assert len(members) >= 2, "%d gzip member(s) with part_size %d" % (len(members), PART_SIZE)
     assert gz.row_count == plain.row_count == len(jsonl_ids(got_plain))
 
@@ -457,13 +396,13 @@ def test_gzip_resume_after_kill9_is_byte_identical(ctx, resumed):
     gzip_test(path)
     data = ctx.data(row)
     ref_data = ctx.data(ref)
-    assert sha256_bytes(data) == sha256_bytes(ref_data), (
+    assert H.sha256_bytes(data) == H.sha256_bytes(ref_data), (
         "resumed gzip file (%d bytes, sha %s) differs from the uninterrupted one (%d bytes, "
-        "sha %s); resume: %s" % (len(data), sha256_bytes(data), len(ref_data),
-                                 sha256_bytes(ref_data), res))
+        "sha %s); resume: %s" % (len(data), H.sha256_bytes(data), len(ref_data),
+                                 H.sha256_bytes(ref_data), res))
     content = gunzip(data)
-    want = ctx.psql_copy(ctx.reference_select(BIG), "big")
-    assert_same_bytes(content, want, "decompressed resumed gzip export of %s" % BIG)
+    want = ctx.reference(BIG, "big")
+    H.assert_same_bytes(content, want, "decompressed resumed gzip export of %s" % BIG)
     assert row.row_count == len(ctx.ids(BIG)), brief(row)
     assert len(gzip_members(data)) > 3
 
@@ -516,10 +455,10 @@ RANGES = {
 def test_filter_created_range(ctx, main, name):
     filters, where = RANGES[name]
     job = ctx.done(ctx.insert_job("acme", "contacts", "csv", filters=filters))
-    want = ctx.psql_copy(ctx.reference_select("acme", where), "range-" + name)
+    want = ctx.reference("acme", "range-" + name, where=where)
     n = len(csv_ids(want))
     assert 0 < n < len(ctx.ids("acme")), "the range selects %d rows: not a useful test" % n
-    assert_same_bytes(ctx.data(job), want, "export with filters %s" % json.dumps(filters))
+    H.assert_same_bytes(ctx.data(job), want, "export with filters %s" % json.dumps(filters))
     assert job.row_count == n
 
 
@@ -581,9 +520,9 @@ def test_filter_combined_range_and_equals(ctx, main):
     where = ("created_at >= '2021-01-01T00:10:00Z' AND created_at < '2021-01-01T01:20:00Z'"
              " AND country = 'DE' AND is_active")
     job = ctx.done(ctx.insert_job("acme", "contacts", "csv", filters=filters))
-    want = ctx.psql_copy(ctx.reference_select("acme", where), "combined")
+    want = ctx.reference("acme", "combined", where=where)
     assert len(csv_ids(want)) > 5
-    assert_same_bytes(ctx.data(job), want, "export with filters %s" % json.dumps(filters))
+    H.assert_same_bytes(ctx.data(job), want, "export with filters %s" % json.dumps(filters))
 
 
 def test_filter_hostile_values_are_only_values(ctx, main):
@@ -597,7 +536,7 @@ def test_filter_hostile_values_are_only_values(ctx, main):
     failures = []
     for (s, col, ws), job_id in jobs.items():
         row = ctx.wait(job_id)
-        want = ctx.ids(ws, "%s = %%s" % qi(col), (s,))
+        want = ctx.ids(ws, "%s = %%s" % H.qi(col), (s,))
         if ws == HOSTILE:
             assert len(want) == 2, (s, col, want)
         if row.status != "complete":
@@ -676,8 +615,8 @@ def test_include_deleted(ctx, main, fmt):
         "include_deleted on: %d rows (row_count %s), %d in SQL; missing %s"
         % (len(got), every.row_count, len(all_ids), sorted(set(all_ids) - set(got))[:10]))
     if fmt == "csv":
-        want = ctx.psql_copy(ctx.reference_select("acme", include_deleted=True), "all")
-        assert_same_bytes(ctx.data(every), want, "export with include_deleted")
+        want = ctx.reference("acme", "all", include_deleted=True)
+        H.assert_same_bytes(ctx.data(every), want, "export with include_deleted")
 
 
 # ============================================================ 6. as-of bound
@@ -772,8 +711,8 @@ def test_csv_formula_guard(ctx, main):
     plain = ctx.insert_job("acme", "contacts", "csv")
     guard, plain = ctx.done(guard, plain)
     data = ctx.data(guard)
-    want = ctx.psql_copy(ctx.reference_select("acme", guard=True), "guard")
-    assert_same_bytes(data, want, "CSV export with csv_formula_guard")
+    want = ctx.reference("acme", "guard", guard=True)
+    H.assert_same_bytes(data, want, "CSV export with csv_formula_guard")
 
     # Known rows, parsed back.
     recs = csv_records(data)
@@ -789,7 +728,7 @@ def test_csv_formula_guard(ctx, main):
     seen = 0
     for c, values in checks.items():
         for v in values:
-            ids = ctx.ids("acme", "%s = %%s" % qi(c), (v,))
+            ids = ctx.ids("acme", "%s = %%s" % H.qi(c), (v,))
             for i in ids[:3]:
                 cell = by_id[i][col[c]]
                 assert cell == "'" + v, "id %d %s %r exported as %r" % (i, c, v, cell)
@@ -809,7 +748,7 @@ def test_csv_formula_guard(ctx, main):
     assert len(plain_recs) == len(recs)
     for g, p in zip(recs, plain_recs):
         for a, b in zip(g, p):
-            assert a == b or (a == "'" + b and b[:1] in GUARD_CHARS), (g[0], a, b)
+            assert a == b or (a == "'" + b and b[:1] in H.GUARD_CHARS), (g[0], a, b)
 
 
 # ============================================================ 8. limits

@@ -1,0 +1,108 @@
+"""GET /metrics (README "Metrics"): Prometheus text format, the counters
+of finished jobs, queue depth and the oldest pending job, the route.
+"""
+
+import re
+
+import helpers as H
+
+
+# ----------------------------------------------------------- scraping
+
+SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
+                    r'(?P<labels>\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"'
+                    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? '
+                    r'(?P<value>-?[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$')
+
+
+COMMENT = re.compile(r"^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
+                     r"(counter|gauge|histogram|summary|untyped))$")
+
+
+def scrape(api):
+    r = api("GET", "/metrics", key=None)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].replace(" ", "").startswith(
+        "text/plain;version=0.0.4"), r.headers
+    assert r.text.endswith("\n")
+    samples = {}
+    for line in r.text.splitlines():
+        if line.startswith("#"):
+            assert COMMENT.match(line), line
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        samples[m.group("name") + (m.group("labels") or "")] = float(m.group("value"))
+    return samples
+
+
+def finished_totals(stack):
+    return stack.pg.query(
+        "SELECT coalesce(sum(row_count), 0), coalesce(sum(file_size), 0), count(*)"
+        " FROM export_jobs WHERE status IN ('complete', 'expired')")[0]
+
+
+# ------------------------------------------------------------ metrics
+
+def test_metrics_parse_and_count_a_complete_job(stack):
+    m1 = scrape(stack.api)
+    for name in ("exportd_rows_exported_total", "exportd_bytes_exported_total",
+                 "exportd_queue_depth", "exportd_oldest_pending_age_seconds",
+                 "exportd_export_duration_seconds_sum",
+                 "exportd_export_duration_seconds_count"):
+        assert name in m1 and m1[name] >= 0, (name, m1)
+    for status in ("pending", "processing", "complete", "failed", "cancelled", "expired"):
+        assert m1['exportd_jobs{status="%s"}' % status] >= 0
+
+    ws, key = H.new_workspace(stack)
+    H.add_contacts(stack, ws, 7)
+    job = H.post(stack, {"type": "contacts"}, key=key).json()
+    assert stack.wait_for_job(job["id"], timeout=30, key=key)["status"] == "complete"
+    size = H.row(stack, job["id"], "file_size")[0]
+    before = finished_totals(stack)
+    m2 = scrape(stack.api)
+    after = finished_totals(stack)
+    assert m2["exportd_rows_exported_total"] >= m1["exportd_rows_exported_total"] + 7
+    assert m2["exportd_bytes_exported_total"] >= m1["exportd_bytes_exported_total"] + size
+    assert before[0] <= m2["exportd_rows_exported_total"] <= after[0]
+    assert before[1] <= m2["exportd_bytes_exported_total"] <= after[1]
+    assert m2['exportd_jobs{status="complete"}'] >= 1
+    count = m2["exportd_export_duration_seconds_count"]
+    assert before[2] <= count <= after[2]
+    assert count >= m1["exportd_export_duration_seconds_count"] + 1
+    buckets = [(k, v) for k, v in m2.items()
+               if k.startswith("exportd_export_duration_seconds_bucket")]
+    les = [re.search(r'le="([^"]+)"', k).group(1) for k, _ in buckets]
+    assert les == ["1", "5", "15", "60", "300", "900", "3600", "+Inf"], les
+    values = [v for _, v in buckets]
+    assert values == sorted(values) and values[-1] == count, buckets
+
+
+def test_metrics_queue_depth_and_oldest_pending(stack):
+    ws, key = H.new_workspace(stack)
+    job_id = H.insert_pending(stack, ws)
+    # Make it due while a FOR KEY SHARE lock holds it: the workers' claim
+    # (FOR UPDATE SKIP LOCKED) skips it, the UPDATE of run_at does not wait.
+    holder = stack.pg.connect(autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1 FROM export_jobs WHERE id = %s FOR KEY SHARE", (job_id,))
+            stack.pg.query("UPDATE export_jobs SET run_at = now() - interval '100 seconds'"
+                           " WHERE id = %s", (job_id,))
+            m = scrape(stack.api)
+            assert H.row(stack, job_id, "status")[0] == "pending"
+        assert m["exportd_queue_depth"] >= 1, m
+        assert m["exportd_oldest_pending_age_seconds"] >= 99, m
+    finally:
+        holder.rollback()
+        stack.pg.query("UPDATE export_jobs SET status = 'cancelled', completed_at = now()"
+                       " WHERE id = %s AND status = 'pending'", (job_id,))
+        holder.close()
+
+
+def test_metrics_route(stack):
+    assert stack.api("HEAD", "/metrics", key=None).status_code == 200
+    r = stack.api("POST", "/metrics", key=None, data=b"{}",
+                  headers={"Content-Type": "application/json"})
+    H.problem(r, 405)
+    assert {m.strip() for m in r.headers["Allow"].split(",")} == {"GET", "HEAD"}
