@@ -52,7 +52,8 @@ static inline char *buf_tail(struct buf *b)
  * Inline: the formats call it for every field of every row. */
 static inline enum ex_status buf_extend(struct buf *b, size_t n)
 {
-	if (b->data == NULL || n >= b->alloc - b->len) {
+	/* Never allocated: alloc and len are 0, so this also refuses any n > 0. */
+	if (n >= b->alloc - b->len) {
 		return n == 0 ? EX_OK : EX_EINVAL;
 	}
 	b->len += n;
