@@ -17,6 +17,7 @@
 #include "http/router.h"
 #include "jobs/jobjson.h"
 #include "jobs/jobs.h"
+#include "keys/keys.h"
 #include "mail/linktoken.h"
 #include "storage/storage.h"
 
@@ -68,9 +69,11 @@ void handlers_db_error(struct app *app, struct http_request *r, const struct buf
 
 static int handlers_authenticate(struct app *app, struct http_request *r, struct auth *who)
 {
-	const char *h = r->authorization, *params[1];
+	const char *h = r->authorization;
 	struct apikey key;
+	struct keys_entry k;
 	PGresult *res = NULL;
+	enum ex_status st;
 	struct buf err;
 	int ok = 0;
 
@@ -79,27 +82,22 @@ static int handlers_authenticate(struct app *app, struct http_request *r, struct
 		return 0;
 	}
 	buf_init(&err, 4096);
-	params[0] = key.id;
-	if (db_exec(app->conn,
-		    "SELECT secret_hash, workspace, email,"
-		    " last_used_at IS NULL OR last_used_at < now() - interval '1 minute'"
-		    " FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
-		    1, params, &res, &err) != EX_OK) {
+	st = keys_lookup(app->conn, key.id, &k, &res, &err);
+	if (st && st != EX_ENOTFOUND) {
 		handlers_db_error(app, r, &err);
 		goto out;
 	}
-	if (PQntuples(res) != 1 || !apikey_matches(&key, PQgetvalue(res, 0, 0))) {
+	if (st || !apikey_matches(&key, k.secret_hash)) {
 		handlers_unauthorized(r, "the API key is unknown or revoked");
 		goto out;
 	}
 	snprintf(who->key_id, sizeof(who->key_id), "%s", key.id);
-	snprintf(who->workspace, sizeof(who->workspace), "%s", PQgetvalue(res, 0, 1));
-	snprintf(who->email, sizeof(who->email), "%s", PQgetvalue(res, 0, 2));
+	snprintf(who->workspace, sizeof(who->workspace), "%s", k.workspace);
+	snprintf(who->email, sizeof(who->email), "%s", k.email);
 	ok = 1;
-	if (PQgetvalue(res, 0, 3)[0] == 't') {
+	if (k.stale_use) {
 		/* Throttled to one write a minute per key. */
-		if (db_exec(app->conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1,
-			    params, NULL, &err) != EX_OK) {
+		if (keys_touch(app->conn, key.id, &err) != EX_OK) {
 			log_warn("request %s: cannot record key use: %s", r->id, buf_str(&err));
 		}
 	}
@@ -191,6 +189,7 @@ static void handlers_purge(struct app *app, struct http_request *r, const struct
 			   const char *id, int *done)
 {
 	PGresult *res = NULL;
+	struct jobs_view v;
 	struct buf err;
 	const char *key;
 	enum ex_status st;
@@ -206,7 +205,8 @@ static void handlers_purge(struct app *app, struct http_request *r, const struct
 		handlers_db_error(app, r, &err);
 		goto out;
 	}
-	key = db_value(res, 0, JOBS_VIEW_FILE_KEY);
+	jobs_view_read(res, 0, &v);
+	key = v.file_key;
 	st = key != NULL ? storage_remove(app->cf, key, &err) : EX_OK;
 	if (st != EX_OK) {
 		jobs_rollback(app->conn);
@@ -234,6 +234,7 @@ static void handlers_cancel(struct app *app, struct http_request *r, const struc
 			    const char *id)
 {
 	PGresult *res = NULL;
+	struct jobs_view v;
 	struct buf err;
 	const char *status;
 	char detail[128];
@@ -254,7 +255,8 @@ static void handlers_cancel(struct app *app, struct http_request *r, const struc
 		handlers_db_error(app, r, &err);
 		goto out;
 	}
-	status = PQgetvalue(res, 0, JOBS_VIEW_STATUS);
+	jobs_view_read(res, 0, &v);
+	status = v.status;
 	if (strcmp(status, "processing") == 0) {
 		handlers_send_job(app, r, res, 202, "");
 	} else if (strcmp(status, "cancelled") == 0 || strcmp(status, "expired") == 0) {
@@ -297,9 +299,10 @@ static int handlers_cursor_decode(const char *text, char *ts, size_t tssize, cha
 static void handlers_cursor_encode(const PGresult *res, int row, char *out, size_t size)
 {
 	char raw[160];
+	struct jobs_view v;
 
-	snprintf(raw, sizeof(raw), "%s|%s", PQgetvalue(res, row, JOBS_VIEW_CURSOR),
-		 PQgetvalue(res, row, JOBS_VIEW_ID));
+	jobs_view_read(res, row, &v);
+	snprintf(raw, sizeof(raw), "%s|%s", v.list_cursor, v.id);
 	if (crypto_b64url_encode(raw, strlen(raw), out, size) != EX_OK) {
 		out[0] = '\0';
 	}

@@ -35,11 +35,13 @@ static enum ex_status metrics_sample(struct buf *out, const char *name, const ch
 
 static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
 {
-	struct json_object *by = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_BY_STATUS));
-	struct json_object *n;
+	struct jobs_metrics m;
+	struct json_object *by, *n;
 	enum ex_status st;
 	size_t i;
 
+	jobs_metrics_read(res, &m);
+	by = json_tokener_parse(m.by_status);
 	st = metrics_head(out, "exportd_jobs", "gauge", "Export jobs by status.");
 	for (i = 0; st == EX_OK && i < sizeof(metrics_statuses) / sizeof(metrics_statuses[0]);
 	     i++) {
@@ -55,10 +57,13 @@ static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
 static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
 {
 	static const char name[] = "exportd_export_duration_seconds";
-	struct json_object *counts = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_DURATIONS));
+	struct jobs_metrics m;
+	struct json_object *counts;
 	enum ex_status st;
 	size_t i;
 
+	jobs_metrics_read(res, &m);
+	counts = json_tokener_parse(m.durations);
 	st = metrics_head(out, name, "histogram",
 			  "Time from the first start to completion of finished exports.");
 	for (i = 0; st == EX_OK && i < METRICS_NBUCKETS; i++) {
@@ -68,9 +73,7 @@ static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
 	}
 	if (st == EX_OK) {
 		st = buf_printf(out, "%s_bucket{le=\"+Inf\"} %s\n%s_sum %s\n%s_count %s\n", name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT), name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_SUM), name,
-				PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT));
+				m.duration_count, name, m.duration_sum, name, m.duration_count);
 	}
 	json_object_put(counts);
 	return st;
@@ -78,30 +81,29 @@ static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
 
 enum ex_status metrics_render(const PGresult *res, struct buf *out)
 {
+	struct jobs_metrics m;
 	enum ex_status st = metrics_jobs(res, out);
 
+	jobs_metrics_read(res, &m);
 	if (st == EX_OK) {
 		st = metrics_sample(out, "exportd_rows_exported_total", "counter",
-				    "Rows written by finished exports.",
-				    PQgetvalue(res, 0, JOBS_METRICS_ROWS));
+				    "Rows written by finished exports.", m.rows);
 	}
 	if (st == EX_OK) {
 		st = metrics_sample(out, "exportd_bytes_exported_total", "counter",
-				    "Bytes of the files of finished exports.",
-				    PQgetvalue(res, 0, JOBS_METRICS_BYTES));
+				    "Bytes of the files of finished exports.", m.bytes);
 	}
 	if (st == EX_OK) {
 		st = metrics_histogram(res, out);
 	}
 	if (st == EX_OK) {
 		st = metrics_sample(out, "exportd_queue_depth", "gauge",
-				    "Pending jobs that are due to run.",
-				    PQgetvalue(res, 0, JOBS_METRICS_QUEUE));
+				    "Pending jobs that are due to run.", m.queue);
 	}
 	if (st == EX_OK) {
 		st = metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
 				    "How long the longest-waiting due job has waited to start.",
-				    PQgetvalue(res, 0, JOBS_METRICS_OLDEST_DUE));
+				    m.oldest_due);
 	}
 	return st;
 }
