@@ -34,7 +34,7 @@ static void janitor_round(PGconn *conn, const struct config *cf)
 
 	buf_init(&err, 4096);
 	while (n > 0 && !child_stop) {
-		if (jobs_expire_batch(conn, janitor_remove, cf, &n, &err) != EX_OK) {
+		if (jobs_expire_batch(conn, janitor_remove, cf, &n, &err)) {
 			log_warn("retention: %s", buf_str(&err));
 			break;
 		}

@@ -150,7 +150,7 @@ static void jobs_read(const PGresult *res, int row, const struct db_field *field
 		      void *out, size_t size)
 {
 	memset(out, 0, size);
-	if (db_fields_read(res, row, fields, n, out) != EX_OK) {
+	if (db_fields_read(res, row, fields, n, out)) {
 		memset(out, 0, size);
 	}
 }
@@ -289,14 +289,18 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 		return st;
 	}
 	st = db_fields_check(*res, jobs_view_fields, JOBS_COUNT(jobs_view_fields), err);
-	if (st == EX_OK && PQntuples(*res) != 1) {
+	if (st) {
+		goto fail;
+	}
+	if (PQntuples(*res) != 1) {
 		buf_msg(err, "the insert returned no row");
 		st = EX_EDB;
+		goto fail;
 	}
-	if (st) {
-		PQclear(*res);
-		*res = NULL;
-	}
+	return EX_OK;
+fail:
+	PQclear(*res);
+	*res = NULL;
 	return st;
 }
 
@@ -495,7 +499,7 @@ static enum ex_status jobs_expire_rows(PGconn *conn, const PGresult *res,
 
 	for (i = 0; i < PQntuples(res); i++) {
 		params[0] = db_text(res, i, "id");
-		if (remove(arg, params[0], db_text(res, i, "file_key")) != EX_OK) {
+		if (remove(arg, params[0], db_text(res, i, "file_key"))) {
 			continue;
 		}
 		st = db_exec(conn, jobs_expire_sql, 1, params, NULL, err);
@@ -578,12 +582,16 @@ static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *jo
 	}
 	snprintf(job->id, sizeof(job->id), "%s", id);
 	st = db_fields_read(res, 0, jobs_claim_fields, JOBS_COUNT(jobs_claim_fields), job);
-	if (st == EX_OK && (job->workspace == NULL || job->type == NULL || job->format == NULL)) {
-		st = EX_ENOMEM;
-	}
 	if (st) {
-		jobs_claim_free(job);
+		goto fail;
 	}
+	if (job->workspace == NULL || job->type == NULL || job->format == NULL) {
+		st = EX_ENOMEM;
+		goto fail;
+	}
+	return EX_OK;
+fail:
+	jobs_claim_free(job);
 	return st;
 }
 
@@ -603,8 +611,12 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 	}
 	if (PQntuples(res) == 1) {
 		st = jobs_claim_fill(res, job, err);
-		*found = st == EX_OK;
+		if (st) {
+			goto out;
+		}
+		*found = 1;
 	}
+out:
 	PQclear(res);
 	return st;
 }
@@ -789,7 +801,7 @@ long long jobs_next_due_ms(PGconn *conn)
 	long long ms = -1;
 
 	buf_init(&err, 1024);
-	if (db_exec(conn, jobs_next_due_sql, 0, NULL, &res, &err) != EX_OK) {
+	if (db_exec(conn, jobs_next_due_sql, 0, NULL, &res, &err)) {
 		goto out;
 	}
 	v = db_text(res, 0, "due_ms");

@@ -75,7 +75,7 @@ static enum ex_status outbox_message(const struct config *cf, const struct outbo
 	job.checksum = row->job.checksum;
 	job.error = row->job.error_message;
 	if (job.kind == MESSAGE_COMPLETE) {
-		if (linktoken_sign(cf->mail_link_secrets, job_id, *expires, token) != EX_OK) {
+		if (linktoken_sign(cf->mail_link_secrets, job_id, *expires, token)) {
 			buf_msg(err, "%s", "mail.link_secrets has no secret to sign with");
 			return EX_EPERM;
 		}
@@ -84,7 +84,7 @@ static enum ex_status outbox_message(const struct config *cf, const struct outbo
 		job.link = link;
 		job.link_expires = *expires;
 	}
-	if (message_build(&env, &job, msg) != EX_OK) {
+	if (message_build(&env, &job, msg)) {
 		buf_msg(err, "%s", "the recipient or sender address is not a valid address");
 		return EX_EPERM;
 	}
@@ -119,28 +119,42 @@ static enum ex_status outbox_record(PGconn *conn, const struct config *cf,
 	return db_exec(conn, outbox_record_sql, 5, params, NULL, err);
 }
 
-/* Build and send the message for the locked row; returns the SMTP outcome. */
-static enum ex_status outbox_send(PGconn *conn, const struct config *cf,
-				  const struct outbox_row *row, struct buf *err)
+/* Build the message for the locked row and hand it to the SMTP server;
+ * why says what went wrong. */
+static enum ex_status outbox_try(const struct config *cf, const struct outbox_row *row,
+				 time_t *expires, struct buf *why)
 {
-	const char *job_id = row->job_id;
-	time_t now = time(NULL), expires = 0;
-	struct buf msg, why;
+	struct buf msg;
 	enum ex_status st;
 
 	buf_init(&msg, 256 * 1024);
-	buf_init(&why, 2048);
-	st = outbox_message(cf, row, now, &expires, &msg, &why);
-	if (st == EX_OK) {
-		st = smtp_send(cf, row->recipient, &msg, &why);
+	st = outbox_message(cf, row, time(NULL), expires, &msg, why);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		log_info("job %s: %s mail sent", job_id, row->kind);
-	} else {
-		log_warn("job %s: %s mail not sent: %s", job_id, row->kind, buf_str(&why));
-	}
-	st = outbox_record(conn, cf, row, st, buf_str(&why), expires, err);
+	st = smtp_send(cf, row->recipient, &msg, why);
+out:
 	buf_free(&msg);
+	return st;
+}
+
+/* Send the locked row's mail and record the outcome; the status is the
+ * recording's (an SMTP failure is an outcome, not an error). */
+static enum ex_status outbox_send(PGconn *conn, const struct config *cf,
+				  const struct outbox_row *row, struct buf *err)
+{
+	time_t expires = 0;
+	struct buf why;
+	enum ex_status sent, st;
+
+	buf_init(&why, 2048);
+	sent = outbox_try(cf, row, &expires, &why);
+	if (sent) {
+		log_warn("job %s: %s mail not sent: %s", row->job_id, row->kind, buf_str(&why));
+	} else {
+		log_info("job %s: %s mail sent", row->job_id, row->kind);
+	}
+	st = outbox_record(conn, cf, row, sent, buf_str(&why), expires, err);
 	buf_free(&why);
 	return st;
 }
@@ -173,8 +187,11 @@ static enum ex_status outbox_next(PGconn *conn, struct outbox_row *row, int *fou
 		buf_msg(err, "job %s of mail %s not found", row->job_id, row->id);
 		return EX_EDB;
 	}
-	*found = st == EX_OK;
-	return st;
+	if (st) {
+		return st;
+	}
+	*found = 1;
+	return EX_OK;
 }
 
 enum ex_status outbox_deliver_next(PGconn *conn, const struct config *cf, int *sent_one,
