@@ -16,3 +16,16 @@ FROM export_types WHERE name = $1;
 SELECT _src.{{key}}::text AS as_of_key FROM {{schema}}.{{relation}} AS _src
 WHERE _src.{{workspace}} = $1 AND _src.{{key}} IS NOT NULL
 ORDER BY _src.{{key}} DESC LIMIT 1;
+
+-- What request filters may name for a type, with the column types from the
+-- catalog for the relation the registry names (to_regclass: NULL, so no
+-- types, when it is gone).
+-- name: registry_filter_meta
+SELECT t.created_at_column, to_json(t.filterable_columns) AS filterable_columns,
+  (SELECT coalesce(json_object_agg(a.attname,
+    format_type(a.atttypid, a.atttypmod)), '{}')
+   FROM pg_attribute a
+   WHERE a.attrelid = to_regclass(format('%I.%I', t.schema_name, t.relation))
+   AND a.attnum > 0 AND NOT a.attisdropped
+   AND a.attname = ANY (t.filterable_columns)) AS column_types
+FROM export_types t WHERE t.name = $1;

@@ -78,8 +78,9 @@ void jobs_active_read(const PGresult *res, struct jobs_active *a);
 /* In one transaction under a per-workspace lock: an Idempotency-Key seen
  * in the last 24 hours answers its job; otherwise the workspace's active
  * jobs are counted against max_active; otherwise the job is inserted with
- * its as-of bound (as_of = now(), as_of_key = the source's largest key in
- * the workspace).  The UNIQUE (workspace, idempotency_key) constraint has
+ * its as-of bound (as_of = now(), the transaction's start; as_of_key = the
+ * source's largest key in the workspace, read by registry_as_of_key() just
+ * before the insert).  The UNIQUE (workspace, idempotency_key) constraint has
  * the last word: a lost race answers the winner's job. */
 enum ex_status jobs_create(PGconn *conn, const struct jobs_new *job, enum jobs_outcome *outcome,
 			   PGresult **res, struct buf *err) EX_MUST_CHECK;

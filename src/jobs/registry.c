@@ -137,6 +137,26 @@ out:
 	return st;
 }
 
+enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **res, struct buf *err)
+{
+	static const struct db_field fields[] = {{"created_at_column", DB_TEXT, 0},
+						 {"filterable_columns", DB_TEXT, 0},
+						 {"column_types", DB_TEXT, 0}};
+	const char *params[1] = {name};
+	enum ex_status st;
+
+	st = db_exec(conn, registry_filter_meta_sql, 1, params, res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(*res, fields, sizeof(fields) / sizeof(fields[0]), err);
+	if (st) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return st;
+}
+
 static void registry_free_list(char **list, int n)
 {
 	int i;

@@ -32,6 +32,12 @@ void registry_free(struct registry_type *t);
  * gone, no privilege), EX_EINVAL when workspace does not fit its column. */
 enum ex_status registry_as_of_key(PGconn *conn, const struct registry_type *t,
 				  const char *workspace, char **key, struct buf *err) EX_MUST_CHECK;
+/* What request filters may name for type name: one row (none when there
+ * is no such type) of created_at_column (NULL: none), filterable_columns
+ * (JSON array) and column_types (JSON object column -> SQL type, from the
+ * catalog; {} when the relation is gone).  Read by name with db_text(). */
+enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **res,
+				    struct buf *err) EX_MUST_CHECK;
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */
