@@ -1,12 +1,12 @@
+/* migrate.c - owns exportd_migrations (sql/statements/migrate.sql) and
+ * applies sql/migrations in order. */
 #include "db/migrate.h"
 
 #include <stdio.h>
 
 #include "common/log.h"
 #include "db/db.h"
-
-/* Arbitrary constant: serialises concurrent `exportctl migrate` runs. */
-#define MIGRATE_LOCK_KEY "7301946250187"
+#include "db/migrate_sql.h"
 
 static enum ex_status migrate_one(PGconn *conn, const struct migration *m, struct buf *err)
 {
@@ -15,65 +15,81 @@ static enum ex_status migrate_one(PGconn *conn, const struct migration *m, struc
 	enum ex_status st;
 
 	snprintf(version, sizeof(version), "%d", m->version);
-	st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
-	if (st == EX_OK) {
-		st = db_exec_script(conn, m->sql, err);
+	st = db_begin(conn, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = db_exec(conn, "INSERT INTO exportd_migrations (version, name) VALUES ($1, $2)",
-			     2, params, NULL, err);
+	st = db_exec_script(conn, m->sql, err);
+	if (st) {
+		goto fail;
 	}
-	if (st == EX_OK) {
-		st = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
+	st = db_exec(conn, migrate_record_sql, 2, params, NULL, err);
+	if (st) {
+		goto fail;
 	}
-	if (st != EX_OK) {
-		db_exec_quiet(conn, "ROLLBACK");
+	st = db_commit(conn, err);
+	if (st) {
+		goto fail;
 	}
+	return EX_OK;
+fail:
+	db_rollback(conn);
 	return st;
 }
 
 static int migrate_is_applied(const PGresult *res, int version)
 {
-	int i;
+	int i, col = PQfnumber(res, "version");
 
-	for (i = 0; i < PQntuples(res); i++) {
-		if (db_int(res, i, 0) == version) {
+	for (i = 0; col >= 0 && i < PQntuples(res); i++) {
+		if (db_int(res, i, col) == version) {
 			return 1;
 		}
 	}
 	return 0;
 }
 
-enum ex_status migrate_run(PGconn *conn, int *applied, struct buf *err)
+/* Under the lock: the table, what it records, what is missing. */
+static enum ex_status migrate_locked(PGconn *conn, int *applied, struct buf *err)
 {
 	PGresult *done = NULL;
 	unsigned i;
 	enum ex_status st;
 
-	*applied = 0;
-	st = db_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0, NULL, NULL, err);
-	if (st != EX_OK) {
+	st = db_exec(conn, migrate_table_sql, 0, NULL, NULL, err);
+	if (st) {
 		return st;
 	}
-	st = db_exec(conn,
-		     "CREATE TABLE IF NOT EXISTS exportd_migrations ("
-		     " version integer PRIMARY KEY, name text NOT NULL,"
-		     " applied_at timestamptz NOT NULL DEFAULT now())",
-		     0, NULL, NULL, err);
-	if (st == EX_OK) {
-		st = db_exec(conn, "SELECT version FROM exportd_migrations", 0, NULL, &done, err);
+	st = db_exec(conn, migrate_applied_sql, 0, NULL, &done, err);
+	if (st) {
+		return st;
 	}
-	for (i = 0; st == EX_OK && i < migrate_count; i++) {
+	for (i = 0; i < migrate_count; i++) {
 		if (migrate_is_applied(done, migrate_list[i].version)) {
 			continue;
 		}
 		log_info("applying migration %s", migrate_list[i].name);
 		st = migrate_one(conn, &migrate_list[i], err);
-		if (st == EX_OK) {
-			(*applied)++;
+		if (st) {
+			goto out;
 		}
+		(*applied)++;
 	}
+out:
 	PQclear(done);
-	db_exec_quiet(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
+	return st;
+}
+
+enum ex_status migrate_run(PGconn *conn, int *applied, struct buf *err)
+{
+	enum ex_status st;
+
+	*applied = 0;
+	st = db_exec(conn, migrate_lock_sql, 0, NULL, NULL, err);
+	if (st) {
+		return st;
+	}
+	st = migrate_locked(conn, applied, err);
+	db_exec_quiet(conn, migrate_unlock_sql);
 	return st;
 }

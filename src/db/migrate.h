@@ -1,4 +1,5 @@
-/* migrate.h - ordered schema migrations, compiled in from sql/migrations. */
+/* migrate.h - ordered schema migrations, compiled in from sql/migrations;
+ * the record of what ran is exportd_migrations (owned here). */
 #ifndef EXPORTD_MIGRATE_H
 #define EXPORTD_MIGRATE_H
 

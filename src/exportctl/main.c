@@ -10,6 +10,8 @@
 #include "db/db.h"
 #include "db/migrate.h"
 #include "mail/address.h"
+#include "jobs/jobs.h"
+#include "keys/keys.h"
 
 struct ctl {
 	struct config cf;
@@ -51,7 +53,7 @@ static int ctl_migrate(struct ctl *c)
 {
 	int applied = 0;
 
-	if (migrate_run(c->conn, &applied, &c->err) != EX_OK) {
+	if (migrate_run(c->conn, &applied, &c->err)) {
 		return ctl_fail(c, "migrate");
 	}
 	printf("migrations: %d applied, %u known\n", applied, migrate_count);
@@ -64,7 +66,6 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 	const char *email = ctl_option(argc, argv, "--email");
 	char text[APIKEY_LEN + 1], hash[CRYPTO_SHA256_HEX_LEN + 1];
 	struct apikey key;
-	const char *params[4] = {key.id, hash, ws, email};
 
 	if (ws == NULL || email == NULL || ws[0] == '\0') {
 		fprintf(stderr, "exportctl: apikey create needs --workspace W and --email E\n");
@@ -75,15 +76,12 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 			email);
 		return 2;
 	}
-	if (apikey_generate(&key, text) != EX_OK) {
+	if (apikey_generate(&key, text)) {
 		fprintf(stderr, "exportctl: cannot read random bytes\n");
 		return 1;
 	}
 	apikey_hash(&key, hash);
-	if (db_exec(c->conn,
-		    "INSERT INTO api_keys (id, secret_hash, workspace, email) VALUES ($1, $2, $3, "
-		    "$4)",
-		    4, params, NULL, &c->err) != EX_OK) {
+	if (keys_create(c->conn, key.id, hash, ws, email, &c->err)) {
 		return ctl_fail(c, "apikey create");
 	}
 	printf("%s\n", text);
@@ -96,24 +94,18 @@ static int ctl_apikey_revoke(struct ctl *c, const char *arg)
 {
 	struct apikey key;
 	const char *id = apikey_parse(arg, &key) == EX_OK ? key.id : arg;
-	const char *params[1] = {id};
-	PGresult *res = NULL;
-	int rc = 0;
+	enum ex_status st;
 
-	if (db_exec(c->conn,
-		    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1"
-		    " RETURNING id",
-		    1, params, &res, &c->err) != EX_OK) {
+	st = keys_revoke(c->conn, id, &c->err);
+	if (st == EX_ENOTFOUND) {
+		fprintf(stderr, "exportctl: no such key: %s\n", id);
+		return 1;
+	}
+	if (st) {
 		return ctl_fail(c, "apikey revoke");
 	}
-	if (PQntuples(res) == 0) {
-		fprintf(stderr, "exportctl: no such key: %s\n", id);
-		rc = 1;
-	} else {
-		printf("revoked %s\n", id);
-	}
-	PQclear(res);
-	return rc;
+	printf("revoked %s\n", id);
+	return 0;
 }
 
 /* Print a result as tab-separated lines with a header. */
@@ -135,11 +127,10 @@ static void ctl_print(const PGresult *res)
 	}
 }
 
-static int ctl_query(struct ctl *c, const char *sql, int n, const char *const *params)
+/* Print a listing, or fail with its error. */
+static int ctl_listing(struct ctl *c, enum ex_status st, PGresult *res)
 {
-	PGresult *res = NULL;
-
-	if (db_exec(c->conn, sql, n, params, &res, &c->err) != EX_OK) {
+	if (st) {
 		return ctl_fail(c, "query");
 	}
 	ctl_print(res);
@@ -149,27 +140,21 @@ static int ctl_query(struct ctl *c, const char *sql, int n, const char *const *p
 
 static int ctl_apikey_list(struct ctl *c, int argc, char **argv)
 {
-	const char *params[1] = {ctl_option(argc, argv, "--workspace")};
+	PGresult *res = NULL;
+	enum ex_status st;
 
-	return ctl_query(c,
-			 "SELECT id, workspace, email, created_at, revoked_at, last_used_at"
-			 " FROM api_keys WHERE $1::text IS NULL OR workspace = $1"
-			 " ORDER BY created_at",
-			 1, params);
+	st = keys_list(c->conn, ctl_option(argc, argv, "--workspace"), &res, &c->err);
+	return ctl_listing(c, st, res);
 }
 
 static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 {
-	const char *params[2] = {ctl_option(argc, argv, "--workspace"),
-				 ctl_option(argc, argv, "--status")};
+	PGresult *res = NULL;
+	enum ex_status st;
 
-	return ctl_query(c,
-			 "SELECT id, workspace, type, format, status, attempts, rows_done,"
-			 " bytes_done, created_at, error_message FROM export_jobs"
-			 " WHERE ($1::text IS NULL OR workspace = $1)"
-			 " AND ($2::text IS NULL OR status = $2)"
-			 " ORDER BY created_at DESC LIMIT 100",
-			 2, params);
+	st = jobs_admin_list(c->conn, ctl_option(argc, argv, "--workspace"),
+			     ctl_option(argc, argv, "--status"), &res, &c->err);
+	return ctl_listing(c, st, res);
 }
 
 static int ctl_config_check(struct ctl *c)
@@ -178,7 +163,7 @@ static int ctl_config_check(struct ctl *c)
 	int rc = 0;
 
 	buf_init(&out, 64 * 1024);
-	if (conf_dump(&c->cf, &out) != EX_OK) {
+	if (conf_dump(&c->cf, &out)) {
 		rc = 1;
 	}
 	fputs(buf_str(&out), stdout);
@@ -230,7 +215,7 @@ int main(int argc, char **argv)
 	log_init("exportctl", LOG_INFO);
 	memset(&c, 0, sizeof(c));
 	buf_init(&c.err, 8192);
-	if (conf_load(&c.cf, conf_path(arg), &c.err) != EX_OK) {
+	if (conf_load(&c.cf, conf_path(arg), &c.err)) {
 		rc = ctl_fail(&c, "config");
 		goto out;
 	}
@@ -238,7 +223,7 @@ int main(int argc, char **argv)
 		rc = ctl_config_check(&c);
 		goto out;
 	}
-	if (db_connect(c.cf.db_url, "exportctl", &c.conn, &c.err) != EX_OK) {
+	if (db_connect(c.cf.db_url, "exportctl", &c.conn, &c.err)) {
 		rc = ctl_fail(&c, "database");
 		goto out;
 	}

@@ -404,44 +404,25 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 static enum ex_status export_fix_as_of(struct export_state *s, struct buf *err)
 {
 	struct jobs_claim *job = s->ctx->job;
-	const char *params[1] = {job->workspace};
-	const char *key;
-	struct buf sql;
-	PGresult *res = NULL;
+	char *key = NULL;
 	enum ex_status st;
 
 	if (job->as_of_key_set || job->ckpt_last_key != NULL) {
 		return EX_OK;
 	}
-	buf_init(&sql, 4096);
-	/* ORDER BY ... DESC LIMIT 1 rather than max(): uuid has no max(). */
-	st = buf_puts(&sql, "SELECT _src.");
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, "::text FROM ") : st;
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.schema_name, &sql) : st;
-	st = st == EX_OK ? buf_putc(&sql, '.') : st;
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.relation, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " AS _src WHERE _src.") : st;
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.workspace_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " = $1 AND _src.") : st;
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " IS NOT NULL ORDER BY _src.") : st;
-	st = st == EX_OK ? db_quote_ident(s->data, s->type.key_column, &sql) : st;
-	st = st == EX_OK ? buf_puts(&sql, " DESC LIMIT 1") : st;
-	st = st == EX_OK ? db_exec(s->data, buf_str(&sql), 1, params, &res, err) : st;
-	key = st == EX_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
-	if (st == EX_OK) {
-		st = jobs_set_as_of_key(s->ctx->ctl, job, key, err);
+	st = registry_as_of_key(s->data, &s->type, job->workspace, &key, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		free(job->as_of_key);
-		job->as_of_key = key != NULL ? strdup(key) : NULL;
-		job->as_of_key_set = 1;
-		st = key != NULL && job->as_of_key == NULL ? EX_ENOMEM : EX_OK;
+	st = jobs_set_as_of_key(s->ctx->ctl, job, key, err);
+	if (st) {
+		free(key);
+		return st;
 	}
-	PQclear(res);
-	buf_free(&sql);
-	return st;
+	free(job->as_of_key);
+	job->as_of_key = key;
+	job->as_of_key_set = 1;
+	return EX_OK;
 }
 
 /* A cheap row estimate from the planner, for progress.  Only losing the

@@ -8,15 +8,16 @@
 
 #include "common/apikey.h"
 #include "common/log.h"
-#include "db/db.h"
+#include "keys/keys.h"
 #include "http/problem.h"
 #include "http/reply.h"
 #include "mail/linktoken.h"
 
 int auth_key(struct app *app, struct http_request *r, struct auth *who)
 {
-	const char *h = r->authorization, *params[1];
+	const char *h = r->authorization;
 	struct apikey key;
+	struct keys_entry k;
 	PGresult *res = NULL;
 	struct buf err;
 	enum ex_status st;
@@ -27,28 +28,22 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 		return 0;
 	}
 	buf_init(&err, 4096);
-	params[0] = key.id;
-	st = db_exec(app->conn,
-		     "SELECT secret_hash, workspace, email,"
-		     " last_used_at IS NULL OR last_used_at < now() - interval '1 minute'"
-		     " FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
-		     1, params, &res, &err);
-	if (st) {
+	st = keys_lookup(app->conn, key.id, &k, &res, &err);
+	if (st && st != EX_ENOTFOUND) {
 		reply_db_error(app, r, &err);
 		goto out;
 	}
-	if (PQntuples(res) != 1 || !apikey_matches(&key, PQgetvalue(res, 0, 0))) {
+	if (st || !apikey_matches(&key, k.secret_hash)) {
 		reply_unauthorized(r, "the API key is unknown or revoked");
 		goto out;
 	}
 	snprintf(who->key_id, sizeof(who->key_id), "%s", key.id);
-	snprintf(who->workspace, sizeof(who->workspace), "%s", PQgetvalue(res, 0, 1));
-	snprintf(who->email, sizeof(who->email), "%s", PQgetvalue(res, 0, 2));
+	snprintf(who->workspace, sizeof(who->workspace), "%s", k.workspace);
+	snprintf(who->email, sizeof(who->email), "%s", k.email);
 	ok = 1;
-	if (PQgetvalue(res, 0, 3)[0] == 't') {
+	if (k.stale_use) {
 		/* Throttled to one write a minute per key. */
-		st = db_exec(app->conn, "UPDATE api_keys SET last_used_at = now() WHERE id = $1", 1,
-			     params, NULL, &err);
+		st = keys_touch(app->conn, key.id, &err);
 		if (st) {
 			log_warn("request %s: cannot record key use: %s", r->id, buf_str(&err));
 		}

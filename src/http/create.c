@@ -307,32 +307,33 @@ static enum ex_status create_check(struct app *app, struct json_object *body,
 static void create_key_reused(struct http_request *r, const PGresult *res)
 {
 	char detail[300];
+	struct jobs_view v;
 
+	jobs_view_read(res, 0, &v);
 	snprintf(detail, sizeof(detail),
 		 "this Idempotency-Key was used in the last 24 hours with a different request "
 		 "body (export %s); send that body again, or use a new key for a new export",
-		 PQgetvalue(res, 0, JOBS_VIEW_ID));
+		 v.id);
 	problem_reply(r, 422, "idempotency-key-reused", "Idempotency-Key reused", detail, "");
 }
 
 static void create_at_limit(struct app *app, struct http_request *r, const PGresult *res)
 {
-	long long n = db_int(res, 0, JOBS_ACTIVE_COUNT);
+	struct jobs_active a;
 	char detail[300], extra[64];
 	struct problem p;
 
+	jobs_active_read(res, &a);
 	snprintf(detail, sizeof(detail),
 		 "the workspace already has %lld exports pending or processing (at most %lld); "
 		 "retry when one has finished, or cancel one",
-		 n, app->cf->max_active_per_workspace);
+		 a.count, app->cf->max_active_per_workspace);
 	problem_init(&p, 429, "too-many-active-exports", "Too Many Requests", detail);
 	json_object_object_add(p.body, "limit",
 			       json_object_new_int64(app->cf->max_active_per_workspace));
-	json_object_object_add(p.body, "active_count", json_object_new_int64(n));
-	json_object_object_add(p.body, "active_jobs",
-			       json_tokener_parse(PQgetvalue(res, 0, JOBS_ACTIVE_IDS)));
-	snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
-		 db_int(res, 0, JOBS_ACTIVE_RETRY_AFTER));
+	json_object_object_add(p.body, "active_count", json_object_new_int64(a.count));
+	json_object_object_add(p.body, "active_jobs", json_tokener_parse(a.ids_json));
+	snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", a.retry_after);
 	problem_send(&p, r, extra);
 }
 
@@ -356,10 +357,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->csv_formula_guard = req->csv_formula_guard;
 	j->idempotency_key = r->idempotency_key;
 	j->body_sha256 = sha;
-	j->schema_name = req->t.schema_name;
-	j->relation = req->t.relation;
-	j->key_column = req->t.key_column;
-	j->workspace_column = req->t.workspace_column;
+	j->source = &req->t;
 	j->max_active = app->cf->max_active_per_workspace;
 }
 
@@ -369,6 +367,7 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 	char id[JOBS_ID_LEN + 1], sha[CRYPTO_SHA256_HEX_LEN + 1], extra[700];
 	enum jobs_outcome outcome = JOBS_CREATED;
 	PGresult *res = NULL;
+	struct jobs_view v;
 	struct jobs_new j;
 	struct buf err;
 	enum ex_status st;
@@ -392,11 +391,10 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 		create_at_limit(app, r, res);
 		goto out;
 	}
+	jobs_view_read(res, 0, &v);
 	snprintf(extra, sizeof(extra), "Location: %s/exports/%s\r\n%s", app->cf->http_base_path,
-		 PQgetvalue(res, 0, JOBS_VIEW_ID),
-		 outcome == JOBS_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
-	log_info("request %s: job %s %s (workspace %s, type %s)", r->id,
-		 PQgetvalue(res, 0, JOBS_VIEW_ID),
+		 v.id, outcome == JOBS_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+	log_info("request %s: job %s %s (workspace %s, type %s)", r->id, v.id,
 		 outcome == JOBS_REPLAYED ? "replayed (Idempotency-Key)" : "created",
 		 who->workspace, req->type);
 	reply_job(app, r, res, 202, extra);

@@ -22,13 +22,16 @@
  * outside [A-Za-z0-9_-] is replaced all the same. */
 static void download_name(const PGresult *job, char *name, size_t size, const char **ctype)
 {
-	const char *type = PQgetvalue(job, 0, JOBS_VIEW_TYPE), *ext = "bin";
-	int gz = strcmp(PQgetvalue(job, 0, JOBS_VIEW_COMPRESSION), "gzip") == 0;
+	const char *ext = "bin";
+	struct jobs_view v;
 	enum format_kind kind;
 	size_t i;
+	int gz;
 
+	jobs_view_read(job, 0, &v);
+	gz = strcmp(v.compression, "gzip") == 0;
 	*ctype = "application/octet-stream";
-	if (format_parse_kind(PQgetvalue(job, 0, JOBS_VIEW_FORMAT), &kind) == EX_OK) {
+	if (format_parse_kind(v.format, &kind) == EX_OK) {
 		ext = format_extension(kind);
 		*ctype = format_content_type(kind);
 	}
@@ -37,8 +40,7 @@ static void download_name(const PGresult *job, char *name, size_t size, const ch
 	if (gz) {
 		*ctype = "application/gzip";
 	}
-	snprintf(name, size, "%.100s-%s.%s%s", type, PQgetvalue(job, 0, JOBS_VIEW_DATE), ext,
-		 gz ? ".gz" : "");
+	snprintf(name, size, "%.100s-%s.%s%s", v.type, v.created_date, ext, gz ? ".gz" : "");
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
 
@@ -73,11 +75,14 @@ static void download_redirect(struct http_request *r, const struct storage_hando
  * job's checksum (sha256 hex), or "" when it has none. */
 static void download_digest(const PGresult *job, char *out, size_t size)
 {
-	const char *hex = db_value(job, 0, JOBS_VIEW_CHECKSUM);
+	struct jobs_view v;
+	const char *hex;
 	unsigned char raw[32];
 	char b64[64];
 	size_t i;
 
+	jobs_view_read(job, 0, &v);
+	hex = v.checksum;
 	out[0] = '\0';
 	if (hex == NULL || strlen(hex) != 64 || hex_decode(hex, raw, sizeof(raw)) != EX_OK) {
 		return;
@@ -216,10 +221,13 @@ static void download_hand_over(struct app *app, struct http_request *r, const PG
 
 void download_serve(struct app *app, struct http_request *r, const PGresult *job)
 {
-	const char *status = PQgetvalue(job, 0, JOBS_VIEW_STATUS);
-	const char *key = db_value(job, 0, JOBS_VIEW_FILE_KEY);
+	struct jobs_view v;
+	const char *status, *key;
 	char detail[160];
 
+	jobs_view_read(job, 0, &v);
+	status = v.status;
+	key = v.file_key;
 	if (strcmp(status, "expired") == 0) {
 		problem_reply(r, 410, "expired", "Gone",
 			      "this export has expired or was deleted, and its file was removed; "

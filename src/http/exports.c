@@ -75,6 +75,7 @@ static void exports_purge(struct app *app, struct http_request *r, const struct 
 			  const char *id, int *done)
 {
 	PGresult *res = NULL;
+	struct jobs_view v;
 	struct buf err;
 	const char *key;
 	enum ex_status st;
@@ -90,7 +91,8 @@ static void exports_purge(struct app *app, struct http_request *r, const struct 
 		reply_db_error(app, r, &err);
 		goto out;
 	}
-	key = db_value(res, 0, JOBS_VIEW_FILE_KEY);
+	jobs_view_read(res, 0, &v);
+	key = v.file_key;
 	if (key != NULL) {
 		st = storage_remove(app->cf, key, &err);
 	}
@@ -118,9 +120,12 @@ out:
 /* The answer to a cancel, by the job's status afterwards. */
 static void exports_cancelled(const struct app *app, struct http_request *r, const PGresult *res)
 {
-	const char *status = PQgetvalue(res, 0, JOBS_VIEW_STATUS);
+	struct jobs_view v;
+	const char *status;
 	char detail[128];
 
+	jobs_view_read(res, 0, &v);
+	status = v.status;
 	if (strcmp(status, "processing") == 0) {
 		reply_job(app, r, res, 202, "");
 	} else if (strcmp(status, "cancelled") == 0 || strcmp(status, "expired") == 0) {
@@ -189,9 +194,10 @@ static int exports_cursor_decode(const char *text, char *ts, size_t tssize, char
 static void exports_cursor_encode(const PGresult *res, int row, char *out, size_t size)
 {
 	char raw[160];
+	struct jobs_view v;
 
-	snprintf(raw, sizeof(raw), "%s|%s", PQgetvalue(res, row, JOBS_VIEW_CURSOR),
-		 PQgetvalue(res, row, JOBS_VIEW_ID));
+	jobs_view_read(res, row, &v);
+	snprintf(raw, sizeof(raw), "%s|%s", v.list_cursor, v.id);
 	if (crypto_b64url_encode(raw, strlen(raw), out, size) != EX_OK) {
 		out[0] = '\0';
 	}

@@ -37,29 +37,17 @@ static int filters_data_error(const char *state)
 static enum ex_status filters_meta_load(PGconn *conn, const char *type, struct filters_meta *m,
 					struct buf *err)
 {
-	const char *params[1] = {type};
 	enum ex_status st;
 
 	memset(m, 0, sizeof(*m));
-	/* The column types come from the catalog, for the relation the
-	 * registry names (to_regclass: NULL, so no types, when it is gone). */
-	st = db_exec(conn,
-		     "SELECT t.created_at_column, to_json(t.filterable_columns),"
-		     " (SELECT coalesce(json_object_agg(a.attname,"
-		     "   format_type(a.atttypid, a.atttypmod)), '{}')"
-		     "  FROM pg_attribute a"
-		     "  WHERE a.attrelid = to_regclass(format('%I.%I', t.schema_name, t.relation))"
-		     "  AND a.attnum > 0 AND NOT a.attisdropped"
-		     "  AND a.attname = ANY (t.filterable_columns))"
-		     " FROM export_types t WHERE t.name = $1",
-		     1, params, &m->res, err);
+	st = registry_filter_meta(conn, type, &m->res, err);
 	if (st) {
 		return st;
 	}
 	if (PQntuples(m->res) == 1) {
-		m->created_at = db_value(m->res, 0, 0);
-		m->filterable = json_tokener_parse(PQgetvalue(m->res, 0, 1));
-		m->types = json_tokener_parse(PQgetvalue(m->res, 0, 2));
+		m->created_at = db_text(m->res, 0, "created_at_column");
+		m->filterable = json_tokener_parse(db_text(m->res, 0, "filterable_columns"));
+		m->types = json_tokener_parse(db_text(m->res, 0, "column_types"));
 	}
 	return EX_OK;
 }

@@ -34,10 +34,9 @@ static enum ex_status metrics_sample(struct buf *out, const char *name, const ch
 	return buf_printf(out, "%s %s\n", name, value);
 }
 
-static enum ex_status metrics_jobs(const PGresult *res, struct buf *out)
+static enum ex_status metrics_jobs(const struct jobs_metrics *m, struct buf *out)
 {
-	struct json_object *by = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_BY_STATUS));
-	struct json_object *n;
+	struct json_object *by = json_tokener_parse(m->by_status), *n;
 	enum ex_status st;
 	size_t i;
 
@@ -59,10 +58,10 @@ out:
 	return st;
 }
 
-static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
+static enum ex_status metrics_histogram(const struct jobs_metrics *m, struct buf *out)
 {
 	static const char name[] = "exportd_export_duration_seconds";
-	struct json_object *counts = json_tokener_parse(PQgetvalue(res, 0, JOBS_METRICS_DURATIONS));
+	struct json_object *counts = json_tokener_parse(m->durations);
 	enum ex_status st;
 	size_t i;
 
@@ -80,9 +79,7 @@ static enum ex_status metrics_histogram(const PGresult *res, struct buf *out)
 		}
 	}
 	st = buf_printf(out, "%s_bucket{le=\"+Inf\"} %s\n%s_sum %s\n%s_count %s\n", name,
-			PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT), name,
-			PQgetvalue(res, 0, JOBS_METRICS_DURATION_SUM), name,
-			PQgetvalue(res, 0, JOBS_METRICS_DURATION_COUNT));
+			m->duration_count, name, m->duration_sum, name, m->duration_count);
 out:
 	json_object_put(counts);
 	return st;
@@ -91,37 +88,36 @@ out:
 /* The exposition text for a jobs_metrics() row (jobs.h), appended to out. */
 static enum ex_status metrics_render(const PGresult *res, struct buf *out)
 {
+	struct jobs_metrics m;
 	enum ex_status st;
 
-	st = metrics_jobs(res, out);
+	jobs_metrics_read(res, &m);
+	st = metrics_jobs(&m, out);
 	if (st) {
 		return st;
 	}
 	st = metrics_sample(out, "exportd_rows_exported_total", "counter",
-			    "Rows written by finished exports.",
-			    PQgetvalue(res, 0, JOBS_METRICS_ROWS));
+			    "Rows written by finished exports.", m.rows);
 	if (st) {
 		return st;
 	}
 	st = metrics_sample(out, "exportd_bytes_exported_total", "counter",
-			    "Bytes of the files of finished exports.",
-			    PQgetvalue(res, 0, JOBS_METRICS_BYTES));
+			    "Bytes of the files of finished exports.", m.bytes);
 	if (st) {
 		return st;
 	}
-	st = metrics_histogram(res, out);
+	st = metrics_histogram(&m, out);
 	if (st) {
 		return st;
 	}
 	st = metrics_sample(out, "exportd_queue_depth", "gauge",
-			    "Pending jobs that are due to run.",
-			    PQgetvalue(res, 0, JOBS_METRICS_QUEUE));
+			    "Pending jobs that are due to run.", m.queue);
 	if (st) {
 		return st;
 	}
 	return metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
 			      "How long the longest-waiting due job has waited to start.",
-			      PQgetvalue(res, 0, JOBS_METRICS_OLDEST_DUE));
+			      m.oldest_due);
 }
 
 void metrics_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id)

@@ -9,91 +9,81 @@
 #include "jobs/jobs.h"
 
 /* Ran to the end: complete, or complete and since expired (row_count set). */
-static int jobjson_finished(const PGresult *res, int row)
+static int jobjson_finished(const struct jobs_view *v)
 {
-	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
-
-	return strcmp(status, "complete") == 0 ||
-	       (strcmp(status, "expired") == 0 && db_value(res, row, JOBS_VIEW_ROW_COUNT) != NULL);
+	return strcmp(v->status, "complete") == 0 ||
+	       (strcmp(v->status, "expired") == 0 && v->row_count != DB_NULL);
 }
 
-static struct json_object *jobjson_str(const PGresult *res, int row, int col)
+static struct json_object *jobjson_str(const char *v)
 {
-	const char *v = db_value(res, row, col);
-
 	return v != NULL ? json_object_new_string(v) : NULL;
 }
 
-static struct json_object *jobjson_int(const PGresult *res, int row, int col)
+/* DB_NULL (unknown) is JSON null. */
+static struct json_object *jobjson_int(long long v)
 {
-	const char *v = db_value(res, row, col);
-
-	return v != NULL ? json_object_new_int64(strtoll(v, NULL, 10)) : NULL;
+	return v != DB_NULL ? json_object_new_int64(v) : NULL;
 }
 
 /* Seconds left, extrapolated from the rate so far; NULL when unknown
  * (not started, nothing done yet, or past the planner's estimate). */
-static struct json_object *jobjson_eta(const PGresult *res, int row)
+static struct json_object *jobjson_eta(const struct jobs_view *v)
 {
-	const char *status = PQgetvalue(res, row, JOBS_VIEW_STATUS);
-	const char *est = db_value(res, row, JOBS_VIEW_ROWS_ESTIMATED);
-	const char *ran = db_value(res, row, JOBS_VIEW_RUNNING_FOR);
-	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE), total;
+	long long done = v->rows_done, total = v->rows_estimated;
 	double eta;
 
-	if (jobjson_finished(res, row)) {
+	if (jobjson_finished(v)) {
 		return json_object_new_int64(0);
 	}
-	if (strcmp(status, "processing") != 0 || est == NULL || ran == NULL || done <= 0) {
+	/* running_for is known exactly when started_at is. */
+	if (strcmp(v->status, "processing") != 0 || total == DB_NULL || v->started_at == NULL ||
+	    done <= 0) {
 		return NULL;
 	}
-	total = strtoll(est, NULL, 10);
 	if (total <= done) {
 		return NULL;
 	}
-	eta = strtod(ran, NULL) * (double)(total - done) / (double)done;
+	eta = v->running_for * (double)(total - done) / (double)done;
 	if (!(eta >= 0) || eta > 1e9) {
 		return NULL;
 	}
 	return json_object_new_int64((long long)eta + (eta > (double)(long long)eta));
 }
 
-static struct json_object *jobjson_progress(const PGresult *res, int row)
+static struct json_object *jobjson_progress(const struct jobs_view *v)
 {
 	struct json_object *p = json_object_new_object();
-	long long done = db_int(res, row, JOBS_VIEW_ROWS_DONE);
-	const char *est = db_value(res, row, JOBS_VIEW_ROWS_ESTIMATED);
+	long long done = v->rows_done, est = v->rows_estimated;
 	struct json_object *percent = NULL;
 	double pct;
 
-	if (jobjson_finished(res, row)) {
+	if (jobjson_finished(v)) {
 		percent = json_object_new_double(100.0);
-	} else if (est != NULL && strtoll(est, NULL, 10) > 0) {
+	} else if (est != DB_NULL && est > 0) {
 		/* The estimate is the planner's: never claim 100 before the end. */
-		pct = 100.0 * (double)done / (double)strtoll(est, NULL, 10);
+		pct = 100.0 * (double)done / (double)est;
 		pct = pct > 99.9 ? 99.9 : pct;
 		percent = json_object_new_double((double)(long long)(pct * 10) / 10);
 	}
 	json_object_object_add(p, "rows_done", json_object_new_int64(done));
-	json_object_object_add(p, "rows_estimated",
-			       jobjson_int(res, row, JOBS_VIEW_ROWS_ESTIMATED));
-	json_object_object_add(p, "bytes_done",
-			       json_object_new_int64(db_int(res, row, JOBS_VIEW_BYTES_DONE)));
+	json_object_object_add(p, "rows_estimated", jobjson_int(est));
+	json_object_object_add(p, "bytes_done", json_object_new_int64(v->bytes_done));
 	json_object_object_add(p, "percent", percent);
-	json_object_object_add(p, "eta_seconds", jobjson_eta(res, row));
+	json_object_object_add(p, "eta_seconds", jobjson_eta(v));
 	return p;
 }
 
-static struct json_object *jobjson_error(const PGresult *res, int row)
+static struct json_object *jobjson_error(const struct jobs_view *v)
 {
 	struct json_object *e;
 
-	if (db_value(res, row, JOBS_VIEW_ERROR_CODE) == NULL) {
+	if (v->error_code == NULL) {
 		return NULL;
 	}
 	e = json_object_new_object();
-	json_object_object_add(e, "code", jobjson_str(res, row, JOBS_VIEW_ERROR_CODE));
-	json_object_object_add(e, "message", jobjson_str(res, row, JOBS_VIEW_ERROR_MESSAGE));
+	json_object_object_add(e, "code", jobjson_str(v->error_code));
+	json_object_object_add(e, "message", jobjson_str(v->error_message));
 	return e;
 }
 
@@ -109,16 +99,14 @@ static struct json_object *jobjson_links(const char *id, const char *base)
 	return l;
 }
 
-static struct json_object *jobjson_notification(const PGresult *res, int row)
+static struct json_object *jobjson_json(const char *text)
 {
-	const char *v = db_value(res, row, JOBS_VIEW_NOTIFICATION);
-
-	return v != NULL ? json_tokener_parse(v) : NULL;
+	return text != NULL ? json_tokener_parse(text) : NULL;
 }
 
 /* The job's filters in the request's shape (jobs/filterspec.h), so they
  * can be sent again as they are; {} when the stored form is not one. */
-static struct json_object *jobjson_filters(const PGresult *res, int row)
+static struct json_object *jobjson_filters(const char *text)
 {
 	struct json_object *out = NULL;
 	struct filterspec fs;
@@ -127,7 +115,7 @@ static struct json_object *jobjson_filters(const PGresult *res, int row)
 
 	filterspec_init(&fs);
 	buf_init(&err, 256);
-	st = filterspec_parse(db_value(res, row, JOBS_VIEW_FILTERS), &fs, &err);
+	st = filterspec_parse(text, &fs, &err);
 	if (st) {
 		goto out;
 	}
@@ -138,28 +126,21 @@ out:
 	return out != NULL ? out : json_object_new_object();
 }
 
-static struct json_object *jobjson_bool(const PGresult *res, int row, int col)
-{
-	return json_object_new_boolean(PQgetvalue(res, row, col)[0] == 't');
-}
-
-static struct json_object *jobjson_csv(const PGresult *res, int row)
+static struct json_object *jobjson_csv(const struct jobs_view *v)
 {
 	struct json_object *c;
 
-	if (strcmp(PQgetvalue(res, row, JOBS_VIEW_FORMAT), "csv") != 0) {
+	if (strcmp(v->format, "csv") != 0) {
 		return NULL;
 	}
 	c = json_object_new_object();
-	json_object_object_add(c, "bom", jobjson_bool(res, row, JOBS_VIEW_CSV_BOM));
-	json_object_object_add(c, "formula_guard",
-			       jobjson_bool(res, row, JOBS_VIEW_CSV_FORMULA_GUARD));
+	json_object_object_add(c, "bom", json_object_new_boolean(v->csv_bom));
+	json_object_object_add(c, "formula_guard", json_object_new_boolean(v->csv_formula_guard));
 	return c;
 }
 
-static struct json_object *jobjson_checksum(const PGresult *res, int row)
+static struct json_object *jobjson_checksum(const char *v)
 {
-	const char *v = db_value(res, row, JOBS_VIEW_CHECKSUM);
 	struct json_object *c;
 
 	if (v == NULL || strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64) {
@@ -170,45 +151,48 @@ static struct json_object *jobjson_checksum(const PGresult *res, int row)
 	return c;
 }
 
-struct json_object *jobjson_from_row(const PGresult *res, int row, const char *base)
+/* The object for a read row. */
+static struct json_object *jobjson_view(const struct jobs_view *v, const char *base)
 {
-	static const struct {
-		const char *name;
-		int col;
+	const struct {
+		const char *name, *value;
 	} timestamps[] = {
-		{"created_at", JOBS_VIEW_CREATED_AT},	  {"started_at", JOBS_VIEW_STARTED_AT},
-		{"completed_at", JOBS_VIEW_COMPLETED_AT}, {"expires_at", JOBS_VIEW_EXPIRES_AT},
-		{"purged_at", JOBS_VIEW_PURGED_AT},
+		{"created_at", v->created_at},	   {"started_at", v->started_at},
+		{"completed_at", v->completed_at}, {"expires_at", v->expires_at},
+		{"purged_at", v->purged_at},
 	};
 	struct json_object *j = json_object_new_object();
-	const char *cols = db_value(res, row, JOBS_VIEW_COLUMNS);
 	size_t i;
 
-	json_object_object_add(j, "id", jobjson_str(res, row, JOBS_VIEW_ID));
-	json_object_object_add(j, "type", jobjson_str(res, row, JOBS_VIEW_TYPE));
-	json_object_object_add(j, "format", jobjson_str(res, row, JOBS_VIEW_FORMAT));
-	json_object_object_add(j, "compression", jobjson_str(res, row, JOBS_VIEW_COMPRESSION));
-	json_object_object_add(j, "columns", cols != NULL ? json_tokener_parse(cols) : NULL);
-	json_object_object_add(j, "filters", jobjson_filters(res, row));
-	json_object_object_add(j, "include_deleted",
-			       jobjson_bool(res, row, JOBS_VIEW_INCLUDE_DELETED));
-	json_object_object_add(j, "csv", jobjson_csv(res, row));
-	json_object_object_add(j, "as_of", jobjson_str(res, row, JOBS_VIEW_AS_OF));
-	json_object_object_add(j, "status", jobjson_str(res, row, JOBS_VIEW_STATUS));
-	json_object_object_add(j, "progress", jobjson_progress(res, row));
-	json_object_object_add(j, "row_count", jobjson_int(res, row, JOBS_VIEW_ROW_COUNT));
-	json_object_object_add(j, "file_size", jobjson_int(res, row, JOBS_VIEW_FILE_SIZE));
-	json_object_object_add(j, "checksum", jobjson_checksum(res, row));
-	json_object_object_add(j, "error", jobjson_error(res, row));
-	json_object_object_add(j, "attempts", jobjson_int(res, row, JOBS_VIEW_ATTEMPTS));
-	json_object_object_add(j, "notification", jobjson_notification(res, row));
-	json_object_object_add(j, "cancel_requested",
-			       json_object_new_boolean(
-				       PQgetvalue(res, row, JOBS_VIEW_CANCEL_REQUESTED)[0] == 't'));
+	json_object_object_add(j, "id", jobjson_str(v->id));
+	json_object_object_add(j, "type", jobjson_str(v->type));
+	json_object_object_add(j, "format", jobjson_str(v->format));
+	json_object_object_add(j, "compression", jobjson_str(v->compression));
+	json_object_object_add(j, "columns", jobjson_json(v->columns_json));
+	json_object_object_add(j, "filters", jobjson_filters(v->filters_json));
+	json_object_object_add(j, "include_deleted", json_object_new_boolean(v->include_deleted));
+	json_object_object_add(j, "csv", jobjson_csv(v));
+	json_object_object_add(j, "as_of", jobjson_str(v->as_of));
+	json_object_object_add(j, "status", jobjson_str(v->status));
+	json_object_object_add(j, "progress", jobjson_progress(v));
+	json_object_object_add(j, "row_count", jobjson_int(v->row_count));
+	json_object_object_add(j, "file_size", jobjson_int(v->file_size));
+	json_object_object_add(j, "checksum", jobjson_checksum(v->checksum));
+	json_object_object_add(j, "error", jobjson_error(v));
+	json_object_object_add(j, "attempts", jobjson_int(v->attempts));
+	json_object_object_add(j, "notification", jobjson_json(v->notification_json));
+	json_object_object_add(j, "cancel_requested", json_object_new_boolean(v->cancel_requested));
 	for (i = 0; i < sizeof(timestamps) / sizeof(timestamps[0]); i++) {
-		json_object_object_add(j, timestamps[i].name,
-				       jobjson_str(res, row, timestamps[i].col));
+		json_object_object_add(j, timestamps[i].name, jobjson_str(timestamps[i].value));
 	}
-	json_object_object_add(j, "links", jobjson_links(PQgetvalue(res, row, JOBS_VIEW_ID), base));
+	json_object_object_add(j, "links", jobjson_links(v->id, base));
 	return j;
+}
+
+struct json_object *jobjson_from_row(const PGresult *res, int row, const char *base)
+{
+	struct jobs_view v;
+
+	jobs_view_read(res, row, &v);
+	return jobjson_view(&v, base);
 }

@@ -1,49 +1,124 @@
+/* jobs.c - owns export_jobs: runs its statements (sql/statements/jobs.sql)
+ * and reads their rows by column name. */
 #include "jobs/jobs.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db.h"
+#include "jobs/jobs_sql.h"
 
-/* Advisory lock a worker holds on its job for the job's duration, in the
- * two-int4 form (classid = JOBS_LOCK_NS, objid = hash of id and fencing
- * token) so pg_locks can tell whether the current holder is still
- * connected.  Keyed on the token: a worker that took the job over from a
- * hung holder (lease expired, old lock still held) gets its own lock at
- * once, and the old holder letting go of its lock frees nothing that
- * matters.  A hash collision only makes a dead holder's job wait for its
- * lease to run out. */
-#define JOBS_LOCK_NS		 "1163416644" /* 'EXPD' */
-#define JOBS_LOCK_KEY(id, token) "hashtext(" id "::text || ':' || " token "::text)"
-#define JOBS_LOCK(id, token)	 "pg_try_advisory_lock(" JOBS_LOCK_NS ", " JOBS_LOCK_KEY(id, token) ")"
+#define JOBS_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-#define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* Column name -> member of struct jobs_view: the one place a job view row
+ * is read. */
+#define JOBS_VIEW(name, kind, member)                                                              \
+	{                                                                                          \
+		name, kind, offsetof(struct jobs_view, member)                                     \
+	}
+static const struct db_field jobs_view_fields[] = {
+	JOBS_VIEW("id", DB_TEXT, id),
+	JOBS_VIEW("type", DB_TEXT, type),
+	JOBS_VIEW("format", DB_TEXT, format),
+	JOBS_VIEW("compression", DB_TEXT, compression),
+	JOBS_VIEW("status", DB_TEXT, status),
+	JOBS_VIEW("columns", DB_TEXT, columns_json),
+	JOBS_VIEW("filters", DB_TEXT, filters_json),
+	JOBS_VIEW("notification", DB_TEXT, notification_json),
+	JOBS_VIEW("error_code", DB_TEXT, error_code),
+	JOBS_VIEW("error_message", DB_TEXT, error_message),
+	JOBS_VIEW("created_at", DB_TEXT, created_at),
+	JOBS_VIEW("started_at", DB_TEXT, started_at),
+	JOBS_VIEW("completed_at", DB_TEXT, completed_at),
+	JOBS_VIEW("expires_at", DB_TEXT, expires_at),
+	JOBS_VIEW("purged_at", DB_TEXT, purged_at),
+	JOBS_VIEW("as_of", DB_TEXT, as_of),
+	JOBS_VIEW("file_key", DB_TEXT, file_key),
+	JOBS_VIEW("checksum", DB_TEXT, checksum),
+	JOBS_VIEW("list_cursor", DB_TEXT, list_cursor),
+	JOBS_VIEW("created_date", DB_TEXT, created_date),
+	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
+	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
+	JOBS_VIEW("attempts", DB_LLONG, attempts),
+	JOBS_VIEW("rows_estimated", DB_LLONG_OR, rows_estimated),
+	JOBS_VIEW("row_count", DB_LLONG_OR, row_count),
+	JOBS_VIEW("file_size", DB_LLONG_OR, file_size),
+	JOBS_VIEW("running_for", DB_DOUBLE, running_for),
+	JOBS_VIEW("cancel_requested", DB_BOOL, cancel_requested),
+	JOBS_VIEW("include_deleted", DB_BOOL, include_deleted),
+	JOBS_VIEW("csv_bom", DB_BOOL, csv_bom),
+	JOBS_VIEW("csv_formula_guard", DB_BOOL, csv_formula_guard),
+};
 
-/* The job view, in enum jobs_view_col order. */
-/* clang-format off */
-#define JOBS_VIEW \
-	"id, type, format, to_json(columns), status, rows_done, rows_estimated, bytes_done," \
-	" row_count, file_size, error_code, error_message, " TS("created_at") ", " \
-	TS("started_at") ", " TS("completed_at") ", " TS("expires_at") ", attempts," \
-	" cancel_requested_at IS NOT NULL, file_key, compression, created_at::text," \
-	" to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDD')," \
-	" (SELECT json_build_object('status', n.status, 'attempts', n.attempts," \
-	"  'sent_at', " TS("n.sent_at") ", 'last_error', n.last_error)" \
-	"  FROM export_notifications n WHERE n.job_id = export_jobs.id" \
-	"  ORDER BY n.id DESC LIMIT 1)," \
-	" filters::text, include_deleted, csv_bom, csv_formula_guard, " TS("as_of") ", checksum," \
-	" extract(epoch FROM now() - started_at)::float8, " TS("purged_at")
-/* clang-format on */
+#define JOBS_ACTIVE(name, kind, member)                                                            \
+	{                                                                                          \
+		name, kind, offsetof(struct jobs_active, member)                                   \
+	}
+static const struct db_field jobs_active_fields[] = {
+	JOBS_ACTIVE("active_count", DB_LLONG, count),
+	JOBS_ACTIVE("active_ids", DB_TEXT, ids_json),
+	JOBS_ACTIVE("retry_after", DB_LLONG, retry_after),
+};
 
-/* Per-workspace lock serialising job creation (count + insert), in the
- * two-int4 advisory lock space next to the job locks: 'EXPW'. */
-#define JOBS_WS_LOCK_NS "1163415639"
-/* How long an Idempotency-Key is remembered. */
-#define JOBS_KEY_WINDOW "interval '24 hours'"
-/* Ids listed in a 429, at most. */
-#define JOBS_ACTIVE_LIST "100"
+#define JOBS_METRICS(name, member)                                                                 \
+	{                                                                                          \
+		name, DB_TEXT, offsetof(struct jobs_metrics, member)                               \
+	}
+static const struct db_field jobs_metrics_fields[] = {
+	JOBS_METRICS("by_status", by_status),
+	JOBS_METRICS("rows_total", rows),
+	JOBS_METRICS("bytes_total", bytes),
+	JOBS_METRICS("durations", durations),
+	JOBS_METRICS("duration_sum", duration_sum),
+	JOBS_METRICS("duration_count", duration_count),
+	JOBS_METRICS("queue", queue),
+	JOBS_METRICS("oldest_due", oldest_due),
+};
+
+#define JOBS_FACTS(name, kind, member)                                                             \
+	{                                                                                          \
+		name, kind, offsetof(struct jobs_facts, member)                                    \
+	}
+static const struct db_field jobs_facts_fields[] = {
+	JOBS_FACTS("type", DB_TEXT, type),
+	JOBS_FACTS("format", DB_TEXT, format),
+	JOBS_FACTS("row_count", DB_LLONG_OR, row_count),
+	JOBS_FACTS("file_size", DB_LLONG_OR, file_size),
+	JOBS_FACTS("checksum", DB_TEXT, checksum),
+	JOBS_FACTS("error_message", DB_TEXT, error_message),
+};
+
+/* The claim's RETURNING list; the id goes to a fixed array, read apart. */
+#define JOBS_CLAIM(name, kind, member)                                                             \
+	{                                                                                          \
+		name, kind, offsetof(struct jobs_claim, member)                                    \
+	}
+static const struct db_field jobs_claim_fields[] = {
+	JOBS_CLAIM("workspace", DB_DUP, workspace),
+	JOBS_CLAIM("type", DB_DUP, type),
+	JOBS_CLAIM("format", DB_DUP, format),
+	JOBS_CLAIM("columns", DB_DUP, columns_json),
+	JOBS_CLAIM("lease_token", DB_LLONG, lease_token),
+	JOBS_CLAIM("attempts", DB_INT, attempts),
+	JOBS_CLAIM("ckpt_last_key", DB_DUP, ckpt_last_key),
+	JOBS_CLAIM("ckpt_rows", DB_LLONG, ckpt_rows),
+	JOBS_CLAIM("ckpt_bytes", DB_LLONG, ckpt_bytes),
+	JOBS_CLAIM("ckpt_part", DB_INT, ckpt_part),
+	JOBS_CLAIM("ckpt_sha256", DB_DUP, ckpt_sha256),
+	JOBS_CLAIM("ckpt_storage", DB_DUP, ckpt_storage),
+	JOBS_CLAIM("gzip", DB_BOOL, gzip),
+	JOBS_CLAIM("filters", DB_DUP, filters_json),
+	JOBS_CLAIM("include_deleted", DB_BOOL, include_deleted),
+	JOBS_CLAIM("csv_bom", DB_BOOL, csv_bom),
+	JOBS_CLAIM("csv_formula_guard", DB_BOOL, csv_formula_guard),
+	JOBS_CLAIM("as_of", DB_DUP, as_of),
+	JOBS_CLAIM("as_of_key", DB_DUP, as_of_key),
+	JOBS_CLAIM("as_of_key_set", DB_BOOL, as_of_key_set),
+	JOBS_CLAIM("locked", DB_BOOL, locked),
+};
 
 int jobs_valid_id(const char *s)
 {
@@ -64,18 +139,80 @@ int jobs_valid_id(const char *s)
 	return 1;
 }
 
-/* Run a statement that must yield exactly one row; EX_ENOTFOUND otherwise. */
+static int jobs_true(const char *v)
+{
+	return v != NULL && v[0] == 't';
+}
+
+/* Fill out from a row of text and numbers only: nothing is allocated, so
+ * nothing can fail (a missing column reads as NULL). */
+static void jobs_read(const PGresult *res, int row, const struct db_field *fields, size_t n,
+		      void *out, size_t size)
+{
+	memset(out, 0, size);
+	if (db_fields_read(res, row, fields, n, out)) {
+		memset(out, 0, size);
+	}
+}
+
+void jobs_view_read(const PGresult *res, int row, struct jobs_view *v)
+{
+	jobs_read(res, row, jobs_view_fields, JOBS_COUNT(jobs_view_fields), v, sizeof(*v));
+}
+
+void jobs_active_read(const PGresult *res, struct jobs_active *a)
+{
+	jobs_read(res, 0, jobs_active_fields, JOBS_COUNT(jobs_active_fields), a, sizeof(*a));
+}
+
+void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m)
+{
+	jobs_read(res, 0, jobs_metrics_fields, JOBS_COUNT(jobs_metrics_fields), m, sizeof(*m));
+}
+
+/* Run a statement and check its result has the columns fields name. */
+static enum ex_status jobs_exec(PGconn *conn, const char *sql, int n, const char *const *params,
+				const struct db_field *fields, size_t nfields, PGresult **res,
+				struct buf *err)
+{
+	enum ex_status st;
+
+	st = db_exec(conn, sql, n, params, res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(*res, fields, nfields, err);
+	if (st) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return st;
+}
+
+/* A statement returning job view rows. */
+static enum ex_status jobs_view_exec(PGconn *conn, const char *sql, int n,
+				     const char *const *params, PGresult **res, struct buf *err)
+{
+	return jobs_exec(conn, sql, n, params, jobs_view_fields, JOBS_COUNT(jobs_view_fields), res,
+			 err);
+}
+
+/* One job view row; EX_ENOTFOUND when there is none. */
 static enum ex_status jobs_one(PGconn *conn, const char *sql, int n, const char *const *params,
 			       PGresult **res, struct buf *err)
 {
-	enum ex_status st = db_exec(conn, sql, n, params, res, err);
+	enum ex_status st;
 
-	if (st == EX_OK && PQntuples(*res) != 1) {
+	st = jobs_view_exec(conn, sql, n, params, res, err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(*res) != 1) {
 		PQclear(*res);
 		*res = NULL;
-		st = EX_ENOTFOUND;
+		return EX_ENOTFOUND;
 	}
-	return st;
+	return EX_OK;
 }
 
 /* The job an Idempotency-Key created in the last 24 hours, if any:
@@ -88,19 +225,17 @@ static enum ex_status jobs_key_lookup(PGconn *conn, const struct jobs_new *j,
 	enum ex_status st;
 
 	*found = 0;
-	st = db_exec(conn,
-		     "SELECT " JOBS_VIEW ", idempotency_hash IS NOT DISTINCT FROM $3"
-		     " FROM export_jobs WHERE workspace = $1 AND idempotency_key = $2"
-		     " AND created_at > now() - " JOBS_KEY_WINDOW,
-		     3, params, res, err);
-	if (st != EX_OK || PQntuples(*res) == 0) {
-		PQclear(*res);
-		*res = NULL;
+	st = jobs_view_exec(conn, jobs_key_lookup_sql, 3, params, res, err);
+	if (st) {
 		return st;
 	}
+	if (PQntuples(*res) == 0) {
+		PQclear(*res);
+		*res = NULL;
+		return EX_OK;
+	}
 	*found = 1;
-	*outcome =
-		PQgetvalue(*res, 0, JOBS_VIEW_NCOLS)[0] == 't' ? JOBS_REPLAYED : JOBS_KEY_MISMATCH;
+	*outcome = jobs_true(db_text(*res, 0, "same_body")) ? JOBS_REPLAYED : JOBS_KEY_MISMATCH;
 	return EX_OK;
 }
 
@@ -109,99 +244,30 @@ static enum ex_status jobs_active(PGconn *conn, const struct jobs_new *j, PGresu
 				  struct buf *err)
 {
 	const char *params[1] = {j->workspace};
+	struct jobs_active a;
 	enum ex_status st;
 
-	/* Retry-After: the soonest end among the workspace's running jobs,
-	 * extrapolated from their progress; 5 s when nothing is known. */
-	st = db_exec(
-		conn,
-		"SELECT count(*),"
-		" (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM"
-		"  (SELECT id, created_at FROM export_jobs WHERE workspace = $1"
-		"   AND status IN ('pending', 'processing')"
-		"   ORDER BY created_at, id LIMIT " JOBS_ACTIVE_LIST ") a),"
-		" coalesce((SELECT least(3600, greatest(1, ceil(min("
-		"   extract(epoch FROM now() - started_at)::float8"
-		"   * (rows_estimated - rows_done) / rows_done))))::int"
-		"  FROM export_jobs WHERE workspace = $1 AND status = 'processing'"
-		"  AND rows_done > 0 AND rows_estimated > rows_done), 5)"
-		" FROM export_jobs WHERE workspace = $1 AND status IN ('pending', 'processing')",
-		1, params, res, err);
-	*full = st == EX_OK && db_int(*res, 0, JOBS_ACTIVE_COUNT) >= j->max_active;
-	if (st == EX_OK && !*full) {
+	*full = 0;
+	st = jobs_exec(conn, jobs_active_sql, 1, params, jobs_active_fields,
+		       JOBS_COUNT(jobs_active_fields), res, err);
+	if (st) {
+		return st;
+	}
+	jobs_active_read(*res, &a);
+	*full = a.count >= j->max_active;
+	if (!*full) {
 		PQclear(*res);
 		*res = NULL;
 	}
-	return st;
+	return EX_OK;
 }
 
-/* The INSERT, with the as-of key read from the type's source in the same
- * statement.  Identifiers come from the registry and are quoted. */
-static enum ex_status jobs_insert_sql(PGconn *conn, const struct jobs_new *j, struct buf *sql)
+/* The INSERT; as_of_key_set false: the worker fixes the key at the first
+ * run.  state: the SQLSTATE of a failure (23505: the key's race lost). */
+static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
+				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	struct buf key, rel;
-	enum ex_status st;
-
-	buf_init(&key, 1024);
-	buf_init(&rel, 2048);
-	st = db_quote_ident(conn, j->key_column, &key);
-	if (st == EX_OK) {
-		st = db_quote_ident(conn, j->schema_name, &rel);
-	}
-	if (st == EX_OK) {
-		st = buf_putc(&rel, '.');
-	}
-	if (st == EX_OK) {
-		st = db_quote_ident(conn, j->relation, &rel);
-	}
-	if (st == EX_OK) {
-		st = buf_printf(
-			sql,
-			"INSERT INTO export_jobs (id, workspace, requester_email, type, format,"
-			" columns, compression, filters, include_deleted, csv_bom,"
-			" csv_formula_guard, idempotency_key, idempotency_hash, as_of_key,"
-			" as_of_key_set) VALUES ($1, $2, $3, $4, $5,"
-			" CASE WHEN $6::jsonb IS NULL THEN NULL"
-			" ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,"
-			" $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13,"
-			" (SELECT _src.%s::text FROM %s AS _src WHERE _src.",
-			buf_str(&key), buf_str(&rel));
-	}
-	/* Qualified: ORDER BY a bare "id" would sort the output column, the
-	 * key as text ('999' > '2000'). */
-	if (st == EX_OK) {
-		st = db_quote_ident(conn, j->workspace_column, sql);
-	}
-	if (st == EX_OK) {
-		/* $14 is untyped: it takes the workspace column's type. */
-		st = buf_printf(
-			sql,
-			" = $14 AND _src.%s IS NOT NULL ORDER BY _src.%s DESC LIMIT 1), true)"
-			" RETURNING " JOBS_VIEW,
-			buf_str(&key), buf_str(&key));
-	}
-	buf_free(&key);
-	buf_free(&rel);
-	return st;
-}
-
-/* The INSERT without the as-of key (as_of_key_set false): for a source
- * that cannot be read now.  The worker fixes the key at the first run, or
- * fails the job with a message saying what is wrong with the source. */
-#define JOBS_INSERT_UNBOUND                                                                        \
-	"INSERT INTO export_jobs (id, workspace, requester_email, type, format,"                   \
-	" columns, compression, filters, include_deleted, csv_bom,"                                \
-	" csv_formula_guard, idempotency_key, idempotency_hash) VALUES ($1, $2, $3, $4, $5,"       \
-	" CASE WHEN $6::jsonb IS NULL THEN NULL"                                                   \
-	" ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,"                            \
-	" $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13)"                       \
-	" RETURNING " JOBS_VIEW
-
-/* sql NULL: JOBS_INSERT_UNBOUND. */
-static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *sql,
-				  PGresult **res, char state[6], struct buf *err)
-{
-	const char *params[14] = {j->id,
+	const char *params[15] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -214,41 +280,64 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->csv_formula_guard ? "t" : "f",
 				  j->idempotency_key,
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
-				  j->workspace};
-	enum ex_status st = db_exec_state(conn, sql != NULL ? sql : JOBS_INSERT_UNBOUND,
-					  sql != NULL ? 14 : 13, params, res, state, err);
+				  as_of_key,
+				  as_of_key_set ? "t" : "f"};
+	enum ex_status st;
 
-	if (st == EX_OK && PQntuples(*res) != 1) {
-		PQclear(*res);
-		*res = NULL;
+	st = db_exec_state(conn, jobs_insert_sql, 15, params, res, state, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(*res, jobs_view_fields, JOBS_COUNT(jobs_view_fields), err);
+	if (st) {
+		goto fail;
+	}
+	if (PQntuples(*res) != 1) {
 		buf_msg(err, "the insert returned no row");
 		st = EX_EDB;
+		goto fail;
 	}
+	return EX_OK;
+fail:
+	PQclear(*res);
+	*res = NULL;
 	return st;
 }
 
-/* Insert with the as-of key; when the source cannot be read (class 42:
- * relation or column gone, no privilege; 3F: schema gone), without it,
- * so that the job still exists and fails with a readable error. */
-static enum ex_status jobs_insert_bounded(PGconn *conn, const struct jobs_new *j, const char *sql,
-					  PGresult **res, char state[6], struct buf *err)
+/* Insert with the as-of key read from the type's source now; when the
+ * source cannot be read (EX_EPERM: relation or column gone, no privilege,
+ * schema gone), without it, so that the job still exists and fails with a
+ * readable error at its first run. */
+static enum ex_status jobs_insert_bounded(PGconn *conn, const struct jobs_new *j, PGresult **res,
+					  char state[6], struct buf *err)
 {
-	enum ex_status st = db_exec(conn, "SAVEPOINT jobs_insert", 0, NULL, NULL, err);
+	char *key = NULL;
+	enum ex_status st;
 
-	if (st == EX_OK) {
-		st = jobs_insert(conn, j, sql, res, state, err);
+	st = db_exec(conn, jobs_savepoint_sql, 0, NULL, NULL, err);
+	if (st) {
+		return st;
 	}
-	if (st != EX_OK && (strncmp(state, "42", 2) == 0 || strncmp(state, "3F", 2) == 0)) {
-		st = db_exec(conn, "ROLLBACK TO SAVEPOINT jobs_insert", 0, NULL, NULL, err);
-		if (st == EX_OK) {
-			st = jobs_insert(conn, j, NULL, res, state, err);
+	st = registry_as_of_key(conn, j->source, j->workspace, &key, err);
+	if (st == EX_EPERM) {
+		st = db_exec(conn, jobs_savepoint_undo_sql, 0, NULL, NULL, err);
+		if (st) {
+			goto out;
 		}
+		st = jobs_insert(conn, j, NULL, 0, res, state, err);
+		goto out;
 	}
+	if (st) {
+		goto out;
+	}
+	st = jobs_insert(conn, j, key, 1, res, state, err);
+out:
+	free(key);
 	return st;
 }
 
 /* Inside the transaction: lock, key, limit, insert. */
-static enum ex_status jobs_create_tx(PGconn *conn, const struct jobs_new *j, const char *sql,
+static enum ex_status jobs_create_tx(PGconn *conn, const struct jobs_new *j,
 				     enum jobs_outcome *outcome, PGresult **res, char state[6],
 				     struct buf *err)
 {
@@ -256,69 +345,73 @@ static enum ex_status jobs_create_tx(PGconn *conn, const struct jobs_new *j, con
 	enum ex_status st;
 	int done = 0;
 
-	st = db_exec(conn, "SELECT pg_advisory_xact_lock(" JOBS_WS_LOCK_NS ", hashtext($1))", 1,
-		     params, NULL, err);
-	if (st == EX_OK && j->idempotency_key != NULL) {
+	st = db_exec(conn, jobs_ws_lock_sql, 1, params, NULL, err);
+	if (st) {
+		return st;
+	}
+	if (j->idempotency_key != NULL) {
 		st = jobs_key_lookup(conn, j, outcome, res, &done, err);
-		if (st == EX_OK && !done) {
-			/* Older than the window: forgotten, the key is free again. */
-			st = db_exec(conn,
-				     "UPDATE export_jobs SET idempotency_key = NULL"
-				     " WHERE workspace = $1 AND idempotency_key = $2",
-				     2, params, NULL, err);
+		if (st || done) {
+			return st;
+		}
+		st = db_exec(conn, jobs_key_forget_sql, 2, params, NULL, err);
+		if (st) {
+			return st;
 		}
 	}
-	if (st == EX_OK && !done) {
-		st = jobs_active(conn, j, res, &done, err);
-		*outcome = JOBS_AT_LIMIT;
+	*outcome = JOBS_AT_LIMIT;
+	st = jobs_active(conn, j, res, &done, err);
+	if (st || done) {
+		return st;
 	}
-	if (st == EX_OK && !done) {
-		*outcome = JOBS_CREATED;
-		st = jobs_insert_bounded(conn, j, sql, res, state, err);
+	*outcome = JOBS_CREATED;
+	return jobs_insert_bounded(conn, j, res, state, err);
+}
+
+/* unique_violation on the key: a request with the same key (or a
+ * plain-SQL insert) got there first; its job is the answer. */
+static enum ex_status jobs_key_race(PGconn *conn, const struct jobs_new *j,
+				    enum jobs_outcome *outcome, PGresult **res, struct buf *err)
+{
+	enum ex_status st;
+	int found = 0;
+
+	st = jobs_key_lookup(conn, j, outcome, res, &found, err);
+	if (st) {
+		return st;
 	}
-	return st;
+	if (!found) {
+		buf_msg(err, "idempotency key taken but its job is not visible");
+		return EX_EDB;
+	}
+	return EX_OK;
 }
 
 enum ex_status jobs_create(PGconn *conn, const struct jobs_new *j, enum jobs_outcome *outcome,
 			   PGresult **res, struct buf *err)
 {
-	struct buf sql;
 	char state[6] = "";
 	enum ex_status st;
-	int found = 0;
 
 	*res = NULL;
-	buf_init(&sql, 16384);
-	st = jobs_insert_sql(conn, j, &sql);
-	if (st != EX_OK) {
-		buf_msg(err, "cannot build the insert: %s", status_strerror(st));
+	st = db_begin(conn, err);
+	if (st) {
+		return st;
+	}
+	st = jobs_create_tx(conn, j, outcome, res, state, err);
+	if (st) {
+		db_rollback(conn);
 		goto out;
 	}
-	st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
-	if (st != EX_OK) {
-		goto out;
-	}
-	st = jobs_create_tx(conn, j, buf_str(&sql), outcome, res, state, err);
-	if (st == EX_OK) {
-		st = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-	} else {
-		db_exec_quiet(conn, "ROLLBACK");
-	}
-	if (st != EX_OK) {
+	st = db_commit(conn, err);
+out:
+	if (st) {
 		PQclear(*res);
 		*res = NULL;
 	}
-	/* unique_violation: a request with the same key (or a plain-SQL
-	 * insert) got there first; its job is the answer. */
-	if (st != EX_OK && strcmp(state, "23505") == 0 && j->idempotency_key != NULL) {
-		st = jobs_key_lookup(conn, j, outcome, res, &found, err);
-		if (st == EX_OK && !found) {
-			buf_msg(err, "idempotency key taken but its job is not visible");
-			st = EX_EDB;
-		}
+	if (st && strcmp(state, "23505") == 0 && j->idempotency_key != NULL) {
+		st = jobs_key_race(conn, j, outcome, res, err);
 	}
-out:
-	buf_free(&sql);
 	return st;
 }
 
@@ -327,17 +420,14 @@ enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGr
 {
 	const char *params[2] = {workspace, id};
 
-	return jobs_one(conn,
-			"SELECT " JOBS_VIEW " FROM export_jobs WHERE workspace = $1 AND id = $2", 2,
-			params, res, err);
+	return jobs_one(conn, jobs_get_sql, 2, params, res, err);
 }
 
 enum ex_status jobs_get_by_link(PGconn *conn, const char *id, PGresult **res, struct buf *err)
 {
 	const char *params[1] = {id};
 
-	return jobs_one(conn, "SELECT " JOBS_VIEW " FROM export_jobs WHERE id = $1", 1, params, res,
-			err);
+	return jobs_one(conn, jobs_get_by_link_sql, 1, params, res, err);
 }
 
 enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor_ts,
@@ -347,11 +437,7 @@ enum ex_status jobs_list(PGconn *conn, const char *workspace, const char *cursor
 	const char *params[4] = {workspace, lim, cursor_ts, cursor_id};
 
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	return db_exec(conn,
-		       "SELECT " JOBS_VIEW " FROM export_jobs WHERE workspace = $1"
-		       " AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))"
-		       " ORDER BY created_at DESC, id DESC LIMIT $2",
-		       4, params, res, err);
+	return jobs_view_exec(conn, jobs_list_sql, 4, params, res, err);
 }
 
 enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, PGresult **res,
@@ -360,22 +446,10 @@ enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, 
 	const char *params[2] = {workspace, id};
 	enum ex_status st;
 
-	/* A pending job is cancelled outright; a processing one gets a request
-	 * its worker sees between two chunks (NOTIFY export_cancel) or at its
-	 * next heartbeat at the latest.
-	 * Jobs in any other state are shown unchanged. */
-	st = jobs_one(
-		conn,
-		"UPDATE export_jobs SET"
-		" status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
-		" completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,"
-		" cancel_requested_at = CASE WHEN status = 'processing'"
-		"  THEN coalesce(cancel_requested_at, now()) ELSE cancel_requested_at END"
-		" WHERE workspace = $1 AND id = $2 AND status IN ('pending', 'processing')"
-		" RETURNING " JOBS_VIEW ", pg_notify('export_cancel', id::text)",
-		2, params, res, err);
+	st = jobs_one(conn, jobs_cancel_sql, 2, params, res, err);
 	if (st == EX_ENOTFOUND) {
-		st = jobs_get(conn, workspace, id, res, err);
+		/* Not pending or processing: shown unchanged. */
+		return jobs_get(conn, workspace, id, res, err);
 	}
 	return st;
 }
@@ -384,20 +458,15 @@ enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char 
 				struct buf *err)
 {
 	const char *params[2] = {workspace, id};
-	enum ex_status st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
+	enum ex_status st;
 
-	if (st != EX_OK) {
+	st = db_begin(conn, err);
+	if (st) {
 		return st;
 	}
-	/* The row stays locked until the file is gone: the retention cleanup
-	 * and a second DELETE wait, then find it expired. */
-	st = jobs_one(conn,
-		      "UPDATE export_jobs SET status = 'expired', purged_at = now()"
-		      " WHERE workspace = $1 AND id = $2 AND status = 'complete'"
-		      " RETURNING " JOBS_VIEW,
-		      2, params, res, err);
-	if (st != EX_OK) {
-		db_exec_quiet(conn, "ROLLBACK");
+	st = jobs_one(conn, jobs_purge_sql, 2, params, res, err);
+	if (st) {
+		db_rollback(conn);
 	}
 	return st;
 }
@@ -406,110 +475,124 @@ enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res, s
 {
 	const char *params[1] = {buckets};
 
-	/* Finished = complete or expired (complete once, file gone since), so
-	 * the totals never go down when retention removes a file. */
-	return db_exec(
-		conn,
-		"WITH fin AS MATERIALIZED (SELECT row_count, file_size,"
-		"  extract(epoch FROM completed_at - started_at)::float8 AS d"
-		"  FROM export_jobs WHERE status IN ('complete', 'expired'))"
-		" SELECT (SELECT coalesce(json_object_agg(status, n), '{}') FROM"
-		"  (SELECT status, count(*) AS n FROM export_jobs GROUP BY status) s),"
-		" (SELECT coalesce(sum(row_count), 0) FROM fin),"
-		" (SELECT coalesce(sum(file_size), 0) FROM fin),"
-		" (SELECT json_agg((SELECT count(*) FROM fin WHERE d <= b) ORDER BY b)"
-		"  FROM unnest($1::float8[]) b),"
-		" (SELECT coalesce(sum(d), 0) FROM fin), (SELECT count(d) FROM fin),"
-		" (SELECT count(*) FROM export_jobs WHERE status = 'pending' AND run_at <= now()),"
-		" (SELECT coalesce(extract(epoch FROM now() - min(run_at))::float8, 0)"
-		"  FROM export_jobs WHERE status = 'pending' AND run_at <= now())",
-		1, params, res, err);
+	return jobs_exec(conn, jobs_metrics_sql, 1, params, jobs_metrics_fields,
+			 JOBS_COUNT(jobs_metrics_fields), res, err);
+}
+
+enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,
+			       PGresult **res, struct buf *err)
+{
+	const char *params[2] = {workspace, status};
+
+	return db_exec(conn, jobs_admin_list_sql, 2, params, res, err);
+}
+
+/* The rows of one retention batch, in its transaction. */
+static enum ex_status jobs_expire_rows(PGconn *conn, const PGresult *res,
+				       enum ex_status (*remove)(const void *arg, const char *id,
+								const char *file_key),
+				       const void *arg, int *count, struct buf *err)
+{
+	const char *params[1];
+	enum ex_status st;
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		params[0] = db_text(res, i, "id");
+		if (remove(arg, params[0], db_text(res, i, "file_key"))) {
+			continue;
+		}
+		st = db_exec(conn, jobs_expire_sql, 1, params, NULL, err);
+		if (st) {
+			return st;
+		}
+		(*count)++;
+	}
+	return EX_OK;
+}
+
+enum ex_status jobs_expire_batch(PGconn *conn,
+				 enum ex_status (*remove)(const void *arg, const char *id,
+							  const char *file_key),
+				 const void *arg, int *count, struct buf *err)
+{
+	static const struct db_field fields[] = {{"id", DB_TEXT, 0}, {"file_key", DB_TEXT, 0}};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	*count = 0;
+	st = db_begin(conn, err);
+	if (st) {
+		return st;
+	}
+	st = jobs_exec(conn, jobs_expired_batch_sql, 0, NULL, fields, JOBS_COUNT(fields), &res,
+		       err);
+	if (st) {
+		goto out;
+	}
+	st = jobs_expire_rows(conn, res, remove, arg, count, err);
+	if (st) {
+		goto out;
+	}
+	st = db_commit(conn, err);
+out:
+	if (st) {
+		db_rollback(conn);
+		*count = 0;
+	}
+	PQclear(res);
+	return st;
+}
+
+enum ex_status jobs_facts(PGconn *conn, const char *id, struct jobs_facts *f, PGresult **res,
+			  struct buf *err)
+{
+	const char *params[1] = {id};
+	enum ex_status st;
+
+	st = jobs_exec(conn, jobs_facts_sql, 1, params, jobs_facts_fields,
+		       JOBS_COUNT(jobs_facts_fields), res, err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(*res) != 1) {
+		PQclear(*res);
+		*res = NULL;
+		return EX_ENOTFOUND;
+	}
+	jobs_read(*res, 0, jobs_facts_fields, JOBS_COUNT(jobs_facts_fields), f, sizeof(*f));
+	return EX_OK;
 }
 
 /* ---- worker side ---- */
 
-/* Columns a claim returns, in order. */
-enum jobs_claim_col {
-	CLAIM_ID,
-	CLAIM_WORKSPACE,
-	CLAIM_TYPE,
-	CLAIM_FORMAT,
-	CLAIM_COLUMNS,
-	CLAIM_TOKEN,
-	CLAIM_ATTEMPTS,
-	CLAIM_CKPT_KEY,
-	CLAIM_CKPT_ROWS,
-	CLAIM_CKPT_BYTES,
-	CLAIM_CKPT_PART,
-	CLAIM_CKPT_SHA,
-	CLAIM_CKPT_STORAGE,
-	CLAIM_COMPRESSION,
-	CLAIM_FILTERS,
-	CLAIM_INCLUDE_DELETED,
-	CLAIM_CSV_BOM,
-	CLAIM_CSV_GUARD,
-	CLAIM_AS_OF,
-	CLAIM_AS_OF_KEY,
-	CLAIM_AS_OF_KEY_SET,
-	CLAIM_LOCKED,
-};
-
-/* clang-format off */
-#define JOBS_CLAIM_RETURNING \
-	" RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns), j.lease_token," \
-	" j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256," \
-	" j.ckpt_storage," \
-	" j.compression, j.filters, j.include_deleted, j.csv_bom, j.csv_formula_guard," \
-	" j.as_of::text, j.as_of_key, j.as_of_key_set, " JOBS_LOCK("j.id", "j.lease_token")
-/* clang-format on */
-
-/* strdup of a nullable cell; *oom set when a copy fails. */
-static char *jobs_dup(const PGresult *res, int col, int *oom)
+static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *job, struct buf *err)
 {
-	const char *v = db_value(res, 0, col);
-	char *copy = v != NULL ? strdup(v) : NULL;
-
-	*oom |= v != NULL && copy == NULL;
-	return copy;
-}
-
-static int jobs_bool(const PGresult *res, int col)
-{
-	return PQgetvalue(res, 0, col)[0] == 't';
-}
-
-static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *job)
-{
-	int oom = 0;
+	const char *id = db_text(res, 0, "id");
+	enum ex_status st;
 
 	memset(job, 0, sizeof(*job));
-	snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, 0, CLAIM_ID));
-	job->workspace = jobs_dup(res, CLAIM_WORKSPACE, &oom);
-	job->type = jobs_dup(res, CLAIM_TYPE, &oom);
-	job->format = jobs_dup(res, CLAIM_FORMAT, &oom);
-	job->columns_json = jobs_dup(res, CLAIM_COLUMNS, &oom);
-	job->lease_token = db_int(res, 0, CLAIM_TOKEN);
-	job->attempts = (int)db_int(res, 0, CLAIM_ATTEMPTS);
-	job->ckpt_last_key = jobs_dup(res, CLAIM_CKPT_KEY, &oom);
-	job->ckpt_rows = db_int(res, 0, CLAIM_CKPT_ROWS);
-	job->ckpt_bytes = db_int(res, 0, CLAIM_CKPT_BYTES);
-	job->ckpt_part = (int)db_int(res, 0, CLAIM_CKPT_PART);
-	job->ckpt_sha256 = jobs_dup(res, CLAIM_CKPT_SHA, &oom);
-	job->ckpt_storage = jobs_dup(res, CLAIM_CKPT_STORAGE, &oom);
-	job->gzip = strcmp(PQgetvalue(res, 0, CLAIM_COMPRESSION), "gzip") == 0;
-	job->filters_json = jobs_dup(res, CLAIM_FILTERS, &oom);
-	job->include_deleted = jobs_bool(res, CLAIM_INCLUDE_DELETED);
-	job->csv_bom = jobs_bool(res, CLAIM_CSV_BOM);
-	job->csv_formula_guard = jobs_bool(res, CLAIM_CSV_GUARD);
-	job->as_of = jobs_dup(res, CLAIM_AS_OF, &oom);
-	job->as_of_key = jobs_dup(res, CLAIM_AS_OF_KEY, &oom);
-	job->as_of_key_set = jobs_bool(res, CLAIM_AS_OF_KEY_SET);
-	job->locked = jobs_bool(res, CLAIM_LOCKED);
-	if (oom || job->workspace == NULL || job->type == NULL || job->format == NULL) {
-		jobs_claim_free(job);
-		return EX_ENOMEM;
+	st = db_fields_check(res, jobs_claim_fields, JOBS_COUNT(jobs_claim_fields), err);
+	if (st) {
+		return st;
+	}
+	if (id == NULL) {
+		buf_msg(err, "the claim returned no job id");
+		return EX_EDB;
+	}
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	st = db_fields_read(res, 0, jobs_claim_fields, JOBS_COUNT(jobs_claim_fields), job);
+	if (st) {
+		goto fail;
+	}
+	if (job->workspace == NULL || job->type == NULL || job->format == NULL) {
+		st = EX_ENOMEM;
+		goto fail;
 	}
 	return EX_OK;
+fail:
+	jobs_claim_free(job);
+	return st;
 }
 
 enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
@@ -522,33 +605,18 @@ enum ex_status jobs_claim(PGconn *conn, const char *owner, long long lease_ms,
 
 	*found = 0;
 	snprintf(lease, sizeof(lease), "%lld", lease_ms);
-	/* Due pending jobs first, then processing jobs whose worker is gone:
-	 * its connection (and so its advisory lock) vanished, or its lease ran
-	 * out (hung or cut off).  SKIP LOCKED: concurrent claimers never wait
-	 * for each other and never take the same row.  The advisory lock is
-	 * taken in the same statement, before the claim commits, so no other
-	 * claimer can see the job processing and unlocked in between. */
-	/* clang-format off */
-	st = db_exec(conn,
-		"UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,"
-		" lease_token = nextval('export_lease_token_seq'), lease_owner = $1,"
-		" lease_expires_at = now() + $2::bigint * interval '1 millisecond',"
-		" started_at = coalesce(started_at, now())"
-		" FROM (SELECT id FROM export_jobs"
-		"  WHERE (status = 'pending' AND run_at <= now())"
-		"   OR (status = 'processing' AND (lease_expires_at < now()"
-		"    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
-		"     AND l.classid = " JOBS_LOCK_NS " AND l.objsubid = 2"
-		"     AND l.objid = " JOBS_LOCK_KEY("export_jobs.id", "export_jobs.lease_token") "::oid)))"
-		"  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1) c"
-		" WHERE j.id = c.id"
-		JOBS_CLAIM_RETURNING,
-		2, params, &res, err);
-	/* clang-format on */
-	if (st == EX_OK && PQntuples(res) == 1) {
-		st = jobs_claim_fill(res, job);
-		*found = st == EX_OK;
+	st = db_exec(conn, jobs_claim_sql, 2, params, &res, err);
+	if (st) {
+		return st;
 	}
+	if (PQntuples(res) == 1) {
+		st = jobs_claim_fill(res, job, err);
+		if (st) {
+			goto out;
+		}
+		*found = 1;
+	}
+out:
 	PQclear(res);
 	return st;
 }
@@ -564,17 +632,18 @@ enum ex_status jobs_lock(PGconn *conn, struct jobs_claim *job, struct buf *err)
 		return EX_OK;
 	}
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
-	st = db_exec(conn, "SELECT " JOBS_LOCK("$1", "$2::bigint"), 2, params, &res, err);
-	if (st == EX_OK) {
-		job->locked = PQgetvalue(res, 0, 0)[0] == 't';
+	st = db_exec(conn, jobs_lock_sql, 2, params, &res, err);
+	if (st) {
+		return st;
 	}
+	job->locked = jobs_true(db_text(res, 0, "locked"));
 	PQclear(res);
-	return st;
+	return EX_OK;
 }
 
 void jobs_unlock_all(PGconn *conn)
 {
-	db_exec_quiet(conn, "SELECT pg_advisory_unlock_all()");
+	db_exec_quiet(conn, jobs_unlock_all_sql);
 }
 
 void jobs_claim_free(struct jobs_claim *job)
@@ -598,17 +667,22 @@ static enum ex_status jobs_fenced(PGconn *conn, const char *sql, int n, const ch
 				  PGresult **res, struct buf *err)
 {
 	PGresult *r = NULL;
-	enum ex_status st = db_exec(conn, sql, n, params, &r, err);
+	enum ex_status st;
 
-	if (st == EX_OK && PQntuples(r) == 0) {
-		st = EX_ELEASE;
-	}
-	if (st == EX_OK && res != NULL) {
-		*res = r;
+	st = db_exec(conn, sql, n, params, &r, err);
+	if (st) {
 		return st;
 	}
-	PQclear(r);
-	return st;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return EX_ELEASE;
+	}
+	if (res != NULL) {
+		*res = r;
+	} else {
+		PQclear(r);
+	}
+	return EX_OK;
 }
 
 enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
@@ -626,25 +700,13 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 	snprintf(bytes, sizeof(bytes), "%lld", p->bytes);
 	snprintf(part, sizeof(part), "%d", p->part);
 	snprintf(lease, sizeof(lease), "%lld", lease_ms);
-	/* clang-format off */
-	st = jobs_fenced(conn,
-		"UPDATE export_jobs SET rows_done = $3, bytes_done = $4,"
-		" lease_expires_at = now() + $5::bigint * interval '1 millisecond',"
-		" ckpt_last_key = CASE WHEN $6::text IS NULL THEN ckpt_last_key ELSE $6 END,"
-		" ckpt_rows = CASE WHEN $6::text IS NULL THEN ckpt_rows ELSE $3 END,"
-		" ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,"
-		" ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END,"
-		" ckpt_sha256 = CASE WHEN $6::text IS NULL THEN ckpt_sha256 ELSE $8 END,"
-		" ckpt_storage = CASE WHEN $6::text IS NULL THEN ckpt_storage ELSE $9::jsonb END"
-		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-		" RETURNING cancel_requested_at IS NOT NULL",
-		9, params, &res, err);
-	/* clang-format on */
-	if (st == EX_OK) {
-		*cancel = PQgetvalue(res, 0, 0)[0] == 't';
+	st = jobs_fenced(conn, jobs_heartbeat_sql, 9, params, &res, err);
+	if (st) {
+		return st;
 	}
+	*cancel = jobs_true(db_text(res, 0, "cancel_requested"));
 	PQclear(res);
-	return st;
+	return EX_OK;
 }
 
 enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, const char *key,
@@ -654,10 +716,7 @@ enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, co
 	const char *params[3] = {job->id, token, key};
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
-	return jobs_fenced(conn,
-			   "UPDATE export_jobs SET as_of_key = $3, as_of_key_set = true"
-			   " WHERE id = $1 AND lease_token = $2 RETURNING id",
-			   3, params, NULL, err);
+	return jobs_fenced(conn, jobs_set_as_of_key_sql, 3, params, NULL, err);
 }
 
 enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, long long rows,
@@ -668,10 +727,7 @@ enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, lon
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
 	snprintf(est, sizeof(est), "%lld", rows);
-	return jobs_fenced(conn,
-			   "UPDATE export_jobs SET rows_estimated = $3"
-			   " WHERE id = $1 AND lease_token = $2 RETURNING id",
-			   3, params, NULL, err);
+	return jobs_fenced(conn, jobs_set_estimate_sql, 3, params, NULL, err);
 }
 
 enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
@@ -687,40 +743,25 @@ enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
 	snprintf(nrows, sizeof(nrows), "%lld", r->rows);
 	snprintf(nbytes, sizeof(nbytes), "%lld", r->bytes);
 	snprintf(keep, sizeof(keep), "%lld", retention_ms);
-	st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
-	if (st != EX_OK) {
+	st = db_begin(conn, err);
+	if (st) {
 		return st;
 	}
-	/* The mail is queued in the same transaction: exactly one per job. */
-	st = jobs_fenced(
-		conn,
-		"WITH upd AS (UPDATE export_jobs SET status = 'complete', row_count = $3,"
-		" file_size = $4, rows_done = $3, bytes_done = $4, file_key = $5, checksum = $8,"
-		" completed_at = now(),"
-		" expires_at = now() + $6::bigint * interval '1 millisecond',"
-		" lease_owner = NULL, lease_expires_at = NULL"
-		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-		" RETURNING id, requester_email),"
-		" mail AS (INSERT INTO export_notifications (job_id, kind, recipient)"
-		"  SELECT id, 'complete', requester_email FROM upd"
-		"  WHERE $7::boolean AND requester_email IS NOT NULL"
-		"  ON CONFLICT (job_id, kind) DO NOTHING)"
-		" SELECT id FROM upd",
-		8, params, NULL, err);
-	if (st != EX_OK) {
-		jobs_rollback(conn);
+	st = jobs_fenced(conn, jobs_complete_sql, 8, params, NULL, err);
+	if (st) {
+		db_rollback(conn);
 	}
 	return st;
 }
 
 enum ex_status jobs_commit(PGconn *conn, struct buf *err)
 {
-	return db_exec(conn, "COMMIT", 0, NULL, NULL, err);
+	return db_commit(conn, err);
 }
 
 void jobs_rollback(PGconn *conn)
 {
-	db_exec_quiet(conn, "ROLLBACK");
+	db_rollback(conn);
 }
 
 enum ex_status jobs_fail(PGconn *conn, const struct jobs_claim *job, const char *code,
@@ -731,28 +772,7 @@ enum ex_status jobs_fail(PGconn *conn, const struct jobs_claim *job, const char 
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
 	snprintf(retry, sizeof(retry), "%lld", retry_in_ms);
-	/* The history keeps every attempt's error; error_code/message the last.
-	 * A final failure queues its mail in the same statement. */
-	return jobs_fenced(
-		conn,
-		"WITH upd AS (UPDATE export_jobs SET"
-		" errors = errors || jsonb_build_array(jsonb_build_object("
-		"  'attempt', attempts, 'at', now(), 'code', $3::text,"
-		"  'message', $4::text, 'retry', $5::bigint >= 0)),"
-		" error_code = $3, error_message = $4,"
-		" status = CASE WHEN $5::bigint >= 0 THEN 'pending' ELSE 'failed' END,"
-		" run_at = CASE WHEN $5::bigint >= 0"
-		"  THEN now() + $5::bigint * interval '1 millisecond' ELSE run_at END,"
-		" completed_at = CASE WHEN $5::bigint >= 0 THEN NULL ELSE now() END,"
-		" lease_owner = NULL, lease_expires_at = NULL"
-		" WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-		" RETURNING id, status, requester_email),"
-		" mail AS (INSERT INTO export_notifications (job_id, kind, recipient)"
-		"  SELECT id, 'failed', requester_email FROM upd"
-		"  WHERE $6::boolean AND status = 'failed' AND requester_email IS NOT NULL"
-		"  ON CONFLICT (job_id, kind) DO NOTHING)"
-		" SELECT id FROM upd",
-		6, params, NULL, err);
+	return jobs_fenced(conn, jobs_fail_sql, 6, params, NULL, err);
 }
 
 enum ex_status jobs_mark_cancelled(PGconn *conn, const struct jobs_claim *job, struct buf *err)
@@ -761,12 +781,7 @@ enum ex_status jobs_mark_cancelled(PGconn *conn, const struct jobs_claim *job, s
 	const char *params[2] = {job->id, token};
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
-	return jobs_fenced(conn,
-			   "UPDATE export_jobs SET status = 'cancelled', completed_at = now(),"
-			   " lease_owner = NULL, lease_expires_at = NULL"
-			   " WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-			   " RETURNING id",
-			   2, params, NULL, err);
+	return jobs_fenced(conn, jobs_mark_cancelled_sql, 2, params, NULL, err);
 }
 
 enum ex_status jobs_release(PGconn *conn, const struct jobs_claim *job, struct buf *err)
@@ -775,32 +790,26 @@ enum ex_status jobs_release(PGconn *conn, const struct jobs_claim *job, struct b
 	const char *params[2] = {job->id, token};
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
-	return jobs_fenced(conn,
-			   "UPDATE export_jobs SET status = 'pending', run_at = now(),"
-			   " attempts = greatest(attempts - 1, 0),"
-			   " lease_owner = NULL, lease_expires_at = NULL"
-			   " WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
-			   " RETURNING id",
-			   2, params, NULL, err);
+	return jobs_fenced(conn, jobs_release_sql, 2, params, NULL, err);
 }
 
 long long jobs_next_due_ms(PGconn *conn)
 {
 	PGresult *res = NULL;
 	struct buf err;
+	const char *v;
 	long long ms = -1;
 
 	buf_init(&err, 1024);
-	if (db_exec(conn,
-		    /* NULL when nothing is pending (greatest() would make that 0
-		     * and the worker spin). */
-		    "SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint"
-		    " FROM export_jobs WHERE status = 'pending'",
-		    0, NULL, &res, &err) == EX_OK &&
-	    db_value(res, 0, 0) != NULL) {
-		ms = db_int(res, 0, 0);
+	if (db_exec(conn, jobs_next_due_sql, 0, NULL, &res, &err)) {
+		goto out;
+	}
+	v = db_text(res, 0, "due_ms");
+	if (v != NULL) {
+		ms = strtoll(v, NULL, 10);
 		ms = ms < 0 ? 0 : ms;
 	}
+out:
 	PQclear(res);
 	buf_free(&err);
 	return ms;

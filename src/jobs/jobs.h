@@ -1,7 +1,8 @@
 /* jobs.h - every statement about export_jobs, for all three programs.
  *
- * API side (workspace-scoped): create, get, list, cancel.  Each returns a
- * PGresult whose rows have the JOBS_VIEW_* columns below, for jobjson.c.
+ * The statements are sql/statements/jobs.sql; nothing else reads or writes
+ * the table.  API side (workspace-scoped): create, get, list, cancel.  Each
+ * returns a PGresult of job view rows, read with jobs_view_read().
  *
  * Worker side (fenced): claim takes a lease with a new token; every later
  * write carries (id, lease_token) and returns EX_ELEASE when no row matched,
@@ -14,44 +15,33 @@
 
 #include "common/buf.h"
 #include "common/status.h"
+#include "jobs/registry.h"
 
 #define JOBS_ID_LEN 36
 
-/* Columns of a job view row, in order. */
-enum jobs_view_col {
-	JOBS_VIEW_ID,
-	JOBS_VIEW_TYPE,
-	JOBS_VIEW_FORMAT,
-	JOBS_VIEW_COLUMNS, /* JSON array or NULL */
-	JOBS_VIEW_STATUS,
-	JOBS_VIEW_ROWS_DONE,
-	JOBS_VIEW_ROWS_ESTIMATED,
-	JOBS_VIEW_BYTES_DONE,
-	JOBS_VIEW_ROW_COUNT,
-	JOBS_VIEW_FILE_SIZE,
-	JOBS_VIEW_ERROR_CODE,
-	JOBS_VIEW_ERROR_MESSAGE,
-	JOBS_VIEW_CREATED_AT,
-	JOBS_VIEW_STARTED_AT,
-	JOBS_VIEW_COMPLETED_AT,
-	JOBS_VIEW_EXPIRES_AT,
-	JOBS_VIEW_ATTEMPTS,
-	JOBS_VIEW_CANCEL_REQUESTED,
-	JOBS_VIEW_FILE_KEY,
-	JOBS_VIEW_COMPRESSION,
-	JOBS_VIEW_CURSOR,	/* created_at text for list cursors */
-	JOBS_VIEW_DATE,		/* YYYYMMDD of creation, for file names */
-	JOBS_VIEW_NOTIFICATION, /* JSON object or NULL */
-	JOBS_VIEW_FILTERS,	/* stored filters (jsonb text) */
-	JOBS_VIEW_INCLUDE_DELETED,
-	JOBS_VIEW_CSV_BOM,
-	JOBS_VIEW_CSV_FORMULA_GUARD,
-	JOBS_VIEW_AS_OF,
-	JOBS_VIEW_CHECKSUM,    /* sha256 hex or NULL */
-	JOBS_VIEW_RUNNING_FOR, /* seconds since started_at, or NULL */
-	JOBS_VIEW_PURGED_AT,
-	JOBS_VIEW_NCOLS
+/* A job as the API shows it: one row of the job view (sql/statements/jobs.sql,
+ * fragment jobs_view) that jobs_create/get/get_by_link/list/cancel/
+ * purge_begin return.  Strings point into the PGresult (NULL for SQL
+ * NULL); timestamps are RFC 3339 UTC text. */
+struct jobs_view {
+	const char *id, *type, *format, *compression, *status;
+	const char *columns_json;      /* JSON array or NULL: all columns */
+	const char *filters_json;      /* the stored form (jsonb text) */
+	const char *notification_json; /* the newest mail's state, JSON object, or NULL */
+	const char *error_code, *error_message;
+	const char *created_at, *started_at, *completed_at, *expires_at, *purged_at, *as_of;
+	const char *file_key, *checksum; /* checksum: sha256 hex */
+	const char *list_cursor;	 /* created_at as PostgreSQL's text, for list cursors */
+	const char *created_date;	 /* YYYYMMDD of creation, for file names */
+	long long rows_done, bytes_done, attempts;
+	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
+	double running_for;				/* seconds since started_at (if started) */
+	int cancel_requested, include_deleted, csv_bom, csv_formula_guard;
 };
+
+/* Fill v from a row of a job view result (columns by name; the functions
+ * below checked they are all there). */
+void jobs_view_read(const PGresult *res, int row, struct jobs_view *v);
 
 /* Is s a canonical lower/upper-case hex UUID (8-4-4-4-12)? */
 int jobs_valid_id(const char *s);
@@ -64,32 +54,33 @@ struct jobs_new {
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
-	const char *idempotency_key; /* NULL: none */
-	const char *body_sha256;     /* hex SHA-256 of the request body */
-	/* The type's source, for the as-of key (quoted here). */
-	const char *schema_name, *relation, *key_column, *workspace_column;
-	long long max_active; /* pending + processing jobs a workspace may have */
+	const char *idempotency_key;	    /* NULL: none */
+	const char *body_sha256;	    /* hex SHA-256 of the request body */
+	const struct registry_type *source; /* the type's source, for the as-of key */
+	long long max_active;		    /* pending + processing jobs a workspace may have */
 };
 
 enum jobs_outcome {
 	JOBS_CREATED,	   /* res: the new job */
 	JOBS_REPLAYED,	   /* res: the job the key created, with the same body */
 	JOBS_KEY_MISMATCH, /* res: that job; this body differs */
-	JOBS_AT_LIMIT,	   /* res: one JOBS_ACTIVE_* row */
+	JOBS_AT_LIMIT,	   /* res: one row for jobs_active_read() */
 };
 
 /* The row of JOBS_AT_LIMIT. */
-enum jobs_active_col {
-	JOBS_ACTIVE_COUNT,
-	JOBS_ACTIVE_IDS,	 /* JSON array of up to 100 ids, oldest first */
-	JOBS_ACTIVE_RETRY_AFTER, /* seconds, estimated */
+struct jobs_active {
+	long long count;
+	const char *ids_json;  /* JSON array of up to 100 ids, oldest first */
+	long long retry_after; /* seconds, estimated */
 };
+void jobs_active_read(const PGresult *res, struct jobs_active *a);
 
 /* In one transaction under a per-workspace lock: an Idempotency-Key seen
  * in the last 24 hours answers its job; otherwise the workspace's active
  * jobs are counted against max_active; otherwise the job is inserted with
- * its as-of bound (as_of = now(), as_of_key = the source's largest key in
- * the workspace).  The UNIQUE (workspace, idempotency_key) constraint has
+ * its as-of bound (as_of = now(), the transaction's start; as_of_key = the
+ * source's largest key in the workspace, read by registry_as_of_key() just
+ * before the insert).  The UNIQUE (workspace, idempotency_key) constraint has
  * the last word: a lost race answers the winner's job. */
 enum ex_status jobs_create(PGconn *conn, const struct jobs_new *job, enum jobs_outcome *outcome,
 			   PGresult **res, struct buf *err) EX_MUST_CHECK;
@@ -114,20 +105,45 @@ enum ex_status jobs_cancel(PGconn *conn, const char *workspace, const char *id, 
  * when the job is not complete or not the workspace's. */
 enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char *id, PGresult **res,
 				struct buf *err) EX_MUST_CHECK;
-/* One row of JOBS_METRICS_* columns, over all workspaces. */
-enum jobs_metrics_col {
-	JOBS_METRICS_BY_STATUS, /* JSON object status -> count */
-	JOBS_METRICS_ROWS,	/* sum of row_count over finished jobs */
-	JOBS_METRICS_BYTES,	/* sum of file_size over finished jobs */
-	JOBS_METRICS_DURATIONS, /* JSON array: cumulative bucket counts */
-	JOBS_METRICS_DURATION_SUM,
-	JOBS_METRICS_DURATION_COUNT,
-	JOBS_METRICS_QUEUE,	 /* pending and due */
-	JOBS_METRICS_OLDEST_DUE, /* seconds the longest-waiting due job has waited */
+/* Totals over all workspaces, as the text PostgreSQL wrote (/metrics
+ * prints them as they are). */
+struct jobs_metrics {
+	const char *by_status;	  /* JSON object status -> count */
+	const char *rows, *bytes; /* sums over finished jobs */
+	const char *durations;	  /* JSON array: cumulative bucket counts */
+	const char *duration_sum, *duration_count;
+	const char *queue;	/* pending and due */
+	const char *oldest_due; /* seconds the longest-waiting due job has waited */
 };
-/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}". */
+/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}".
+ * One row; jobs_metrics_read() gives its values. */
 enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res,
 			    struct buf *err) EX_MUST_CHECK;
+void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m);
+
+/* exportctl: the newest 100 jobs, optionally of one workspace and status,
+ * with the column names as a table header. */
+enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,
+			       PGresult **res, struct buf *err) EX_MUST_CHECK;
+
+/* Retention: in one transaction per batch, lock complete jobs past
+ * expires_at, call remove for each (file_key NULL: no file); a job whose
+ * remove fails stays complete (retried next round), the others are marked
+ * expired.  *count: how many were expired; 0 when the batch failed. */
+enum ex_status jobs_expire_batch(PGconn *conn,
+				 enum ex_status (*remove)(const void *arg, const char *id,
+							  const char *file_key),
+				 const void *arg, int *count, struct buf *err) EX_MUST_CHECK;
+
+/* What a job's mail says about it (src/mail/outbox.c).  Strings point
+ * into *res (the caller's to PQclear). */
+struct jobs_facts {
+	const char *type, *format;
+	long long row_count, file_size;	      /* DB_NULL when unknown */
+	const char *checksum, *error_message; /* NULL: none */
+};
+enum ex_status jobs_facts(PGconn *conn, const char *id, struct jobs_facts *f, PGresult **res,
+			  struct buf *err) EX_MUST_CHECK;
 
 /* Worker side: a claimed job. */
 struct jobs_claim {
@@ -194,6 +210,8 @@ enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
 /* Fix the as-of key of a job inserted by plain SQL, at its first run. */
 enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, const char *key,
 				  struct buf *err) EX_MUST_CHECK;
+/* End the transaction of jobs_purge_begin() or jobs_complete_begin()
+ * (db_commit/db_rollback: one policy). */
 enum ex_status jobs_commit(PGconn *conn, struct buf *err) EX_MUST_CHECK;
 void jobs_rollback(PGconn *conn);
 /* Failure: retry_in_ms >= 0 puts the job back to pending (transient),

@@ -1,10 +1,14 @@
+/* registry.c - owns export_types (sql/statements/registry.sql) and the
+ * as-of-key read of a type's source. */
 #include "jobs/registry.h"
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db.h"
+#include "jobs/registry_sql.h"
 
 static enum ex_status registry_list(const char *json_text, char ***out, int *count)
 {
@@ -35,9 +39,42 @@ out:
 	return st;
 }
 
-static char *registry_dup(const PGresult *res, int col)
+#define REGISTRY(name, kind, member)                                                               \
+	{                                                                                          \
+		name, kind, offsetof(struct registry_type, member)                                 \
+	}
+static const struct db_field registry_fields[] = {
+	REGISTRY("name", DB_DUP, name),
+	REGISTRY("schema_name", DB_DUP, schema_name),
+	REGISTRY("relation", DB_DUP, relation),
+	REGISTRY("key_column", DB_DUP, key_column),
+	REGISTRY("workspace_column", DB_DUP, workspace_column),
+	REGISTRY("created_at_column", DB_DUP, created_at_column),
+	REGISTRY("deleted_at_column", DB_DUP, deleted_at_column),
+};
+#define REGISTRY_NFIELDS (sizeof(registry_fields) / sizeof(registry_fields[0]))
+
+/* The row into out; the two lists come as JSON arrays. */
+static enum ex_status registry_fill(const PGresult *res, struct registry_type *out)
 {
-	return strdup(PQgetvalue(res, 0, col));
+	const char *columns = db_text(res, 0, "columns");
+	const char *filterable = db_text(res, 0, "filterable_columns");
+	enum ex_status st;
+
+	st = db_fields_read(res, 0, registry_fields, REGISTRY_NFIELDS, out);
+	if (st) {
+		return st;
+	}
+	if (out->name == NULL || out->schema_name == NULL || out->relation == NULL ||
+	    out->key_column == NULL || out->workspace_column == NULL) {
+		return EX_ENOMEM;
+	}
+	st = registry_list(columns != NULL ? columns : "", &out->columns, &out->ncolumns);
+	if (st) {
+		return st;
+	}
+	return registry_list(filterable != NULL ? filterable : "", &out->filterable,
+			     &out->nfilterable);
 }
 
 enum ex_status registry_load(PGconn *conn, const char *name, struct registry_type *out,
@@ -48,47 +85,74 @@ enum ex_status registry_load(PGconn *conn, const char *name, struct registry_typ
 	enum ex_status st;
 
 	memset(out, 0, sizeof(*out));
-	st = db_exec(conn,
-		     "SELECT name, schema_name, relation, key_column, workspace_column,"
-		     " to_json(columns), to_json(filterable_columns), created_at_column,"
-		     " deleted_at_column FROM export_types WHERE name = $1",
-		     1, params, &res, err);
-	if (st != EX_OK) {
+	st = db_exec(conn, registry_load_sql, 1, params, &res, err);
+	if (st) {
 		return st;
+	}
+	st = db_fields_check(res, registry_fields, REGISTRY_NFIELDS, err);
+	if (st) {
+		goto out;
 	}
 	if (PQntuples(res) != 1) {
 		st = EX_ENOTFOUND;
 		goto out;
 	}
-	out->name = registry_dup(res, 0);
-	out->schema_name = registry_dup(res, 1);
-	out->relation = registry_dup(res, 2);
-	out->key_column = registry_dup(res, 3);
-	out->workspace_column = registry_dup(res, 4);
-	if (out->name == NULL || out->schema_name == NULL || out->relation == NULL ||
-	    out->key_column == NULL || out->workspace_column == NULL) {
-		st = EX_ENOMEM;
-		goto out;
-	}
-	if (db_value(res, 0, 7) != NULL) {
-		out->created_at_column = registry_dup(res, 7);
-	}
-	if (db_value(res, 0, 8) != NULL) {
-		out->deleted_at_column = registry_dup(res, 8);
-	}
-	if ((db_value(res, 0, 7) != NULL && out->created_at_column == NULL) ||
-	    (db_value(res, 0, 8) != NULL && out->deleted_at_column == NULL)) {
-		st = EX_ENOMEM;
-		goto out;
-	}
-	st = registry_list(PQgetvalue(res, 0, 5), &out->columns, &out->ncolumns);
-	if (st == EX_OK) {
-		st = registry_list(PQgetvalue(res, 0, 6), &out->filterable, &out->nfilterable);
-	}
+	st = registry_fill(res, out);
 out:
 	PQclear(res);
-	if (st != EX_OK) {
+	if (st) {
 		registry_free(out);
+	}
+	return st;
+}
+
+enum ex_status registry_as_of_key(PGconn *conn, const struct registry_type *t,
+				  const char *workspace, char **key, struct buf *err)
+{
+	static const char *const names[] = {"key", "schema", "relation", "workspace"};
+	const char *values[] = {t->key_column, t->schema_name, t->relation, t->workspace_column};
+	const char *params[1] = {workspace};
+	const char *v;
+	PGresult *res = NULL;
+	struct buf sql;
+	enum ex_status st;
+
+	*key = NULL;
+	buf_init(&sql, 4096);
+	st = db_fill(conn, registry_as_of_key_sql, names, values, 4, &sql);
+	if (st) {
+		buf_msg(err, "cannot build the as-of query: %s", status_strerror(st));
+		goto out;
+	}
+	st = db_exec(conn, buf_str(&sql), 1, params, &res, err);
+	if (st) {
+		goto out;
+	}
+	v = PQntuples(res) == 1 ? db_text(res, 0, "as_of_key") : NULL;
+	*key = v != NULL ? strdup(v) : NULL;
+	st = v != NULL && *key == NULL ? EX_ENOMEM : EX_OK;
+out:
+	PQclear(res);
+	buf_free(&sql);
+	return st;
+}
+
+enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **res, struct buf *err)
+{
+	static const struct db_field fields[] = {{"created_at_column", DB_TEXT, 0},
+						 {"filterable_columns", DB_TEXT, 0},
+						 {"column_types", DB_TEXT, 0}};
+	const char *params[1] = {name};
+	enum ex_status st;
+
+	st = db_exec(conn, registry_filter_meta_sql, 1, params, res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(*res, fields, sizeof(fields) / sizeof(fields[0]), err);
+	if (st) {
+		PQclear(*res);
+		*res = NULL;
 	}
 	return st;
 }

@@ -1,4 +1,5 @@
-/* registry.h - export_types: which relations may be exported, and how. */
+/* registry.h - export_types: which relations may be exported, and how;
+ * its statements are sql/statements/registry.sql. */
 #ifndef EXPORTD_REGISTRY_H
 #define EXPORTD_REGISTRY_H
 
@@ -25,6 +26,18 @@ struct registry_type {
 enum ex_status registry_load(PGconn *conn, const char *name, struct registry_type *out,
 			     struct buf *err) EX_MUST_CHECK;
 void registry_free(struct registry_type *t);
+/* The as-of key of a new job: the largest key of workspace's rows in t's
+ * source, read now, as text in *key (malloc'd; NULL when the workspace has
+ * no rows).  EX_EPERM when the source cannot be read (relation or column
+ * gone, no privilege), EX_EINVAL when workspace does not fit its column. */
+enum ex_status registry_as_of_key(PGconn *conn, const struct registry_type *t,
+				  const char *workspace, char **key, struct buf *err) EX_MUST_CHECK;
+/* What request filters may name for type name: one row (none when there
+ * is no such type) of created_at_column (NULL: none), filterable_columns
+ * (JSON array) and column_types (JSON object column -> SQL type, from the
+ * catalog; {} when the relation is gone).  Read by name with db_text(). */
+enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **res,
+				    struct buf *err) EX_MUST_CHECK;
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */

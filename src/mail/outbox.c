@@ -1,5 +1,8 @@
+/* outbox.c - owns export_notifications (sql/statements/outbox.sql): picks
+ * the next due mail, sends it, records the outcome. */
 #include "mail/outbox.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,30 +11,31 @@
 #include "common/log.h"
 #include "common/backoff.h"
 #include "db/db.h"
+#include "jobs/jobs.h"
 #include "mail/linktoken.h"
 #include "mail/message.h"
+#include "mail/outbox_sql.h"
 #include "mail/smtp.h"
 
-enum outbox_col {
-	OUTBOX_ID,
-	OUTBOX_KIND,
-	OUTBOX_RECIPIENT,
-	OUTBOX_ATTEMPTS,
-	OUTBOX_JOB_ID,
-	OUTBOX_TYPE,
-	OUTBOX_FORMAT,
-	OUTBOX_ROW_COUNT,
-	OUTBOX_FILE_SIZE,
-	OUTBOX_CHECKSUM,
-	OUTBOX_ERROR,
+/* A locked outbox row with the facts of its job. */
+struct outbox_row {
+	const char *id, *kind, *recipient, *job_id;
+	int attempts;
+	struct jobs_facts job;
 };
 
-static const char outbox_next_sql[] =
-	"SELECT n.id, n.kind, n.recipient, n.attempts, j.id, j.type, j.format,"
-	" j.row_count, j.file_size, j.checksum, j.error_message"
-	" FROM export_notifications n JOIN export_jobs j ON j.id = n.job_id"
-	" WHERE n.status = 'pending' AND n.next_attempt_at <= now()"
-	" ORDER BY n.next_attempt_at FOR UPDATE OF n SKIP LOCKED LIMIT 1";
+#define OUTBOX_ROW(name, kind, member)                                                             \
+	{                                                                                          \
+		name, kind, offsetof(struct outbox_row, member)                                    \
+	}
+static const struct db_field outbox_fields[] = {
+	OUTBOX_ROW("id", DB_TEXT, id),
+	OUTBOX_ROW("kind", DB_TEXT, kind),
+	OUTBOX_ROW("recipient", DB_TEXT, recipient),
+	OUTBOX_ROW("job_id", DB_TEXT, job_id),
+	OUTBOX_ROW("attempts", DB_INT, attempts),
+};
+#define OUTBOX_NFIELDS (sizeof(outbox_fields) / sizeof(outbox_fields[0]))
 
 /* "exportd@example.com" -> "example.com", for Message-IDs. */
 static const char *outbox_domain(const char *address)
@@ -41,20 +45,21 @@ static const char *outbox_domain(const char *address)
 	return at != NULL && at[1] != '\0' ? at + 1 : "localhost";
 }
 
-static long long outbox_num(const PGresult *res, int col)
+/* message.h's "unknown" for a job number that is NULL. */
+static long long outbox_num(long long v)
 {
-	return db_value(res, 0, col) != NULL ? db_int(res, 0, col) : -1;
+	return v == DB_NULL ? -1 : v;
 }
 
 /* Build the message for the locked row; *expires gets the link's expiry. */
-static enum ex_status outbox_message(const struct config *cf, const PGresult *res, time_t now,
-				     time_t *expires, struct buf *msg, struct buf *err)
+static enum ex_status outbox_message(const struct config *cf, const struct outbox_row *row,
+				     time_t now, time_t *expires, struct buf *msg, struct buf *err)
 {
-	const char *job_id = PQgetvalue(res, 0, OUTBOX_JOB_ID);
-	const char *kind = PQgetvalue(res, 0, OUTBOX_KIND);
+	const char *job_id = row->job_id;
+	const char *kind = row->kind;
 	char token[LINKTOKEN_MAX], link[2048], msgid[256];
-	struct message_envelope env = {cf->mail_from_address, cf->mail_from_name,
-				       PQgetvalue(res, 0, OUTBOX_RECIPIENT), now, msgid};
+	struct message_envelope env = {cf->mail_from_address, cf->mail_from_name, row->recipient,
+				       now, msgid};
 	struct message_job job;
 
 	memset(&job, 0, sizeof(job));
@@ -63,14 +68,14 @@ static enum ex_status outbox_message(const struct config *cf, const PGresult *re
 		 outbox_domain(cf->mail_from_address));
 	job.kind = strcmp(kind, "complete") == 0 ? MESSAGE_COMPLETE : MESSAGE_FAILED;
 	job.job_id = job_id;
-	job.type = PQgetvalue(res, 0, OUTBOX_TYPE);
-	job.format = PQgetvalue(res, 0, OUTBOX_FORMAT);
-	job.row_count = outbox_num(res, OUTBOX_ROW_COUNT);
-	job.file_size = outbox_num(res, OUTBOX_FILE_SIZE);
-	job.checksum = db_value(res, 0, OUTBOX_CHECKSUM);
-	job.error = db_value(res, 0, OUTBOX_ERROR);
+	job.type = row->job.type;
+	job.format = row->job.format;
+	job.row_count = outbox_num(row->job.row_count);
+	job.file_size = outbox_num(row->job.file_size);
+	job.checksum = row->job.checksum;
+	job.error = row->job.error_message;
 	if (job.kind == MESSAGE_COMPLETE) {
-		if (linktoken_sign(cf->mail_link_secrets, job_id, *expires, token) != EX_OK) {
+		if (linktoken_sign(cf->mail_link_secrets, job_id, *expires, token)) {
 			buf_msg(err, "%s", "mail.link_secrets has no secret to sign with");
 			return EX_EPERM;
 		}
@@ -79,7 +84,7 @@ static enum ex_status outbox_message(const struct config *cf, const PGresult *re
 		job.link = link;
 		job.link_expires = *expires;
 	}
-	if (message_build(&env, &job, msg) != EX_OK) {
+	if (message_build(&env, &job, msg)) {
 		buf_msg(err, "%s", "the recipient or sender address is not a valid address");
 		return EX_EPERM;
 	}
@@ -87,77 +92,127 @@ static enum ex_status outbox_message(const struct config *cf, const PGresult *re
 }
 
 /* Record the outcome of one attempt on the locked row. */
-static enum ex_status outbox_record(PGconn *conn, const struct config *cf, const PGresult *res,
-				    enum ex_status sent, const char *why, time_t expires,
-				    struct buf *err)
+static enum ex_status outbox_record(PGconn *conn, const struct config *cf,
+				    const struct outbox_row *row, enum ex_status sent,
+				    const char *why, time_t expires, struct buf *err)
 {
-	int attempts = (int)db_int(res, 0, OUTBOX_ATTEMPTS) + 1;
+	int attempts = row->attempts + 1;
 	int final = sent == EX_EPERM || attempts >= cf->mail_max_attempts;
 	char retry[32], exp[32];
 	const char *status = sent == EX_OK ? "sent" : final ? "failed" : "pending";
-	const char *params[5] = {PQgetvalue(res, 0, OUTBOX_ID), status, sent == EX_OK ? NULL : why,
-				 retry, exp};
+	const char *params[5] = {row->id, status, sent == EX_OK ? NULL : why, retry, exp};
 
 	snprintf(retry, sizeof(retry), "%lld",
 		 backoff_jitter_ms(cf->mail_retry_base_ms, cf->mail_retry_max_ms, attempts));
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
-	return db_exec(conn,
-		       "UPDATE export_notifications SET status = $2, attempts = attempts + 1,"
-		       " last_error = $3, sent_at = CASE WHEN $2 = 'sent' THEN now() END,"
-		       " link_expires_at = CASE WHEN $2 = 'sent' AND kind = 'complete'"
-		       "  THEN to_timestamp($5::bigint) END,"
-		       " next_attempt_at = now() + $4::bigint * interval '1 millisecond'"
-		       " WHERE id = $1",
-		       5, params, NULL, err);
+	return db_exec(conn, outbox_record_sql, 5, params, NULL, err);
 }
 
-/* Build and send the message for the locked row; returns the SMTP outcome. */
-static enum ex_status outbox_send(PGconn *conn, const struct config *cf, const PGresult *res,
-				  struct buf *err)
+/* Build the message for the locked row and hand it to the SMTP server;
+ * why says what went wrong. */
+static enum ex_status outbox_try(const struct config *cf, const struct outbox_row *row,
+				 time_t *expires, struct buf *why)
 {
-	const char *job_id = PQgetvalue(res, 0, OUTBOX_JOB_ID);
-	time_t now = time(NULL), expires = 0;
-	struct buf msg, why;
+	struct buf msg;
 	enum ex_status st;
 
 	buf_init(&msg, 256 * 1024);
-	buf_init(&why, 2048);
-	st = outbox_message(cf, res, now, &expires, &msg, &why);
-	if (st == EX_OK) {
-		st = smtp_send(cf, PQgetvalue(res, 0, OUTBOX_RECIPIENT), &msg, &why);
+	st = outbox_message(cf, row, time(NULL), expires, &msg, why);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		log_info("job %s: %s mail sent", job_id, PQgetvalue(res, 0, OUTBOX_KIND));
-	} else {
-		log_warn("job %s: %s mail not sent: %s", job_id, PQgetvalue(res, 0, OUTBOX_KIND),
-			 buf_str(&why));
-	}
-	st = outbox_record(conn, cf, res, st, buf_str(&why), expires, err);
+	st = smtp_send(cf, row->recipient, &msg, why);
+out:
 	buf_free(&msg);
+	return st;
+}
+
+/* Send the locked row's mail and record the outcome; the status is the
+ * recording's (an SMTP failure is an outcome, not an error). */
+static enum ex_status outbox_send(PGconn *conn, const struct config *cf,
+				  const struct outbox_row *row, struct buf *err)
+{
+	time_t expires = 0;
+	struct buf why;
+	enum ex_status sent, st;
+
+	buf_init(&why, 2048);
+	sent = outbox_try(cf, row, &expires, &why);
+	if (sent) {
+		log_warn("job %s: %s mail not sent: %s", row->job_id, row->kind, buf_str(&why));
+	} else {
+		log_info("job %s: %s mail sent", row->job_id, row->kind);
+	}
+	st = outbox_record(conn, cf, row, sent, buf_str(&why), expires, err);
 	buf_free(&why);
 	return st;
+}
+
+/* The next due row, locked, with its job's facts; *found = 0 when none is
+ * due.  *res and *job_res hold the row's strings. */
+static enum ex_status outbox_next(PGconn *conn, struct outbox_row *row, int *found, PGresult **res,
+				  PGresult **job_res, struct buf *err)
+{
+	enum ex_status st;
+
+	*found = 0;
+	memset(row, 0, sizeof(*row));
+	st = db_exec(conn, outbox_next_sql, 0, NULL, res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(*res, outbox_fields, OUTBOX_NFIELDS, err);
+	if (st || PQntuples(*res) != 1) {
+		return st;
+	}
+	/* Text and numbers only: nothing to allocate, nothing to fail. */
+	st = db_fields_read(*res, 0, outbox_fields, OUTBOX_NFIELDS, row);
+	if (st) {
+		return st;
+	}
+	/* The job cannot be gone: deleting it would wait for our row lock. */
+	st = jobs_facts(conn, row->job_id, &row->job, job_res, err);
+	if (st == EX_ENOTFOUND) {
+		buf_msg(err, "job %s of mail %s not found", row->job_id, row->id);
+		return EX_EDB;
+	}
+	if (st) {
+		return st;
+	}
+	*found = 1;
+	return EX_OK;
 }
 
 enum ex_status outbox_deliver_next(PGconn *conn, const struct config *cf, int *sent_one,
 				   struct buf *err)
 {
-	PGresult *res = NULL;
+	PGresult *res = NULL, *job_res = NULL;
+	struct outbox_row row;
 	enum ex_status st;
+	int found = 0;
 
 	*sent_one = 0;
-	st = db_exec(conn, "BEGIN", 0, NULL, NULL, err);
-	if (st == EX_OK) {
-		st = db_exec(conn, outbox_next_sql, 0, NULL, &res, err);
+	st = db_begin(conn, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK && PQntuples(res) == 1) {
-		st = outbox_send(conn, cf, res, err);
-		*sent_one = st == EX_OK;
+	st = outbox_next(conn, &row, &found, &res, &job_res, err);
+	if (st) {
+		goto fail;
 	}
-	if (st == EX_OK) {
-		st = db_exec(conn, "COMMIT", 0, NULL, NULL, err);
-	} else if (db_ok(conn)) {
-		db_exec_quiet(conn, "ROLLBACK");
+	if (found) {
+		st = outbox_send(conn, cf, &row, err);
+		if (st) {
+			goto fail;
+		}
+		*sent_one = 1;
 	}
+	st = db_commit(conn, err);
+	goto out;
+fail:
+	db_rollback(conn);
+out:
 	PQclear(res);
+	PQclear(job_res);
 	return st;
 }

@@ -1,0 +1,289 @@
+-- jobs.sql - every statement about export_jobs; read only by src/jobs/jobs.c.
+-- Embedded at build time by src/db/embed-statements.sh: each "-- name: X"
+-- becomes the C constant X_sql.  Results are read by column name, so every
+-- output column has a name (AS ...) and the order of a list does not matter.
+
+-- Advisory locks, in the two-int4 form so pg_locks can tell whether the
+-- holder is still connected:
+--   1163416644 ('EXPD'): a worker's job, objid = hashtext(id || ':' || lease_token).
+--     Keyed on the token: a worker that took the job over from a hung holder
+--     (lease expired, old lock still held) gets its own lock at once, and
+--     the old holder letting go of its lock frees nothing that matters.  A
+--     hash collision only makes a dead holder's job wait for its lease.
+--   1163415639 ('EXPW'): a workspace's job creation (count + insert).
+
+-- The job view, as the API shows a job (src/jobs/jobs.h, struct jobs_view).
+-- The newest mail's state is a sub-select of export_notifications (owned by
+-- src/mail/outbox.c): read-only, and part of what a job view is.
+-- fragment: jobs_view
+  id, type, format, to_json(columns) AS columns, status, rows_done, rows_estimated,
+  bytes_done, row_count, file_size, error_code, error_message,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS started_at,
+  to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
+  to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_at,
+  attempts, cancel_requested_at IS NOT NULL AS cancel_requested, file_key, compression,
+  created_at::text AS list_cursor,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDD') AS created_date,
+  (SELECT json_build_object('status', n.status, 'attempts', n.attempts,
+    'sent_at', to_char(n.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'last_error', n.last_error)
+   FROM export_notifications n WHERE n.job_id = export_jobs.id
+   ORDER BY n.id DESC LIMIT 1) AS notification,
+  filters::text AS filters, include_deleted, csv_bom, csv_formula_guard,
+  to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,
+  extract(epoch FROM now() - started_at)::float8 AS running_for,
+  to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at
+
+-- ---- API side ----
+
+-- name: jobs_ws_lock
+SELECT pg_advisory_xact_lock(1163415639, hashtext($1));
+
+-- The job an Idempotency-Key created in the last 24 hours.
+-- name: jobs_key_lookup
+SELECT
+  -- use: jobs_view
+  , idempotency_hash IS NOT DISTINCT FROM $3 AS same_body
+FROM export_jobs WHERE workspace = $1 AND idempotency_key = $2
+  AND created_at > now() - interval '24 hours';
+
+-- Older than the window: forgotten, the key is free again.
+-- name: jobs_key_forget
+UPDATE export_jobs SET idempotency_key = NULL
+WHERE workspace = $1 AND idempotency_key = $2;
+
+-- The workspace's active jobs, the first 100 of them listed.  retry_after:
+-- the soonest end among its running jobs, extrapolated from their
+-- progress; 5 s when nothing is known.
+-- name: jobs_active
+SELECT count(*) AS active_count,
+  (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
+   (SELECT id, created_at FROM export_jobs WHERE workspace = $1
+    AND status IN ('pending', 'processing')
+    ORDER BY created_at, id LIMIT 100) a) AS active_ids,
+  coalesce((SELECT least(3600, greatest(1, ceil(min(
+    extract(epoch FROM now() - started_at)::float8
+    * (rows_estimated - rows_done) / rows_done))))::int
+   FROM export_jobs WHERE workspace = $1 AND status = 'processing'
+   AND rows_done > 0 AND rows_estimated > rows_done), 5) AS retry_after
+FROM export_jobs WHERE workspace = $1 AND status IN ('pending', 'processing');
+
+-- Around the insert: a source that cannot be read (src/jobs/registry.c,
+-- registry_as_of_key) is undone alone, and the job inserted without its key.
+-- name: jobs_savepoint
+SAVEPOINT jobs_insert;
+-- name: jobs_savepoint_undo
+ROLLBACK TO SAVEPOINT jobs_insert;
+
+-- $14: the as-of key (NULL: none), $15: whether it was fixed (false: the
+-- worker reads it at the first run).
+-- name: jobs_insert
+INSERT INTO export_jobs (id, workspace, requester_email, type, format,
+  columns, compression, filters, include_deleted, csv_bom,
+  csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set)
+VALUES ($1, $2, $3, $4, $5,
+  CASE WHEN $6::jsonb IS NULL THEN NULL
+  ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,
+  $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean)
+RETURNING
+  -- use: jobs_view
+  ;
+
+-- name: jobs_get
+SELECT
+  -- use: jobs_view
+FROM export_jobs WHERE workspace = $1 AND id = $2;
+
+-- Any workspace's job: only for a caller holding a valid signed link.
+-- name: jobs_get_by_link
+SELECT
+  -- use: jobs_view
+FROM export_jobs WHERE id = $1;
+
+-- Qualified ORDER BY: the view's created_at is the text form.
+-- name: jobs_list
+SELECT
+  -- use: jobs_view
+FROM export_jobs WHERE workspace = $1
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ORDER BY export_jobs.created_at DESC, export_jobs.id DESC LIMIT $2;
+
+-- A pending job is cancelled outright; a processing one gets a request its
+-- worker sees between two chunks (NOTIFY export_cancel) or at its next
+-- heartbeat at the latest.  Jobs in any other state match no row.
+-- name: jobs_cancel
+UPDATE export_jobs SET
+  status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+  completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,
+  cancel_requested_at = CASE WHEN status = 'processing'
+   THEN coalesce(cancel_requested_at, now()) ELSE cancel_requested_at END
+WHERE workspace = $1 AND id = $2 AND status IN ('pending', 'processing')
+RETURNING
+  -- use: jobs_view
+  , pg_notify('export_cancel', id::text);
+
+-- The row stays locked until the file is gone: the retention cleanup and a
+-- second DELETE wait, then find it expired.
+-- name: jobs_purge
+UPDATE export_jobs SET status = 'expired', purged_at = now()
+WHERE workspace = $1 AND id = $2 AND status = 'complete'
+RETURNING
+  -- use: jobs_view
+  ;
+
+-- Finished = complete or expired (complete once, file gone since), so the
+-- totals never go down when retention removes a file.  $1: the histogram's
+-- upper bounds, "{1,5}".
+-- name: jobs_metrics
+WITH fin AS MATERIALIZED (SELECT row_count, file_size,
+  extract(epoch FROM completed_at - started_at)::float8 AS d
+  FROM export_jobs WHERE status IN ('complete', 'expired'))
+SELECT (SELECT coalesce(json_object_agg(status, n), '{}') FROM
+  (SELECT status, count(*) AS n FROM export_jobs GROUP BY status) s) AS by_status,
+  (SELECT coalesce(sum(row_count), 0) FROM fin) AS rows_total,
+  (SELECT coalesce(sum(file_size), 0) FROM fin) AS bytes_total,
+  (SELECT json_agg((SELECT count(*) FROM fin WHERE d <= b) ORDER BY b)
+   FROM unnest($1::float8[]) b) AS durations,
+  (SELECT coalesce(sum(d), 0) FROM fin) AS duration_sum,
+  (SELECT count(d) FROM fin) AS duration_count,
+  (SELECT count(*) FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS queue,
+  (SELECT coalesce(extract(epoch FROM now() - min(run_at))::float8, 0)
+   FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS oldest_due;
+
+-- ---- administration (exportctl) ----
+
+-- name: jobs_admin_list
+SELECT id, workspace, type, format, status, attempts, rows_done,
+  bytes_done, created_at, error_message FROM export_jobs
+WHERE ($1::text IS NULL OR workspace = $1)
+  AND ($2::text IS NULL OR status = $2)
+ORDER BY created_at DESC LIMIT 100;
+
+-- ---- retention (exportd's janitor) ----
+
+-- name: jobs_expired_batch
+SELECT id, file_key FROM export_jobs
+WHERE status = 'complete' AND expires_at <= now()
+ORDER BY expires_at FOR UPDATE SKIP LOCKED LIMIT 100;
+
+-- name: jobs_expire
+UPDATE export_jobs SET status = 'expired', purged_at = now() WHERE id = $1;
+
+-- ---- worker side (fenced: every write carries id = $1, lease_token = $2) ----
+
+-- Due pending jobs first, then processing jobs whose worker is gone: its
+-- connection (and so its advisory lock) vanished, or its lease ran out
+-- (hung or cut off).  SKIP LOCKED: concurrent claimers never wait for each
+-- other and never take the same row.  The advisory lock is taken in the
+-- same statement, before the claim commits, so no other claimer can see the
+-- job processing and unlocked in between.
+-- name: jobs_claim
+UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,
+  lease_token = nextval('export_lease_token_seq'), lease_owner = $1,
+  lease_expires_at = now() + $2::bigint * interval '1 millisecond',
+  started_at = coalesce(started_at, now())
+FROM (SELECT id FROM export_jobs
+  WHERE (status = 'pending' AND run_at <= now())
+   OR (status = 'processing' AND (lease_expires_at < now()
+    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+     AND l.classid = 1163416644 AND l.objsubid = 2
+     AND l.objid = hashtext(export_jobs.id::text || ':' || export_jobs.lease_token::text)::oid)))
+  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1) c
+WHERE j.id = c.id
+RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.lease_token,
+  j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
+  j.ckpt_storage, j.compression = 'gzip' AS gzip, j.filters, j.include_deleted, j.csv_bom,
+  j.csv_formula_guard, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
+  pg_try_advisory_lock(1163416644, hashtext(j.id::text || ':' || j.lease_token::text)) AS locked;
+
+-- name: jobs_lock
+SELECT pg_try_advisory_lock(1163416644, hashtext($1::text || ':' || $2::bigint::text)) AS locked;
+
+-- name: jobs_unlock_all
+SELECT pg_advisory_unlock_all();
+
+-- With $6 (the last key) the checkpoint moves too; without, only progress.
+-- name: jobs_heartbeat
+UPDATE export_jobs SET rows_done = $3, bytes_done = $4,
+  lease_expires_at = now() + $5::bigint * interval '1 millisecond',
+  ckpt_last_key = CASE WHEN $6::text IS NULL THEN ckpt_last_key ELSE $6 END,
+  ckpt_rows = CASE WHEN $6::text IS NULL THEN ckpt_rows ELSE $3 END,
+  ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,
+  ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END,
+  ckpt_sha256 = CASE WHEN $6::text IS NULL THEN ckpt_sha256 ELSE $8 END,
+  ckpt_storage = CASE WHEN $6::text IS NULL THEN ckpt_storage ELSE $9::jsonb END
+WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+RETURNING cancel_requested_at IS NOT NULL AS cancel_requested;
+
+-- name: jobs_set_as_of_key
+UPDATE export_jobs SET as_of_key = $3, as_of_key_set = true
+WHERE id = $1 AND lease_token = $2 RETURNING id;
+
+-- name: jobs_set_estimate
+UPDATE export_jobs SET rows_estimated = $3
+WHERE id = $1 AND lease_token = $2 RETURNING id;
+
+-- The mail is queued in the same statement (export_notifications belongs to
+-- src/mail/outbox.c, which only sends what is queued): exactly one per job.
+-- name: jobs_complete
+WITH upd AS (UPDATE export_jobs SET status = 'complete', row_count = $3,
+  file_size = $4, rows_done = $3, bytes_done = $4, file_key = $5, checksum = $8,
+  completed_at = now(),
+  expires_at = now() + $6::bigint * interval '1 millisecond',
+  lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+  RETURNING id, requester_email),
+ mail AS (INSERT INTO export_notifications (job_id, kind, recipient)
+  SELECT id, 'complete', requester_email FROM upd
+  WHERE $7::boolean AND requester_email IS NOT NULL
+  ON CONFLICT (job_id, kind) DO NOTHING)
+SELECT id FROM upd;
+
+-- The history keeps every attempt's error; error_code/message the last.  A
+-- final failure ($5 < 0) queues its mail in the same statement.
+-- name: jobs_fail
+WITH upd AS (UPDATE export_jobs SET
+  errors = errors || jsonb_build_array(jsonb_build_object(
+   'attempt', attempts, 'at', now(), 'code', $3::text,
+   'message', $4::text, 'retry', $5::bigint >= 0)),
+  error_code = $3, error_message = $4,
+  status = CASE WHEN $5::bigint >= 0 THEN 'pending' ELSE 'failed' END,
+  run_at = CASE WHEN $5::bigint >= 0
+   THEN now() + $5::bigint * interval '1 millisecond' ELSE run_at END,
+  completed_at = CASE WHEN $5::bigint >= 0 THEN NULL ELSE now() END,
+  lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+  RETURNING id, status, requester_email),
+ mail AS (INSERT INTO export_notifications (job_id, kind, recipient)
+  SELECT id, 'failed', requester_email FROM upd
+  WHERE $6::boolean AND status = 'failed' AND requester_email IS NOT NULL
+  ON CONFLICT (job_id, kind) DO NOTHING)
+SELECT id FROM upd;
+
+-- name: jobs_mark_cancelled
+UPDATE export_jobs SET status = 'cancelled', completed_at = now(),
+  lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+RETURNING id;
+
+-- Shutdown: the job goes back without counting the attempt.
+-- name: jobs_release
+UPDATE export_jobs SET status = 'pending', run_at = now(),
+  attempts = greatest(attempts - 1, 0),
+  lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $2 AND status = 'processing'
+RETURNING id;
+
+-- NULL when nothing is pending (greatest() would make that 0 and the worker
+-- spin).
+-- name: jobs_next_due
+SELECT ceil(extract(epoch FROM min(run_at) - now()) * 1000)::bigint AS due_ms
+FROM export_jobs WHERE status = 'pending';
+
+-- ---- the mailer (src/mail/outbox.c) ----
+
+-- What a job's mail says about it.
+-- name: jobs_facts
+SELECT type, format, row_count, file_size, checksum, error_message
+FROM export_jobs WHERE id = $1;

@@ -1,0 +1,31 @@
+-- registry.sql - export_types, and the one statement that reads a type's
+-- source for the job's as-of key; read only by src/jobs/registry.c.
+-- {{name}} placeholders are identifiers, quoted by db_fill() (src/db/db.h).
+
+-- name: registry_load
+SELECT name, schema_name, relation, key_column, workspace_column,
+  to_json(columns) AS columns, to_json(filterable_columns) AS filterable_columns,
+  created_at_column, deleted_at_column
+FROM export_types WHERE name = $1;
+
+-- The source's largest key in workspace $1, as text.  Qualified: ORDER BY
+-- a bare "id" would sort the output column, the key as text ('999' >
+-- '2000').  ORDER BY ... DESC LIMIT 1 rather than max(): uuid has no max().
+-- $1 is untyped: it takes the workspace column's type.
+-- name: registry_as_of_key
+SELECT _src.{{key}}::text AS as_of_key FROM {{schema}}.{{relation}} AS _src
+WHERE _src.{{workspace}} = $1 AND _src.{{key}} IS NOT NULL
+ORDER BY _src.{{key}} DESC LIMIT 1;
+
+-- What request filters may name for a type, with the column types from the
+-- catalog for the relation the registry names (to_regclass: NULL, so no
+-- types, when it is gone).
+-- name: registry_filter_meta
+SELECT t.created_at_column, to_json(t.filterable_columns) AS filterable_columns,
+  (SELECT coalesce(json_object_agg(a.attname,
+    format_type(a.atttypid, a.atttypmod)), '{}')
+   FROM pg_attribute a
+   WHERE a.attrelid = to_regclass(format('%I.%I', t.schema_name, t.relation))
+   AND a.attnum > 0 AND NOT a.attisdropped
+   AND a.attname = ANY (t.filterable_columns)) AS column_types
+FROM export_types t WHERE t.name = $1;

@@ -1,0 +1,42 @@
+/* keys.h - api_keys: every statement about the table
+ * (sql/statements/keys.sql), for exportctl (create, list, revoke) and the
+ * API (lookup and last use of the key a request presents).  Ids and secret
+ * hashes come from common/apikey.h; secrets never reach this module. */
+#ifndef EXPORTD_KEYS_H
+#define EXPORTD_KEYS_H
+
+#include <libpq-fe.h>
+
+#include "common/buf.h"
+#include "common/status.h"
+
+/* Store a new key. */
+enum ex_status keys_create(PGconn *conn, const char *id, const char *secret_hash,
+			   const char *workspace, const char *email, struct buf *err) EX_MUST_CHECK;
+
+/* Revoke a key (again is fine); EX_ENOTFOUND when there is no such id. */
+enum ex_status keys_revoke(PGconn *conn, const char *id, struct buf *err) EX_MUST_CHECK;
+
+/* Every key, or workspace's (NULL: all), oldest first: id, workspace,
+ * email, created_at, revoked_at, last_used_at, named so for a table
+ * header. */
+enum ex_status keys_list(PGconn *conn, const char *workspace, PGresult **res,
+			 struct buf *err) EX_MUST_CHECK;
+
+/* A live key as a request's authentication needs it.  Strings point into
+ * the PGresult of keys_lookup(). */
+struct keys_entry {
+	const char *secret_hash; /* for apikey_matches() */
+	const char *workspace, *email;
+	int stale_use; /* last use unrecorded for a minute: call keys_touch() */
+};
+
+/* The key with this id unless revoked; EX_ENOTFOUND when there is none.
+ * *res (the caller's to PQclear) holds k's strings. */
+enum ex_status keys_lookup(PGconn *conn, const char *id, struct keys_entry *k, PGresult **res,
+			   struct buf *err) EX_MUST_CHECK;
+
+/* Record that the key was used now. */
+enum ex_status keys_touch(PGconn *conn, const char *id, struct buf *err) EX_MUST_CHECK;
+
+#endif
