@@ -22,12 +22,21 @@ void hex_encode_upper(const void *in, size_t len, char *out)
 	hex_with("0123456789ABCDEF", in, len, out);
 }
 
-static int hex_nibble(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9') {
 		return c - '0';
 	}
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A lower-case digit's value, else -1. */
+static int hex_nibble(char c)
+{
+	return c >= 'A' && c <= 'F' ? -1 : hex_digit(c);
 }
 
 enum ex_status hex_decode(const char *in, void *out, size_t len)

@@ -16,5 +16,8 @@ void hex_encode_upper(const void *in, size_t len, char *out);
  * refused, as every stored form here is lower case) as len bytes in out.
  * EX_EINVAL on anything else; out is then undefined. */
 enum ex_status hex_decode(const char *in, void *out, size_t len) EX_MUST_CHECK;
+/* The value of one digit of either case (percent-encoding allows both),
+ * or -1. */
+int hex_digit(char c);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "exportd/janitor.h"
@@ -16,12 +17,17 @@
 #include "exportd/worker.h"
 
 #define SUPERVISOR_MAX_WORKERS 256
+/* Restart delays of a child that keeps dying: 100 ms doubling to 30 s; a
+ * child that ran for a minute starts again from 100 ms. */
+#define SUPERVISOR_RESTART_MS	  100
+#define SUPERVISOR_RESTART_MAX_MS 30000
+#define SUPERVISOR_SETTLED_MS	  60000
 
 struct supervisor_slot {
 	pid_t pid;	   /* 0: not running */
 	long long started; /* monotonic ms */
 	long long restart_at;
-	long long backoff;
+	int deaths; /* in a row, each within a minute of its start */
 };
 
 struct supervisor {
@@ -80,7 +86,7 @@ static struct supervisor_slot *supervisor_find(struct supervisor *sv, pid_t pid)
 static void supervisor_reap(struct supervisor *sv, int stopping)
 {
 	struct supervisor_slot *slot;
-	long long now = timeutil_now_ms();
+	long long now = timeutil_now_ms(), delay;
 	int status;
 	pid_t pid;
 
@@ -94,17 +100,13 @@ static void supervisor_reap(struct supervisor *sv, int stopping)
 			continue;
 		}
 		/* A worker that ran for a minute earns a fresh backoff. */
-		slot->backoff = now - slot->started > 60000 ? 100
-				: slot->backoff == 0	    ? 100
-							    : slot->backoff * 2;
-		if (slot->backoff > 30000) {
-			slot->backoff = 30000;
-		}
-		slot->restart_at = now + slot->backoff;
+		slot->deaths = now - slot->started > SUPERVISOR_SETTLED_MS ? 1 : slot->deaths + 1;
+		delay = backoff_delay_ms(SUPERVISOR_RESTART_MS, SUPERVISOR_RESTART_MAX_MS,
+					 slot->deaths);
+		slot->restart_at = now + delay;
 		log_warn("child %ld exited (%s %d); restarting in %lldms", (long)pid,
 			 WIFSIGNALED(status) ? "signal" : "status",
-			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-			 slot->backoff);
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), delay);
 	}
 }
 

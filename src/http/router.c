@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "jobs/jobs.h"
 
 #define ROUTER_ID "{id}"
@@ -101,20 +102,6 @@ void router_match(const struct router_route *table, size_t n, const char *method
 	}
 }
 
-static int router_hex(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	if (c >= 'A' && c <= 'F') {
-		return c - 'A' + 10;
-	}
-	return -1;
-}
-
 /* Decode [p, end) into out; -1 on a bad escape, an embedded NUL or overflow. */
 static int router_decode(const char *p, const char *end, char *out, size_t outsize)
 {
@@ -130,8 +117,8 @@ static int router_decode(const char *p, const char *end, char *out, size_t outsi
 			if (end - p < 3) {
 				return -1;
 			}
-			hi = router_hex(p[1]);
-			lo = router_hex(p[2]);
+			hi = hex_digit(p[1]);
+			lo = hex_digit(p[2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				return -1;
 			}

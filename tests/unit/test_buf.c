@@ -78,6 +78,11 @@ static void test_hex(void)
 	unsigned char back[sizeof(raw)];
 	char out[2 * sizeof(raw) + 1];
 
+	UNIT_EQ_INT(hex_digit('0'), 0);
+	UNIT_EQ_INT(hex_digit('a'), 10);
+	UNIT_EQ_INT(hex_digit('F'), 15);
+	UNIT_EQ_INT(hex_digit('g'), -1);
+	UNIT_EQ_INT(hex_digit('\0'), -1);
 	hex_encode(raw, sizeof(raw), out);
 	UNIT_EQ_STR(out, "00017f80abff");
 	hex_encode_upper(raw, sizeof(raw), out);
