@@ -34,6 +34,20 @@ static void child_init(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* One attempt: connect (*conn may be set even when it fails) and run
+ * listen_sql. */
+static enum ex_status child_connect_once(const struct config *cf, const char *appname,
+					 const char *listen_sql, PGconn **conn, struct buf *err)
+{
+	enum ex_status st;
+
+	st = db_connect(cf->db_url, appname, conn, err);
+	if (st) {
+		return st;
+	}
+	return db_exec_script(*conn, listen_sql, err);
+}
+
 /* Connect and run listen_sql, retrying with capped backoff until it works
  * or child_stop is set (then NULL). */
 static PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql)
@@ -42,11 +56,12 @@ static PGconn *child_connect(const struct config *cf, const char *appname, const
 	struct buf err;
 	PGconn *conn = NULL;
 	int failures = 0;
+	enum ex_status st;
 
 	buf_init(&err, 4096);
 	while (!child_stop) {
-		if (db_connect(cf->db_url, appname, &conn, &err) == EX_OK &&
-		    db_exec_script(conn, listen_sql, &err) == EX_OK) {
+		st = child_connect_once(cf, appname, listen_sql, &conn, &err);
+		if (!st) {
 			break;
 		}
 		log_warn("database unavailable, retrying in %lldms: %s", backoff, buf_str(&err));

@@ -50,7 +50,8 @@ static enum ex_status export_columns(struct export_state *s, struct buf *err)
 		st = EX_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n && st == EX_OK; i++) {
+	s->ncols = n; /* names[] is NULL-filled: cleanup frees what was set */
+	for (i = 0; i < n; i++) {
 		const char *name =
 			arr != NULL ? json_object_get_string(json_object_array_get_idx(arr, i))
 				    : s->type.columns[i];
@@ -59,11 +60,14 @@ static enum ex_status export_columns(struct export_state *s, struct buf *err)
 			buf_msg(err, "column \"%s\" is not exportable for type %s",
 				name != NULL ? name : "(null)", s->type.name);
 			st = EX_EPERM;
-		} else if ((s->names[i] = strdup(name)) == NULL) {
+			goto out;
+		}
+		s->names[i] = strdup(name);
+		if (s->names[i] == NULL) {
 			st = EX_ENOMEM;
+			goto out;
 		}
 	}
-	s->ncols = n;
 out:
 	json_object_put(arr);
 	return st;
@@ -106,54 +110,34 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 
 	st = query_build(s->data, &s->type, s->names, s->ncols, s->ctx->job, s->ctx->cf->chunk_rows,
 			 &s->query, err);
-	if (st == EX_OK) {
-		st = export_prepare_one(s, EXPORT_STMT_FIRST, 0, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = export_prepare_one(s, EXPORT_STMT_NEXT, 1, err);
+	st = export_prepare_one(s, EXPORT_STMT_FIRST, 0, err);
+	if (st) {
+		return st;
 	}
-	if (st != EX_OK) {
+	st = export_prepare_one(s, EXPORT_STMT_NEXT, 1, err);
+	if (st) {
 		return st;
 	}
 	desc = PQdescribePrepared(s->data, EXPORT_STMT_FIRST);
 	st = export_result_status(s->data, desc, PGRES_COMMAND_OK, err);
+	if (st) {
+		goto out;
+	}
 	s->cols = calloc((size_t)s->ncols, sizeof(*s->cols));
 	s->fields = calloc((size_t)s->ncols, sizeof(*s->fields));
-	if (st == EX_OK && (s->cols == NULL || s->fields == NULL)) {
+	if (s->cols == NULL || s->fields == NULL) {
 		st = EX_ENOMEM;
+		goto out;
 	}
-	for (i = 0; st == EX_OK && i < s->ncols; i++) {
+	for (i = 0; i < s->ncols; i++) {
 		s->cols[i].name = s->names[i];
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
 	}
+out:
 	PQclear(desc);
-	return st;
-}
-
-static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
-				  const char *sha_state, const char *storage_state,
-				  struct buf *err);
-
-/* Write out the buffer.  A write only follows a heartbeat that is at most
- * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
- * VM) past its lease learns it lost the job before touching the file. */
-static enum ex_status export_flush(struct export_state *s, struct buf *err)
-{
-	enum ex_status st = EX_OK;
-
-	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		st = export_beat(s, NULL, NULL, NULL, err);
-	}
-	if (st == EX_OK && s->out.len > 0) {
-		st = sink_write(&s->sink, s->out.data, s->out.len, err);
-		buf_reset(&s->out);
-		s->bytes = s->sink.file_bytes;
-	}
-	if (st == EX_OK && s->ctx->cf->max_bytes > 0 && s->bytes > s->ctx->cf->max_bytes) {
-		buf_msg(err, "the export is larger than the limit of %lld bytes (export.max_bytes)",
-			s->ctx->cf->max_bytes);
-		st = EX_ELIMIT;
-	}
 	return st;
 }
 
@@ -167,15 +151,53 @@ static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
 
 	st = jobs_heartbeat(ctx->ctl, ctx->job, &p, ctx->cf->lease_timeout_ms, &cancel, err);
 	s->last_beat_ms = timeutil_now_ms();
-	if (st == EX_OK && !ctx->job->locked) {
+	if (st) {
+		return st;
+	}
+	if (!ctx->job->locked) {
 		/* Taken over from a hung holder: hold the lock once it lets go,
 		 * so nobody takes the job from us when that holder dies. */
 		st = jobs_lock(ctx->ctl, ctx->job, err);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK && cancel) {
-		st = EX_ECANCEL;
+	return cancel ? EX_ECANCEL : EX_OK;
+}
+
+/* export.max_bytes bounds the bytes in the file so far. */
+static enum ex_status export_max_bytes(const struct export_state *s, struct buf *err)
+{
+	if (s->ctx->cf->max_bytes > 0 && s->bytes > s->ctx->cf->max_bytes) {
+		buf_msg(err, "the export is larger than the limit of %lld bytes (export.max_bytes)",
+			s->ctx->cf->max_bytes);
+		return EX_ELIMIT;
 	}
-	return st;
+	return EX_OK;
+}
+
+/* Write out the buffer.  A write only follows a heartbeat that is at most
+ * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
+ * VM) past its lease learns it lost the job before touching the file. */
+static enum ex_status export_flush(struct export_state *s, struct buf *err)
+{
+	enum ex_status st;
+
+	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
+		st = export_beat(s, NULL, NULL, NULL, err);
+		if (st) {
+			return st;
+		}
+	}
+	if (s->out.len > 0) {
+		st = sink_write(&s->sink, s->out.data, s->out.len, err);
+		buf_reset(&s->out);
+		s->bytes = s->sink.file_bytes;
+		if (st) {
+			return st;
+		}
+	}
+	return export_max_bytes(s, err);
 }
 
 /* The part is full: make it durable, then commit the checkpoint. */
@@ -183,20 +205,21 @@ static enum ex_status export_part_end(struct export_state *s, const char *key, s
 {
 	char sha_state[SHA256_STATE_HEX + 1];
 	struct storage_ckpt ckpt;
-	enum ex_status st = export_flush(s, err);
+	enum ex_status st;
 
-	if (st == EX_OK) {
-		st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+	st = export_flush(s, err);
+	if (st) {
+		return st;
 	}
-	if (st != EX_OK) {
+	st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+	if (st) {
 		return st;
 	}
 	s->part_bytes = 0;
 	s->bytes = s->sink.file_bytes;
-	if (s->ctx->cf->max_bytes > 0 && s->bytes > s->ctx->cf->max_bytes) {
-		buf_msg(err, "the export is larger than the limit of %lld bytes (export.max_bytes)",
-			s->ctx->cf->max_bytes);
-		return EX_ELIMIT;
+	st = export_max_bytes(s, err);
+	if (st) {
+		return st;
 	}
 	if (!ckpt.durable) {
 		return EX_OK; /* the backend holds it for the next part */
@@ -221,9 +244,8 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 	st = format_row(&s->writer, s->fields, &s->out);
 	if (st == EX_ETOOBIG) {
 		buf_msg(err, "row %lld is larger than exportd.max_row_size", s->rows + 1);
-		return st;
 	}
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	s->rows++;
@@ -269,7 +291,7 @@ static enum ex_status export_receive(struct export_state *s, PGresult **res, str
 	while ((extra = PQgetResult(s->data)) != NULL) {
 		PQclear(extra);
 	}
-	if (st != EX_OK) {
+	if (st) {
 		PQclear(*res);
 		*res = NULL;
 	}
@@ -306,8 +328,13 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 		 * the next holder goes on from here.  The cut is not at part_size,
 		 * harmless for plain local files; a gzip member boundary would
 		 * change the file's bytes, so gzip goes back to its checkpoint. */
-		st = s->part_bytes > 0 && !s->ctx->job->gzip ? export_part_end(s, key, err) : EX_OK;
-		return st == EX_OK ? EX_ESTOP : st;
+		if (s->part_bytes > 0 && !s->ctx->job->gzip) {
+			st = export_part_end(s, key, err);
+			if (st) {
+				return st;
+			}
+		}
+		return EX_ESTOP;
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
@@ -316,40 +343,63 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	return EX_OK;
 }
 
-/* Stream every chunk; the next one is requested before this one is written. */
+/* Write one chunk; *more: a full chunk, so the next one is requested
+ * before this one is written. */
+static enum ex_status export_chunk(struct export_state *s, const PGresult *res, int *more,
+				   struct buf *err)
+{
+	int r, n = PQntuples(res);
+	enum ex_status st;
+
+	*more = n == s->ctx->cf->chunk_rows;
+	if (*more) {
+		st = export_send(s, PQgetvalue(res, n - 1, s->ncols), err);
+		if (st) {
+			return st;
+		}
+	}
+	for (r = 0; r < n; r++) {
+		st = export_row(s, res, r, err);
+		if (st) {
+			return st;
+		}
+		/* libpq reads the socket only when asked: drain it now and
+		 * then, so the server keeps sending the next chunk while
+		 * this one is formatted instead of stalling on a full
+		 * socket buffer. */
+		if (*more && (r & 255) == 255 && !PQconsumeInput(s->data)) {
+			break; /* the connection failed: PQgetResult says how */
+		}
+	}
+	if (!*more) {
+		return EX_OK;
+	}
+	return export_between_chunks(s, PQgetvalue(res, n - 1, s->ncols), err);
+}
+
+/* Stream every chunk. */
 static enum ex_status export_rows(struct export_state *s, struct buf *err)
 {
-	PGresult *res = NULL;
-	int n, r, more = 1;
-	enum ex_status st = export_send(s, s->last_key.len ? buf_str(&s->last_key) : NULL, err);
+	PGresult *res;
+	int more = 1;
+	enum ex_status st;
 
-	while (st == EX_OK && more) {
-		st = export_receive(s, &res, err);
-		if (st != EX_OK) {
-			break;
-		}
-		n = PQntuples(res);
-		more = n == s->ctx->cf->chunk_rows;
-		if (more) {
-			st = export_send(s, PQgetvalue(res, n - 1, s->ncols), err);
-		}
-		for (r = 0; st == EX_OK && r < n; r++) {
-			st = export_row(s, res, r, err);
-			/* libpq reads the socket only when asked: drain it now and
-			 * then, so the server keeps sending the next chunk while
-			 * this one is formatted instead of stalling on a full
-			 * socket buffer. */
-			if (more && (r & 255) == 255 && !PQconsumeInput(s->data)) {
-				break; /* the connection failed: PQgetResult says how */
-			}
-		}
-		if (st == EX_OK && more) {
-			st = export_between_chunks(s, PQgetvalue(res, n - 1, s->ncols), err);
-		}
-		PQclear(res);
-		res = NULL;
+	st = export_send(s, s->last_key.len ? buf_str(&s->last_key) : NULL, err);
+	if (st) {
+		return st;
 	}
-	return st;
+	while (more) {
+		st = export_receive(s, &res, err);
+		if (st) {
+			return st;
+		}
+		st = export_chunk(s, res, &more, err);
+		PQclear(res);
+		if (st) {
+			return st;
+		}
+	}
+	return EX_OK;
 }
 
 /* The gzip level, or 0 for none. */
@@ -358,45 +408,59 @@ static int export_gzip(const struct export_state *s)
 	return s->ctx->job->gzip ? (int)s->ctx->cf->gzip_level : 0;
 }
 
+/* Resume the upload from the checkpoint; EX_ENOTFOUND if its data is gone. */
+static enum ex_status export_resume(struct export_state *s, struct buf *err)
+{
+	const struct jobs_claim *job = s->ctx->job;
+	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
+	enum ex_status st;
+
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, export_gzip(s), &ckpt, job->ckpt_sha256,
+		       err);
+	if (st) {
+		sink_close(&s->sink);
+		return st;
+	}
+	s->rows = job->ckpt_rows;
+	s->bytes = job->ckpt_bytes;
+	s->part = job->ckpt_part;
+	log_info("job %s: resuming after row %lld (%lld bytes, part %d)", job->id, s->rows,
+		 s->bytes, s->part);
+	return buf_puts(&s->last_key, job->ckpt_last_key);
+}
+
 /* Open the upload: resume from the checkpoint if its data is still there. */
 static enum ex_status export_open(struct export_state *s, struct buf *err)
 {
-	const struct config *cf = s->ctx->cf;
-	struct jobs_claim *job = s->ctx->job;
-	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
+	const struct jobs_claim *job = s->ctx->job;
 	enum ex_status st;
 
 	s->sink_open = 1;
 	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL) {
-		st = sink_open(&s->sink, cf, s->file_key, export_gzip(s), &ckpt, job->ckpt_sha256,
-			       err);
-		if (st == EX_OK) {
-			s->rows = job->ckpt_rows;
-			s->bytes = job->ckpt_bytes;
-			s->part = job->ckpt_part;
-			log_info("job %s: resuming after row %lld (%lld bytes, part %d)", job->id,
-				 s->rows, s->bytes, s->part);
-			return buf_puts(&s->last_key, job->ckpt_last_key);
-		}
-		sink_close(&s->sink);
+		st = export_resume(s, err);
 		if (st != EX_ENOTFOUND) {
 			return st;
 		}
 		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
 			 buf_str(err));
 	}
-	st = sink_open(&s->sink, cf, s->file_key, export_gzip(s), NULL, NULL, err);
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, export_gzip(s), NULL, NULL, err);
+	if (st) {
+		return st;
+	}
 	/* A UTF-8 byte order mark for Excel, then the header. */
-	if (st == EX_OK && job->csv_bom && s->writer.kind == FORMAT_CSV) {
+	if (job->csv_bom && s->writer.kind == FORMAT_CSV) {
 		st = buf_append(&s->out, "\xEF\xBB\xBF", 3);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK) {
-		st = format_header(&s->writer, &s->out);
+	st = format_header(&s->writer, &s->out);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		s->part_bytes = (long long)s->out.len;
-	}
-	return st;
+	s->part_bytes = (long long)s->out.len;
+	return EX_OK;
 }
 
 /* A job inserted by plain SQL gets its as-of key at its first run (an
@@ -425,45 +489,93 @@ static enum ex_status export_fix_as_of(struct export_state *s, struct buf *err)
 	return EX_OK;
 }
 
-/* A cheap row estimate from the planner, for progress.  Only losing the
- * lease is an error here; without an estimate progress has no percent. */
-static enum ex_status export_estimate(struct export_state *s)
+/* EXPLAIN (FORMAT JSON) of the job's rows. */
+static enum ex_status export_explain_sql(const struct export_state *s, struct buf *sql)
 {
-	enum ex_status st = EX_OK;
-	const char *params[1] = {s->ctx->job->workspace};
-	struct buf sql, err;
-	PGresult *res = NULL;
-	struct json_object *plan = NULL, *node = NULL, *rows = NULL;
+	enum ex_status st;
 
+	st = buf_puts(sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
+	if (st) {
+		return st;
+	}
+	st = db_quote_ident(s->data, s->type.schema_name, sql);
+	if (st) {
+		return st;
+	}
+	st = buf_putc(sql, '.');
+	if (st) {
+		return st;
+	}
+	st = db_quote_ident(s->data, s->type.relation, sql);
+	if (st) {
+		return st;
+	}
+	st = buf_puts(sql, " WHERE ");
+	if (st) {
+		return st;
+	}
+	st = db_quote_ident(s->data, s->type.workspace_column, sql);
+	if (st) {
+		return st;
+	}
+	return buf_puts(sql, " = $1");
+}
+
+/* The planner's row estimate; *found = 0 when the plan has none. */
+static enum ex_status export_plan_rows(struct export_state *s, long long *rows, int *found,
+				       struct buf *err)
+{
+	const char *params[1] = {s->ctx->job->workspace};
+	struct json_object *plan = NULL, *node, *n;
+	PGresult *res = NULL;
+	struct buf sql;
+	enum ex_status st;
+
+	*found = 0;
 	buf_init(&sql, 4096);
-	buf_init(&err, 1024);
-	if (buf_puts(&sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM ") != EX_OK ||
-	    db_quote_ident(s->data, s->type.schema_name, &sql) != EX_OK ||
-	    buf_putc(&sql, '.') != EX_OK ||
-	    db_quote_ident(s->data, s->type.relation, &sql) != EX_OK ||
-	    buf_puts(&sql, " WHERE ") != EX_OK ||
-	    db_quote_ident(s->data, s->type.workspace_column, &sql) != EX_OK ||
-	    buf_puts(&sql, " = $1") != EX_OK) {
+	st = export_explain_sql(s, &sql);
+	if (st) {
 		goto out;
 	}
-	if (db_exec(s->data, buf_str(&sql), 1, params, &res, &err) != EX_OK) {
+	st = db_exec(s->data, buf_str(&sql), 1, params, &res, err);
+	if (st) {
 		goto out;
 	}
 	plan = json_tokener_parse(PQgetvalue(res, 0, 0));
 	node = plan != NULL ? json_object_array_get_idx(plan, 0) : NULL;
 	if (node != NULL && json_object_object_get_ex(node, "Plan", &node) &&
-	    json_object_object_get_ex(node, "Plan Rows", &rows)) {
-		st = jobs_set_estimate(s->ctx->ctl, s->ctx->job, json_object_get_int64(rows), &err);
-		if (st != EX_OK && st != EX_ELEASE) {
-			log_warn("job %s: cannot record the estimate: %s", s->ctx->job->id,
-				 buf_str(&err));
-			st = EX_OK;
-		}
+	    json_object_object_get_ex(node, "Plan Rows", &n)) {
+		*rows = json_object_get_int64(n);
+		*found = 1;
 	}
 out:
 	json_object_put(plan);
 	PQclear(res);
 	buf_free(&sql);
+	return st;
+}
+
+/* A cheap row estimate from the planner, for progress.  Only losing the
+ * lease is an error here; without an estimate progress has no percent. */
+static enum ex_status export_estimate(struct export_state *s)
+{
+	long long rows = 0;
+	int found = 0;
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 1024);
+	st = export_plan_rows(s, &rows, &found, &err);
+	if (st || !found) {
+		st = EX_OK; /* no estimate */
+		goto out;
+	}
+	st = jobs_set_estimate(s->ctx->ctl, s->ctx->job, rows, &err);
+	if (st && st != EX_ELEASE) {
+		log_warn("job %s: cannot record the estimate: %s", s->ctx->job->id, buf_str(&err));
+		st = EX_OK;
+	}
+out:
 	buf_free(&err);
 	return st;
 }
@@ -474,30 +586,34 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	char checksum[65], sha_state[SHA256_STATE_HEX + 1];
 	struct jobs_result r = {s->file_key, 0, 0, checksum};
 	struct storage_ckpt ckpt;
-	enum ex_status st = export_flush(s, err);
+	enum ex_status st;
 
-	if (st == EX_OK && (s->part_bytes > 0 || s->part == 0)) {
+	st = export_flush(s, err);
+	if (st) {
+		return st;
+	}
+	if (s->part_bytes > 0 || s->part == 0) {
 		st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+		if (st) {
+			return st;
+		}
 	}
-	if (st == EX_OK) {
-		/* The checksum is known before the file is final. */
-		sha256_hex(&s->sink.sha, checksum);
-		r.rows = s->rows;
-		r.bytes = s->bytes = s->sink.file_bytes;
-		st = jobs_complete_begin(ctx->ctl, ctx->job, &r, ctx->cf->retention_ms,
-					 ctx->cf->mail_smtp_url[0] != '\0', err);
-	}
-	if (st != EX_OK) {
+	/* The checksum is known before the file is final. */
+	sha256_hex(&s->sink.sha, checksum);
+	r.rows = s->rows;
+	r.bytes = s->bytes = s->sink.file_bytes;
+	st = jobs_complete_begin(ctx->ctl, ctx->job, &r, ctx->cf->retention_ms,
+				 ctx->cf->mail_smtp_url[0] != '\0', err);
+	if (st) {
 		return st;
 	}
 	/* The row is locked under our token: make the file final, then commit. */
 	st = sink_complete(&s->sink, checksum, err);
-	if (st == EX_OK) {
-		st = jobs_commit(ctx->ctl, err);
-	} else {
+	if (st) {
 		jobs_rollback(ctx->ctl);
+		return st;
 	}
-	return st;
+	return jobs_commit(ctx->ctl, err);
 }
 
 /* <job id>.<extension>[.gz]; EX_EINVAL for an unknown format. */
@@ -505,30 +621,46 @@ static enum ex_status export_file_key(const struct jobs_claim *job, char *out, s
 {
 	enum format_kind kind;
 
-	if (format_parse_kind(job->format, &kind) != EX_OK) {
+	if (format_parse_kind(job->format, &kind)) {
 		return EX_EINVAL;
 	}
 	snprintf(out, size, "%s.%s%s", job->id, format_extension(kind), job->gzip ? ".gz" : "");
 	return EX_OK;
 }
 
-void export_discard(const struct config *cf, const struct jobs_claim *job)
+/* The checkpointed upload, if any: an S3 multipart upload is aborted.
+ * One that cannot be opened has nothing to abort. */
+static void export_abort_ckpt(const struct config *cf, const struct jobs_claim *job,
+			      const char *key, struct buf *err)
 {
 	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
 	struct storage_upload *up = NULL;
+	enum ex_status st;
+
+	st = storage_open(cf, key, &ckpt, &up, err);
+	if (st) {
+		return;
+	}
+	storage_abort(up);
+	storage_close(up);
+}
+
+void export_discard(const struct config *cf, const struct jobs_claim *job)
+{
 	char key[64];
 	struct buf err;
+	enum ex_status st;
 
 	buf_init(&err, 1024);
-	if (export_file_key(job, key, sizeof(key)) != EX_OK) {
+	st = export_file_key(job, key, sizeof(key));
+	if (st) {
 		goto out;
 	}
-	/* The checkpointed upload, if any: an S3 multipart upload is aborted. */
-	if (job->ckpt_bytes > 0 && storage_open(cf, key, &ckpt, &up, &err) == EX_OK) {
-		storage_abort(up);
-		storage_close(up);
+	if (job->ckpt_bytes > 0) {
+		export_abort_ckpt(cf, job, key, &err);
 	}
-	if (storage_remove(cf, key, &err) != EX_OK) {
+	st = storage_remove(cf, key, &err);
+	if (st) {
 		log_warn("job %s: cannot remove its partial file: %s", job->id, buf_str(&err));
 	}
 out:
@@ -541,13 +673,16 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	enum format_kind kind;
 	enum ex_status st;
 
-	if (format_parse_kind(ctx->job->format, &kind) != EX_OK) {
+	if (format_parse_kind(ctx->job->format, &kind)) {
 		buf_msg(err, "unknown format \"%s\"", ctx->job->format);
 		return EX_EINVAL;
 	}
-	export_file_key(ctx->job, s->file_key, sizeof(s->file_key));
+	st = export_file_key(ctx->job, s->file_key, sizeof(s->file_key));
+	if (st) {
+		return st;
+	}
 	st = db_connect(ctx->cf->db_url, "exportd-data", &s->data, err);
-	if (st != EX_OK) {
+	if (st) {
 		return st;
 	}
 	st = registry_load(ctx->ctl, ctx->job->type, &s->type, err);
@@ -555,21 +690,27 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 		buf_msg(err, "export type \"%s\" does not exist", ctx->job->type);
 		return EX_EPERM;
 	}
-	if (st == EX_OK) {
-		st = export_columns(s, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = export_fix_as_of(s, err); /* before the query that uses it */
+	st = export_columns(s, err);
+	if (st) {
+		return st;
 	}
-	if (st == EX_OK) {
-		st = export_prepare(s, err);
+	st = export_fix_as_of(s, err); /* before the query that uses it */
+	if (st) {
+		return st;
+	}
+	st = export_prepare(s, err);
+	if (st) {
+		return st;
 	}
 	s->writer.kind = kind;
 	s->writer.crlf = ctx->cf->csv_crlf;
 	s->writer.formula_guard = ctx->job->csv_formula_guard;
 	s->writer.columns = s->cols;
 	s->writer.ncolumns = (size_t)s->ncols;
-	return st;
+	return EX_OK;
 }
 
 static void export_cleanup(struct export_state *s)
@@ -605,29 +746,36 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	buf_init(&s.last_key, 64 * 1024);
 	s.last_beat_ms = ctx->job->claimed_ms;
 	st = export_setup(&s, err);
-	if (st == EX_OK) {
-		st = export_estimate(&s);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		/* Opening may truncate the file: be sure, right before, that the
-		 * job is still ours (this process may have been stopped since the
-		 * claim, and the job taken over). */
-		st = export_beat(&s, NULL, NULL, NULL, err);
+	st = export_estimate(&s);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = export_open(&s, err);
+	/* Opening may truncate the file: be sure, right before, that the job
+	 * is still ours (this process may have been stopped since the claim,
+	 * and the job taken over). */
+	st = export_beat(&s, NULL, NULL, NULL, err);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = export_rows(&s, err);
+	st = export_open(&s, err);
+	if (st) {
+		goto out;
 	}
-	if (st == EX_OK) {
-		st = export_finish(&s, err);
+	st = export_rows(&s, err);
+	if (st) {
+		goto out;
 	}
+	st = export_finish(&s, err);
+	if (st) {
+		goto out;
+	}
+	log_info("job %s: complete, %lld rows, %lld bytes", ctx->job->id, s.rows, s.bytes);
+out:
 	if (st == EX_ECANCEL && s.sink.up != NULL) {
 		sink_abort(&s.sink);
-	}
-	if (st == EX_OK) {
-		log_info("job %s: complete, %lld rows, %lld bytes", ctx->job->id, s.rows, s.bytes);
 	}
 	export_cleanup(&s);
 	return st;

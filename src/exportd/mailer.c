@@ -11,11 +11,13 @@ static long long mailer_round(PGconn *conn, const struct config *cf, void *arg)
 {
 	struct buf err;
 	int sent = 1;
+	enum ex_status st;
 
 	(void)arg;
 	buf_init(&err, 4096);
 	while (sent && !child_stop) {
-		if (outbox_deliver_next(conn, cf, &sent, &err) != EX_OK) {
+		st = outbox_deliver_next(conn, cf, &sent, &err);
+		if (st) {
 			log_warn("mailer: %s", buf_str(&err));
 			break;
 		}

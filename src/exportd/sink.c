@@ -41,7 +41,7 @@ enum ex_status sink_open(struct sink *k, const struct config *cf, const char *ke
 	memset(k, 0, sizeof(*k));
 	k->gzip = gzip > 0;
 	sha256_init(&k->sha);
-	if (resume != NULL && (sha_state == NULL || sha256_load(&k->sha, sha_state) != EX_OK ||
+	if (resume != NULL && (sha_state == NULL || sha256_load(&k->sha, sha_state) ||
 			       (long long)k->sha.bytes != resume->bytes)) {
 		buf_msg(err, "%s", "the checkpoint has no usable checksum state");
 		return EX_ENOTFOUND;

@@ -65,7 +65,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 		}
 		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry,
 			       cf->mail_smtp_url[0] != '\0', &err);
-		if (rc == EX_OK && retry < 0) {
+		if (!rc && retry < 0) {
 			export_discard(cf, job); /* nothing will resume it */
 		}
 		log_warn("job %s: attempt %d failed (%s)%s: %s", job->id, job->attempts,
@@ -73,7 +73,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 	}
 	if (rc == EX_ELEASE) {
 		log_warn("job %s: lease lost; leaving it to its new holder", job->id);
-	} else if (rc != EX_OK) {
+	} else if (rc) {
 		log_error("job %s: cannot record the outcome: %s", job->id, buf_str(&err));
 	}
 	buf_free(&err);
@@ -100,9 +100,9 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 	st = export_run(&ctx, &err);
 	if (st == EX_ELEASE) {
 		log_warn("job %s: lease lost; stopping without completing", job->id);
-	} else if (st != EX_OK && db_ok(ctl)) {
+	} else if (st && db_ok(ctl)) {
 		worker_settle(ctl, cf, job, st, err.len ? buf_str(&err) : status_strerror(st));
-	} else if (st != EX_OK) {
+	} else if (st) {
 		log_error("job %s: %s; control connection lost, the lease will expire", job->id,
 			  buf_str(&err));
 	}
@@ -120,12 +120,14 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 	struct buf err;
 	long long due;
 	int found = 1;
+	enum ex_status st;
 
 	buf_init(&err, 4096);
 	while (found && !child_stop && db_ok(ctl)) {
 		long long before = timeutil_now_ms();
 
-		if (jobs_claim(ctl, owner, cf->lease_timeout_ms, &job, &found, &err) != EX_OK) {
+		st = jobs_claim(ctl, owner, cf->lease_timeout_ms, &job, &found, &err);
+		if (st) {
 			log_warn("claim failed: %s", buf_str(&err));
 			break;
 		}
