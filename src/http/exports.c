@@ -19,30 +19,10 @@
 #define EXPORTS_LIST_DEFAULT 20
 #define EXPORTS_LIST_MAX     100
 
-void exports_get(struct app *app, struct http_request *r, const struct auth *who, const char *id)
-{
-	PGresult *res = NULL;
-	struct buf err;
-	enum ex_status st;
-
-	buf_init(&err, 4096);
-	st = jobs_get(app->conn, who->workspace, id, &res, &err);
-	if (st == EX_ENOTFOUND) {
-		reply_not_found(r, "no such export");
-		goto out;
-	}
-	if (st) {
-		reply_db_error(app, r, &err);
-		goto out;
-	}
-	reply_job(app, r, res, 200, "Cache-Control: no-store\r\n");
-out:
-	PQclear(res);
-	buf_free(&err);
-}
-
-void exports_download(struct app *app, struct http_request *r, const struct auth *who,
-		      const char *id)
+/* The job, or NULL when the request is answered (404, 503).  who == NULL:
+ * the caller holds a valid signed link for this job, of any workspace. */
+static PGresult *exports_find(struct app *app, struct http_request *r, const struct auth *who,
+			      const char *id)
 {
 	PGresult *res = NULL;
 	struct buf err;
@@ -56,16 +36,36 @@ void exports_download(struct app *app, struct http_request *r, const struct auth
 	}
 	if (st == EX_ENOTFOUND) {
 		reply_not_found(r, "no such export");
-		goto out;
-	}
-	if (st) {
+	} else if (st) {
 		reply_db_error(app, r, &err);
-		goto out;
 	}
-	download_serve(app, r, res);
-out:
-	PQclear(res);
 	buf_free(&err);
+	if (st) {
+		PQclear(res);
+		res = NULL;
+	}
+	return res;
+}
+
+void exports_get(struct app *app, struct http_request *r, const struct auth *who, const char *id)
+{
+	PGresult *res = exports_find(app, r, who, id);
+
+	if (res != NULL) {
+		reply_job(app, r, res, 200, "Cache-Control: no-store\r\n");
+		PQclear(res);
+	}
+}
+
+void exports_download(struct app *app, struct http_request *r, const struct auth *who,
+		      const char *id)
+{
+	PGresult *res = exports_find(app, r, who, id);
+
+	if (res != NULL) {
+		download_serve(app, r, res);
+		PQclear(res);
+	}
 }
 
 /* DELETE of a complete export: mark it expired and remove its file in one
