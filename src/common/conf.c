@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+
 enum conf_type {
 	CONF_STRING,
 	CONF_INT,
@@ -595,6 +597,20 @@ enum ex_status conf_load(struct config *cf, const char *path, struct buf *err)
 			    path != NULL ? path : "(none)", err);
 out:
 	buf_free(&text);
+	return st;
+}
+
+enum ex_status conf_load_logged(struct config *cf, const char *path)
+{
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	st = conf_load(cf, path, &err);
+	if (st) {
+		log_error("%s", buf_str(&err));
+	}
+	buf_free(&err);
 	return st;
 }
 

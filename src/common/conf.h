@@ -108,6 +108,8 @@ struct config {
 
 /* Defaults, then the file at path (NULL: none), then the environment. */
 enum ex_status conf_load(struct config *cf, const char *path, struct buf *err) EX_MUST_CHECK;
+/* conf_load() for a daemon's start: on failure the reason is logged. */
+enum ex_status conf_load_logged(struct config *cf, const char *path) EX_MUST_CHECK;
 /* Same, from text in memory; name is used in error messages. */
 enum ex_status conf_load_text(struct config *cf, const char *text, const char *name,
 			      struct buf *err) EX_MUST_CHECK;

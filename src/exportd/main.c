@@ -14,21 +14,6 @@ static void usage(FILE *to)
 		    "CONFIG defaults to $EXPORTD_CONFIG, then " CONF_DEFAULT_PATH ".\n");
 }
 
-/* Load the config; on failure log why. */
-static enum ex_status main_load_conf(struct config *cf, const char *path)
-{
-	struct buf err;
-	enum ex_status st;
-
-	buf_init(&err, 4096);
-	st = conf_load(cf, path, &err);
-	if (st) {
-		log_error("%s", buf_str(&err));
-	}
-	buf_free(&err);
-	return st;
-}
-
 int main(int argc, char **argv)
 {
 	const char *arg = NULL, *path;
@@ -54,7 +39,7 @@ int main(int argc, char **argv)
 	}
 	log_init("exportd", LOG_INFO);
 	path = conf_path(arg);
-	st = main_load_conf(&cf, path);
+	st = conf_load_logged(&cf, path);
 	if (st) {
 		return 1;
 	}

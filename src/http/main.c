@@ -28,21 +28,6 @@ static void main_on_term(int sig)
 	main_stop = 1;
 }
 
-/* Load the config; on failure log why. */
-static enum ex_status main_load_conf(struct config *cf, const char *path)
-{
-	struct buf err;
-	enum ex_status st;
-
-	buf_init(&err, 4096);
-	st = conf_load(cf, path, &err);
-	if (st) {
-		log_error("%s", buf_str(&err));
-	}
-	buf_free(&err);
-	return st;
-}
-
 int main(int argc, char **argv)
 {
 	struct config cf;
@@ -53,8 +38,8 @@ int main(int argc, char **argv)
 	enum ex_status st;
 
 	log_init("export.fcgi", LOG_INFO);
-	st = main_load_conf(&cf,
-			    conf_path(argc > 2 && strcmp(argv[1], "-c") == 0 ? argv[2] : NULL));
+	st = conf_load_logged(&cf,
+			      conf_path(argc > 2 && strcmp(argv[1], "-c") == 0 ? argv[2] : NULL));
 	if (st) {
 		return 1;
 	}
