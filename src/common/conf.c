@@ -49,6 +49,7 @@ static const struct conf_entry conf_table[] = {
 	{"database", "url", CONF_STRING, OFF(db_url), "dbname=exportd", 0, 0, NULL, 1},
 	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
 	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
+	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
 	{"http", "download", CONF_ENUM, OFF(http_download), "stream", 0, 0, conf_download_choices, 0},
 	{"http", "accel_prefix", CONF_STRING, OFF(http_accel_prefix), "/_exportd_files", 0, 0, NULL, 0},
 	{"http", "stream_chunk", CONF_SIZE, OFF(http_stream_chunk), "64k", 4 * KB, 16 * MB, NULL, 0},

@@ -47,6 +47,7 @@ struct config {
 
 	char *http_base_path; /* "" or "/prefix" without trailing slash */
 	long long http_body_limit;
+	long long http_body_timeout_ms;
 	int http_download; /* enum conf_download */
 	char *http_accel_prefix;
 	long long http_stream_chunk;

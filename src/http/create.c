@@ -425,6 +425,12 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 		return 0;
 	}
 	st = request_read_body(r, app->cf->http_body_limit, raw);
+	if (st == EX_EIO) {
+		snprintf(detail, sizeof(detail), "the body did not arrive within %lld ms",
+			 app->cf->http_body_timeout_ms);
+		problem_reply(r, 408, "request-timeout", "Request Timeout", detail, "");
+		return 0;
+	}
 	if (st) {
 		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
 			 app->cf->http_body_limit);

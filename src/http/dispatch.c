@@ -62,6 +62,11 @@ void dispatch_request(struct app *app, struct http_request *r)
 	int keyed;
 
 	router_match(routes_table, routes_count, r->method, r->uri, app->cf->http_base_path, &m);
+	if (m.status == 400) {
+		problem_reply(r, 400, "bad-method", "Bad Request",
+			      "REQUEST_METHOD is missing or not an HTTP method", "");
+		return;
+	}
 	if (m.status == 404) {
 		problem_reply(r, 404, "not-found", "Not Found", "no such route", "");
 		return;

@@ -1,6 +1,6 @@
-/* dispatch.h - answer one request: route it (404, 405), make sure the
- * database connection works (503), check the caller as the route asks
- * (401, 403, 410), then call the route's handler. */
+/* dispatch.h - answer one request: route it (400 for a missing or malformed method, 404, 405), make
+ * sure the database connection works (503), check the caller as the route asks (401, 403, 410),
+ * then call the route's handler. */
 #ifndef EXPORTD_DISPATCH_H
 #define EXPORTD_DISPATCH_H
 

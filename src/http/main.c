@@ -4,6 +4,7 @@
  * PostgreSQL connection, reconnecting when it breaks.  Config from
  * $EXPORTD_CONFIG (or the default path).
  */
+#include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,8 +18,9 @@
 
 static volatile sig_atomic_t main_stop, main_busy;
 
-/* libfcgi retries accept() on EINTR, so an idle process exits right here;
- * one in the middle of a request finishes it first. */
+/* An idle process (waiting for a connection, or for a client's
+ * parameters) exits right here; one in the middle of a request finishes it
+ * first. */
 static void main_on_term(int sig)
 {
 	(void)sig;
@@ -48,13 +50,25 @@ int main(int argc, char **argv)
 	sa.sa_handler = main_on_term; /* no SA_RESTART: accept() returns */
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	st = request_deadlines_init();
+	if (st) {
+		log_error("cannot install the SIGALRM handler: %s", status_strerror(st));
+		goto out;
+	}
 	memset(&app, 0, sizeof(app));
 	app.cf = &cf;
 	FCGX_Init();
-	FCGX_InitRequest(&fcgi, 0, 0);
-	while (!main_stop && FCGX_Accept_r(&fcgi) >= 0) {
+	/* FAIL_ACCEPT_ON_INTR: request_accept's deadline ends a wait in
+	 * libfcgi's accept() too (see request.c). */
+	FCGX_InitRequest(&fcgi, REQUEST_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR);
+	while (!main_stop) {
+		st = request_accept(&fcgi, cf.http_body_timeout_ms);
+		if (st) {
+			log_error("the FastCGI socket (fd 0) failed: %s", strerror(errno));
+			break;
+		}
 		main_busy = 1;
-		request_init(&r, &fcgi);
+		request_init(&r, &fcgi, cf.http_body_timeout_ms);
 		dispatch_request(&app, &r);
 		FCGX_Finish_r(&fcgi);
 		main_busy = 0;
@@ -62,6 +76,7 @@ int main(int argc, char **argv)
 	if (app.conn != NULL) {
 		PQfinish(app.conn);
 	}
+out:
 	conf_free(&cf);
-	return 0;
+	return st ? 1 : 0;
 }

@@ -1,10 +1,108 @@
+/* request.c - one FastCGI request, and the deadlines of reading it (see
+ * request.h). */
 #include "http/request.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "common/crypto.h"
+
+/* After a deadline, SIGALRM keeps coming at this interval: a signal that
+ * lands between the check of request_expired and the read it guards would
+ * otherwise be lost, and that read would block for as long as the client
+ * likes. */
+#define REQUEST_TICK_MS 100
+
+static volatile sig_atomic_t request_expired;
+
+static void request_on_alarm(int sig)
+{
+	(void)sig;
+	request_expired = 1;
+}
+
+enum ex_status request_deadlines_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = request_on_alarm; /* no SA_RESTART: blocked reads fail */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) != 0) {
+		return EX_EIO;
+	}
+	return EX_OK;
+}
+
+static void request_ms(struct timeval *tv, long long ms)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000 * 1000);
+}
+
+/* SIGALRM after ms, then every interval_ms; ms 0 disarms.  Arming clears
+ * request_expired. */
+static void request_timer(long long ms, long long interval_ms)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	request_ms(&it.it_value, ms);
+	request_ms(&it.it_interval, ms > 0 ? interval_ms : 0);
+	if (ms > 0) {
+		request_expired = 0;
+	}
+	/* Fails only for values out of range, which config bounds exclude. */
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Wait until a connection may be pending; 0 yes, -1 the socket failed. */
+static int request_wait_listener(void)
+{
+	struct pollfd pfd;
+	int rc;
+
+	do {
+		pfd.fd = REQUEST_LISTEN_FD;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, -1);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0 || (pfd.revents & (POLLERR | POLLNVAL)) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms)
+{
+	int rc;
+
+	for (;;) {
+		if (request_wait_listener() != 0) {
+			return EX_EIO;
+		}
+		/* The timer runs through libfcgi's accept() and its reads of
+		 * the parameters.  Every interval it fails the accept() of a
+		 * process that lost the race for the connection (back to poll)
+		 * or a read the client stalled (libfcgi closes that connection,
+		 * goes back to accept(), and the next tick ends that too). */
+		request_timer(timeout_ms, timeout_ms);
+		rc = FCGX_Accept_r(fcgi);
+		request_timer(0, 0);
+		if (rc >= 0) {
+			return EX_OK;
+		}
+		if (rc != -EINTR) {
+			return EX_EIO;
+		}
+	}
+}
 
 static const char *request_param(struct http_request *r, const char *name)
 {
@@ -13,7 +111,7 @@ static const char *request_param(struct http_request *r, const char *name)
 	return v != NULL ? v : "";
 }
 
-void request_init(struct http_request *r, FCGX_Request *fcgi)
+void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_timeout_ms)
 {
 	const char *len, *q;
 	char *end;
@@ -21,6 +119,7 @@ void request_init(struct http_request *r, FCGX_Request *fcgi)
 
 	memset(r, 0, sizeof(*r));
 	r->fcgi = fcgi;
+	r->body_timeout_ms = body_timeout_ms;
 	r->method = request_param(r, "REQUEST_METHOD");
 	r->uri = request_param(r, "REQUEST_URI");
 	q = strchr(r->uri, '?');
@@ -48,21 +147,31 @@ enum ex_status request_read_body(struct http_request *r, long long limit, struct
 {
 	char chunk[8192];
 	int n;
-	enum ex_status st;
+	enum ex_status st = EX_OK;
 
 	if (r->content_length > limit) {
 		return EX_ETOOBIG;
 	}
-	while ((n = FCGX_GetStr(chunk, sizeof(chunk), r->fcgi->in)) > 0) {
+	/* One deadline for the whole body: a client sending a byte now and
+	 * then must not keep the process for longer than that. */
+	request_timer(r->body_timeout_ms, REQUEST_TICK_MS);
+	while (!request_expired && (n = FCGX_GetStr(chunk, sizeof(chunk), r->fcgi->in)) > 0) {
 		if ((long long)body->len + n > limit) {
-			return EX_ETOOBIG;
+			st = EX_ETOOBIG;
+			goto out;
 		}
 		st = buf_append(body, chunk, (size_t)n);
 		if (st) {
-			return EX_ENOMEM;
+			st = EX_ENOMEM;
+			goto out;
 		}
 	}
-	return EX_OK;
+	if (request_expired || FCGX_GetError(r->fcgi->in) != 0) {
+		st = EX_EIO;
+	}
+out:
+	request_timer(0, 0);
+	return st;
 }
 
 static const char *request_reason(int status)
@@ -84,6 +193,8 @@ static const char *request_reason(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
 	case 409:
 		return "Conflict";
 	case 410:

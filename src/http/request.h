@@ -3,6 +3,13 @@
  * Output goes through libfcgi, whose FCGX_FPrintF does not know %zu (the
  * output stops silently there), so sizes are printed as %lld.  All response
  * helpers are no-ops for the body of a HEAD request.
+ *
+ * Reads from the FastCGI connection have deadlines, because anyone who can
+ * connect to the socket can stall a process with one missing byte.  This
+ * module owns SIGALRM for that: its handler is installed without
+ * SA_RESTART, so a read still blocked at its deadline fails with EINTR,
+ * and libfcgi then drops the connection (parameters) or reports a stream
+ * error (body).
  */
 #ifndef EXPORTD_REQUEST_H
 #define EXPORTD_REQUEST_H
@@ -12,6 +19,10 @@
 
 #include "common/buf.h"
 #include "common/status.h"
+
+/* The listen socket spawn-fcgi hands over (FastCGI's FCGI_LISTENSOCK_FILENO,
+ * which libfcgi does not install). */
+#define REQUEST_LISTEN_FD 0
 
 struct http_request {
 	FCGX_Request *fcgi;
@@ -23,13 +34,30 @@ struct http_request {
 	const char *range;
 	const char *idempotency_key; /* NULL when the header is absent */
 	long long content_length;    /* -1 when absent */
+	long long body_timeout_ms;   /* request_read_body's deadline */
 	int head;
 	char id[17]; /* request id for logs and problem bodies */
 };
 
-void request_init(struct http_request *r, FCGX_Request *fcgi);
+/* Install the SIGALRM handler the deadlines use; once, before
+ * request_accept. */
+enum ex_status request_deadlines_init(void) EX_MUST_CHECK;
 
-/* Read the body; EX_ETOOBIG past limit (checked on Content-Length first). */
+/* Wait for the next request on the FastCGI listen socket (REQUEST_LISTEN_FD) and read
+ * its parameters.  Its client gets timeout_ms from the moment the socket is
+ * ready; one that stalls is dropped and the wait goes on, so a request only
+ * comes back whole.  fcgi was set up with FCGX_InitRequest(fcgi,
+ * REQUEST_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR).  EX_EIO when the
+ * listen socket itself fails (the process should exit). */
+enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms) EX_MUST_CHECK;
+
+/* After request_accept: the request's variables; body_timeout_ms is the
+ * deadline request_read_body keeps. */
+void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_timeout_ms);
+
+/* Read the whole body within r->body_timeout_ms.  EX_ETOOBIG past limit
+ * (checked on Content-Length first), EX_EIO when the body has not arrived
+ * by the deadline or the connection broke (answer 408), EX_ENOMEM. */
 enum ex_status request_read_body(struct http_request *r, long long limit,
 				 struct buf *body) EX_MUST_CHECK;
 

@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,8 @@
 #include "jobs/jobs.h"
 
 #define ROUTER_ID "{id}"
+/* Longer than any method worth naming; anything longer is malformed. */
+#define ROUTER_METHOD_MAX 32
 
 static const struct {
 	unsigned bit;
@@ -28,6 +31,24 @@ static unsigned router_method_bit(const char *method)
 		}
 	}
 	return 0;
+}
+
+/* An RFC 9110 method is a token: 1*tchar.  An empty or missing
+ * REQUEST_METHOD (only a raw FastCGI client can send one) is not. */
+static int router_method_valid(const char *method)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	const char *p;
+
+	if (method == NULL || method[0] == '\0' || strlen(method) > ROUTER_METHOD_MAX) {
+		return 0;
+	}
+	for (p = method; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr(tchar, *p) == NULL) {
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* "GET, HEAD, POST" for a mask, in the order of router_methods. */
@@ -74,10 +95,15 @@ void router_match(const struct router_route *table, size_t n, const char *method
 		  const char *base_path, struct router_match *m)
 {
 	size_t blen = strlen(base_path), len, i;
-	unsigned bit = router_method_bit(method), allowed = 0;
+	unsigned bit, allowed = 0;
 	const char *q;
 
 	memset(m, 0, sizeof(*m));
+	m->status = 400;
+	if (!router_method_valid(method)) {
+		return;
+	}
+	bit = router_method_bit(method);
 	m->status = 404;
 	if (strncmp(uri, base_path, blen) != 0) {
 		return;

@@ -42,11 +42,13 @@ struct router_route {
 
 struct router_match {
 	const struct router_route *route; /* NULL unless status is 0 */
-	int status;			  /* 0: dispatch; 404 or 405: answer that */
-	char allow[48];			  /* 405: the path's methods, for Allow */
-	char id[37];			  /* the {id} segment */
+	int status; /* 0: dispatch; 400 (method missing or not a token), 404 or 405: answer that */
+	char allow[48]; /* 405: the path's methods, for Allow */
+	char id[37];	/* the {id} segment */
 };
 
+/* method is REQUEST_METHOD (NULL or "" when absent: 400 before any path
+ * is looked at); uri the raw REQUEST_URI. */
 void router_match(const struct router_route *table, size_t n, const char *method, const char *uri,
 		  const char *base_path, struct router_match *m);
 

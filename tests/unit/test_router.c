@@ -51,6 +51,14 @@ static void test_routes(void)
 		{"GET", "", "", NULL, 404},
 		{"GET", "/exports/%30b7e4a52-6a8e-4c3b-9d7e-2f1d9c3e8a10", "", NULL, 404},
 		{"get", "/exports", "", NULL, 405},
+		/* A raw FastCGI client can send any REQUEST_METHOD, or none. */
+		{"", "/exports", "", NULL, 400},
+		{"", "/nowhere", "", NULL, 400},
+		{"G ET", "/healthz", "", NULL, 400},
+		{"GET\n", "/healthz", "", NULL, 400},
+		{"GET/1", "/healthz", "", NULL, 400},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", "/healthz", "", NULL, 400},
+		{"PATCH", "/healthz", "", NULL, 405},
 	};
 	struct router_match m;
 	size_t i;
@@ -65,6 +73,8 @@ static void test_routes(void)
 				cases[i].uri);
 		}
 	}
+	router_match(routes_table, routes_count, NULL, "/healthz", "", &m);
+	UNIT_EQ_INT(m.status, 400);
 	router_match(routes_table, routes_count, "GET", "/exports/" ID "/download", "", &m);
 	UNIT_EQ_STR(m.id, ID);
 	UNIT_EQ_INT(m.route->access, ROUTER_KEY_OR_LINK);
