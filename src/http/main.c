@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 		main_busy = 1;
 		request_init(&r, &fcgi, cf.http_body_timeout_ms);
 		dispatch_request(&app, &r);
-		FCGX_Finish_r(&fcgi);
+		request_finish(&fcgi, cf.http_body_timeout_ms);
 		main_busy = 0;
 	}
 	if (app.conn != NULL) {

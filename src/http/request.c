@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include "common/crypto.h"
+#include "common/log.h"
 
 /* After a deadline, SIGALRM keeps coming at this interval: a signal that
  * lands between the check of request_expired and the read it guards would
@@ -79,6 +80,16 @@ static int request_wait_listener(void)
 	return 0;
 }
 
+void request_finish(FCGX_Request *fcgi, long long timeout_ms)
+{
+	/* libfcgi's close reads whatever the client still sends until it
+	 * pauses for 2 s: a client sending a byte a second would keep the
+	 * process here for ever. */
+	request_timer(timeout_ms, REQUEST_TICK_MS);
+	FCGX_Finish_r(fcgi);
+	request_timer(0, 0);
+}
+
 enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms)
 {
 	int rc;
@@ -90,13 +101,23 @@ enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms)
 		/* The timer runs through libfcgi's accept() and its reads of
 		 * the parameters.  Every interval it fails the accept() of a
 		 * process that lost the race for the connection (back to poll)
-		 * or a read the client stalled (libfcgi closes that connection,
-		 * goes back to accept(), and the next tick ends that too). */
+		 * or a read the client stalled (libfcgi closes that connection
+		 * or, see below, returns it; the next tick ends a wait in
+		 * accept() that follows). */
 		request_timer(timeout_ms, timeout_ms);
 		rc = FCGX_Accept_r(fcgi);
 		request_timer(0, 0);
-		if (rc >= 0) {
+		if (rc >= 0 && FCGX_GetError(fcgi->in) == 0) {
 			return EX_OK;
+		}
+		if (rc >= 0) {
+			/* libfcgi takes parameters cut off by a failed read for
+			 * all of them: drop the connection unanswered. */
+			log_warn("dropped a FastCGI connection: its parameters did not arrive "
+				 "within %lld ms",
+				 timeout_ms);
+			request_finish(fcgi, REQUEST_TICK_MS);
+			continue;
 		}
 		if (rc != -EINTR) {
 			return EX_EIO;

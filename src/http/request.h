@@ -51,6 +51,10 @@ enum ex_status request_deadlines_init(void) EX_MUST_CHECK;
  * listen socket itself fails (the process should exit). */
 enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms) EX_MUST_CHECK;
 
+/* End the request (flush its answer, close the connection), waiting at most
+ * timeout_ms for the client. */
+void request_finish(FCGX_Request *fcgi, long long timeout_ms);
+
 /* After request_accept: the request's variables; body_timeout_ms is the
  * deadline request_read_body keeps. */
 void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_timeout_ms);
