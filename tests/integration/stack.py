@@ -578,6 +578,12 @@ def wait_http_ok(url, timeout, check=None, what=None):
 
 # ------------------------------------------------------------ the stack
 
+# The FastCGI socket as fcgi-conf/README.md ships it: mode 0660, group
+# www-data (Apache's children, which connect as www-data; lighttpd runs as
+# root here). Nobody else may talk FastCGI to export.fcgi.
+FCGI_SOCKET_MODE = ["-M", "0660", "-G", "www-data"]
+
+
 class Stack:
     """export.fcgi x4 (spawn-fcgi) + lighttpd + exportd on one PostgreSQL."""
 
@@ -747,7 +753,7 @@ class Stack:
         # spawn-fcgi points the children's stdout/stderr at /dev/null; the
         # shell keeps export.fcgi's stderr (its log) in a file instead and
         # then execs it, so the pid in the pid file is export.fcgi's.
-        argv = [self.spawn_fcgi_bin, "-s", self.fcgi_socket, "-M", "0666",
+        argv = [self.spawn_fcgi_bin, "-s", self.fcgi_socket] + FCGI_SOCKET_MODE + [
                 "-F", str(self.fcgi_children), "-P", self.fcgi_pidfile, "--",
                 "/bin/sh", "-c", 'exec "$0" 2>>"$1"', self.export_fcgi, self.fcgi_log]
         run([str(a) for a in argv], "spawn-fcgi",
@@ -962,7 +968,7 @@ class SideWeb:
         self.fcgi_log.touch()
         spawn = which("spawn-fcgi", "apt-get install spawn-fcgi")
         # As Stack.start_fcgi: the shell keeps export.fcgi's stderr in its log.
-        argv = [spawn, "-s", self.fcgi_socket, "-M", "0666", "-F", str(self.children),
+        argv = [spawn, "-s", self.fcgi_socket] + FCGI_SOCKET_MODE + ["-F", str(self.children),
                 "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
                 self.stack.export_fcgi, self.fcgi_log]
         run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
