@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)cf.log_level);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = main_on_term; /* no SA_RESTART: accept() returns */
+	sa.sa_handler = main_on_term; /* no SA_RESTART: a blocked wait returns */
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	while (!main_stop) {
 		st = request_accept(&fcgi, cf.http_body_timeout_ms);
 		if (st) {
-			log_error("the FastCGI socket (fd 0) failed: %s", strerror(errno));
+			log_error("the FastCGI listen socket failed: %s", strerror(errno));
 			break;
 		}
 		main_busy = 1;
