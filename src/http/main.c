@@ -52,14 +52,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
 	if (st) {
-		log_error("cannot install the SIGALRM handler: %s", status_strerror(st));
+		log_error("cannot set up the FastCGI socket (fd 0: run under spawn-fcgi): %s",
+			  status_strerror(st));
 		goto out;
 	}
 	memset(&app, 0, sizeof(app));
 	app.cf = &cf;
 	FCGX_Init();
-	/* FAIL_ACCEPT_ON_INTR: request_accept's deadline ends a wait in
-	 * libfcgi's accept() too (see request.c). */
+	/* FAIL_ACCEPT_ON_INTR: an accept() the deadline interrupts returns
+	 * to request_accept instead of starting over (see request.c). */
 	FCGX_InitRequest(&fcgi, REQUEST_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR);
 	while (!main_stop) {
 		st = request_accept(&fcgi, cf.http_body_timeout_ms);

@@ -3,11 +3,13 @@
 #include "http/request.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "common/crypto.h"
@@ -30,11 +32,24 @@ static void request_on_alarm(int sig)
 enum ex_status request_deadlines_init(void)
 {
 	struct sigaction sa;
+	struct stat sb;
+	int flags;
 
+	if (fstat(REQUEST_LISTEN_FD, &sb) != 0 || !S_ISSOCK(sb.st_mode)) {
+		return EX_EINVAL;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = request_on_alarm; /* no SA_RESTART: blocked reads fail */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) != 0) {
+		return EX_EIO;
+	}
+	/* Every process of the pool waits in poll() and wakes for each
+	 * connection; accept() on a blocking socket would then keep all but
+	 * one waiting inside libfcgi with their deadline running.  (Linux:
+	 * the accepted connection does not inherit O_NONBLOCK.) */
+	flags = fcntl(REQUEST_LISTEN_FD, F_GETFL);
+	if (flags < 0 || fcntl(REQUEST_LISTEN_FD, F_SETFL, flags | O_NONBLOCK) != 0) {
 		return EX_EIO;
 	}
 	return EX_OK;
@@ -108,11 +123,9 @@ enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms)
 			return EX_EIO;
 		}
 		/* The timer runs through libfcgi's accept() and its reads of
-		 * the parameters.  Every interval it fails the accept() of a
-		 * process that lost the race for the connection (back to poll)
-		 * or a read the client stalled (libfcgi closes that connection
-		 * or, see below, returns it; the next tick ends a wait in
-		 * accept() that follows). */
+		 * the parameters.  Every interval it fails a read the client
+		 * stalled: libfcgi closes that connection (and takes the next
+		 * one waiting, or returns EAGAIN) or, see below, returns it. */
 		request_timer(timeout_ms, timeout_ms);
 		rc = FCGX_Accept_r(fcgi);
 		request_timer(0, 0);
@@ -128,7 +141,9 @@ enum ex_status request_accept(FCGX_Request *fcgi, long long timeout_ms)
 			request_drop(fcgi);
 			continue;
 		}
-		if (rc != -EINTR) {
+		/* EAGAIN: another process took the connection; EINTR: the
+		 * deadline ended a wait or a stalled client. */
+		if (rc != -EINTR && rc != -EAGAIN && rc != -EWOULDBLOCK) {
 			return EX_EIO;
 		}
 	}

@@ -39,13 +39,17 @@ struct http_request {
 	char id[17]; /* request id for logs and problem bodies */
 };
 
-/* Install the SIGALRM handler the deadlines use; once, before
- * request_accept. */
+/* Once, before request_accept: install the SIGALRM handler the deadlines
+ * use and make the listen socket non-blocking.  EX_EINVAL when
+ * REQUEST_LISTEN_FD is not a socket (not started by spawn-fcgi or a web
+ * server), EX_EIO when the system refuses. */
 enum ex_status request_deadlines_init(void) EX_MUST_CHECK;
 
 /* Wait for the next request on the FastCGI listen socket (REQUEST_LISTEN_FD) and read
  * its parameters.  Its client gets timeout_ms from the moment the socket is
- * ready; one that stalls is dropped and the wait goes on, so a request only
+ * ready (processes that lose the race for a connection go back to waiting
+ * at once: the socket is non-blocking); one that stalls is dropped and the
+ * wait goes on, so a request only
  * comes back whole.  fcgi was set up with FCGX_InitRequest(fcgi,
  * REQUEST_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR).  EX_EIO when the
  * listen socket itself fails (the process should exit). */
