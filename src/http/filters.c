@@ -259,8 +259,8 @@ static int filters_kind(const char *name, struct json_object *v, struct problem 
 	}
 	if (exact == FILTERSPEC_NUMBER_CUT) {
 		problem_add_member(p, "filters", name,
-				   "is an integer too large to be kept exactly as a JSON number; "
-				   "send it as a string");
+				   "must be a valid number: an integer past 64 bits cannot be kept "
+				   "exactly as a JSON number; send it as a string");
 		return 0;
 	}
 	if (filterspec_value(v, kind, text)) {

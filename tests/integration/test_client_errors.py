@@ -33,7 +33,7 @@ def nums_type(stack):
         DELETE FROM h11_nums;
         INSERT INTO h11_nums VALUES
             (1, 'acme', 1e30, 1, 1e30, 'x'),
-            (2, 'acme', 18446744073709551615, 2, 2, 'y'),
+            (2, 'acme', 18446744073709551614, 2, 2, 'y'),
             (3, 'acme', 0, 0, 0, 'z'),
             (4, 'acme', 1.5, 9223372036854775807, 1.5, '1.50'),
             (5, 'acme', 12345678901234567890, -9223372036854775808, 3, 'w'),
@@ -141,7 +141,13 @@ EXACT = [
     ("n", "-0", [3]),
     ("n", "1.50", [4]),
     ("n", "12345678901234567890", [5]),
-    ("n", "18446744073709551615", [2]),
+    ("n", "18446744073709551614", [2]),
+    # json-c reads an integer past 64 bits as this bound: it cannot tell
+    # them apart, so the bound itself is refused (send it as a string)
+    ("n", "18446744073709551615", None),
+    ("n", '"18446744073709551615"', []),
+    ("n", '"12345678901234567890"', [5]),
+    ("n", '"1e30"', [1]),
     ("d", "1e30", [1]),
     ("d", "1.50", [4]),
     ("b", "-0", [3]),
@@ -169,7 +175,10 @@ def test_numbers_are_kept_exactly(stack, nums_type, col, text, ids):
     # GET shows the value as it was sent: a number with the same value
     shown = json.loads(H.call(stack, stack.api, "GET", "/exports/" + done["id"]).text,
                        parse_float=str, parse_int=str)["filters"][col]
-    assert float(shown) == float(text), (shown, text)
+    if text.startswith('"'):
+        assert shown == json.loads(text), (shown, text)
+    else:
+        assert float(shown) == float(text), (shown, text)
 
 
 def test_plain_sql_job_with_a_number_json_c_cannot_read_fails_clearly(stack, nums_type):

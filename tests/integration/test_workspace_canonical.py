@@ -47,7 +47,7 @@ def apikey_create(stack, ws):
 
 ALIASES_INT = ["042", "+42", " 42", "42 ", "0042", "-0"]
 ALIASES_UUID = [TENANT_UUID.upper(), "{%s}" % TENANT_UUID, TENANT_UUID.replace("-", ""),
-                " " + TENANT_UUID]
+                "6f1c-2a3b-4d5e-4f60-8a9b-0c1d-2e3f-4a5b"]
 
 
 @pytest.mark.parametrize("ws", ALIASES_INT + ALIASES_UUID)
@@ -88,7 +88,7 @@ def key_with_workspace(stack, ws):
 
 
 @pytest.mark.parametrize("ws,type_", [(w, "h11_int") for w in ALIASES_INT + ["abc", "1e3"]]
-                         + [(w, "h11_uuid") for w in ALIASES_UUID + ["not-a-uuid"]])
+                         + [(w, "h11_uuid") for w in ALIASES_UUID + ["not-a-uuid", " " + TENANT_UUID]])
 def test_api_refuses_a_non_canonical_workspace(stack, tenant_types, ws, type_):
     key = key_with_workspace(stack, ws)
     r = H.assert_writes_nothing(
