@@ -440,10 +440,11 @@ static enum ex_status filterspec_object(const struct filterspec *fs, int flat,
 					struct json_object **out)
 {
 	struct json_object *o = json_object_new_object(), *equals = NULL;
-	enum ex_status st = o != NULL ? EX_OK : EX_ENOMEM;
+	enum ex_status st;
 
-	if (st) {
-		goto out;
+	*out = NULL;
+	if (o == NULL) {
+		return EX_ENOMEM;
 	}
 	st = filterspec_put_bounds(fs, o);
 	if (st || fs->nequals == 0) {
