@@ -21,3 +21,12 @@ FROM api_keys WHERE id = $1 AND revoked_at IS NULL;
 
 -- name: keys_touch
 UPDATE api_keys SET last_used_at = now() WHERE id = $1;
+
+-- The types whose tenant column does not take workspace $1 as it is:
+-- canonical set, another spelling of a tenant (the key is refused);
+-- canonical NULL, it does not cast (the key can never read that type).
+-- name: keys_workspace_types
+SELECT t.name, c.column_type, c.canonical
+FROM export_types t, export_workspace_check(t.name, $1) c
+WHERE c.column_type IS NOT NULL AND c.canonical IS DISTINCT FROM $1
+ORDER BY c.canonical IS NULL, t.name;

@@ -29,3 +29,10 @@ SELECT t.created_at_column, to_json(t.filterable_columns) AS filterable_columns,
    AND a.attnum > 0 AND NOT a.attisdropped
    AND a.attname = ANY (t.filterable_columns)) AS column_types
 FROM export_types t WHERE t.name = $1;
+
+-- Is $2 the canonical text of type $1's tenant column?  ok NULL: the
+-- column cannot be found (export_workspace_check, migration 006).
+-- name: registry_workspace_check
+SELECT column_type, canonical,
+  CASE WHEN column_type IS NOT NULL THEN canonical IS NOT DISTINCT FROM $2 END AS ok
+FROM export_workspace_check($1, $2);

@@ -47,6 +47,22 @@ size_t utf8_decode(const char *s, size_t len, unsigned int *cp)
 	return n;
 }
 
+int utf8_valid(const char *s, size_t len)
+{
+	unsigned int cp;
+	size_t n;
+
+	while (len > 0) {
+		n = utf8_decode(s, len, &cp);
+		if (n == 0) {
+			return 0;
+		}
+		s += n;
+		len -= n;
+	}
+	return 1;
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (len <= max) {

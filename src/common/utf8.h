@@ -17,6 +17,10 @@
  * valid sequence or len cuts it short (and when len is 0). */
 size_t utf8_decode(const char *s, size_t len, unsigned int *cp);
 
+/* Is s (len bytes) strict UTF-8 from end to end?  NUL bytes count as
+ * characters (U+0000); a caller that needs a C string checks for them. */
+int utf8_valid(const char *s, size_t len);
+
 /* The longest prefix of s (len bytes) of at most max bytes that does not
  * end inside a character: len when len <= max, else max backed off over
  * continuation bytes.  On valid UTF-8 the prefix is whole characters. */

@@ -60,12 +60,36 @@ static int ctl_migrate(struct ctl *c)
 	return 0;
 }
 
+/* May ws be a key's workspace (keys/keys.h)?  0: yes, said on stderr
+ * when some types can never be read with it; else the exit status. */
+static int ctl_workspace_check(struct ctl *c, const char *ws)
+{
+	struct buf unusable;
+	int rc = 0;
+
+	buf_init(&unusable, 4096);
+	if (keys_workspace_check(c->conn, ws, &unusable, &c->err)) {
+		rc = ctl_fail(c, "apikey create");
+		goto out;
+	}
+	if (unusable.len > 0) {
+		fprintf(stderr,
+			"exportctl: note: workspace %s does not cast to the tenant column of "
+			"type(s) %s: this key cannot export them\n",
+			ws, buf_str(&unusable));
+	}
+out:
+	buf_free(&unusable);
+	return rc;
+}
+
 static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 {
 	const char *ws = ctl_option(argc, argv, "--workspace");
 	const char *email = ctl_option(argc, argv, "--email");
 	char text[APIKEY_LEN + 1], hash[CRYPTO_SHA256_HEX_LEN + 1];
 	struct apikey key;
+	int rc;
 
 	if (ws == NULL || email == NULL || ws[0] == '\0') {
 		fprintf(stderr, "exportctl: apikey create needs --workspace W and --email E\n");
@@ -75,6 +99,10 @@ static int ctl_apikey_create(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "exportctl: --email: not an address mail can be sent to: %s\n",
 			email);
 		return 2;
+	}
+	rc = ctl_workspace_check(c, ws);
+	if (rc) {
+		return rc;
 	}
 	if (apikey_generate(&key, text)) {
 		fprintf(stderr, "exportctl: cannot read random bytes\n");

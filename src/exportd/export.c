@@ -693,6 +693,12 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	if (st) {
 		return st;
 	}
+	/* Before any row is read: a job inserted past the API's check (and
+	 * the table's trigger) must not read another spelling's tenant. */
+	st = registry_workspace_check(ctx->ctl, ctx->job->type, ctx->job->workspace, err);
+	if (st) {
+		return st;
+	}
 	st = export_columns(s, err);
 	if (st) {
 		return st;

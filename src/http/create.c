@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "db/db.h"
 #include "format/format.h"
 #include "http/filters.h"
@@ -18,19 +19,6 @@
 #include "jobs/registry.h"
 
 #define CREATE_KEY_MAX 255
-
-struct create_req {
-	const char *type;
-	const char *format;	     /* NULL: csv */
-	const char *compression;     /* NULL: none */
-	struct json_object *columns; /* borrowed from the body, or NULL */
-	struct json_object *filters; /* borrowed, or NULL */
-	struct json_object *csv;     /* borrowed, or NULL */
-	int include_deleted, csv_bom, csv_formula_guard;
-	char *stored_filters; /* owned: the filters' stored form */
-	struct registry_type t;
-	int has_type; /* t is loaded */
-};
 
 /* Is key a valid Idempotency-Key: 1..255 printable ASCII characters? */
 static int create_valid_key(const char *key)
@@ -59,35 +47,74 @@ static int create_json_type_ok(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-/* Parse the body strictly: one JSON value in valid UTF-8, nothing after it
- * but whitespace.  The terminating NUL is handed to the tokener too, so a
- * bare top-level number ends where the body ends. */
-static struct json_object *create_parse(const struct buf *body, const char **why)
+/* Does a member name of text (well-formed JSON, NUL-terminated) hold an
+ * escaped NUL?  json-c cuts a name there, so {"type\u0000x": ...} would
+ * pass for "type". */
+static int create_nul_in_name(const char *text)
 {
-	struct json_tokener *tok = json_tokener_new();
+	const char *s = text;
+	int nul;
+
+	while ((s = strchr(s, '"')) != NULL) {
+		nul = 0;
+		for (s++; *s != '\0' && *s != '"'; s++) {
+			if (*s == '\\') {
+				nul |= strncmp(s + 1, "u0000", 5) == 0;
+				s++; /* the escaped character: never the closing quote */
+			}
+		}
+		if (*s == '\0') {
+			return 0;
+		}
+		for (s++; isspace((unsigned char)*s); s++) {
+		}
+		if (nul && *s == ':') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Parse the body strictly: strict UTF-8 (json-c's own check lets overlong
+ * forms, surrogates and code points past U+10FFFF through, and PostgreSQL
+ * then refuses them), one JSON value, nothing after it but whitespace.
+ * The terminating NUL is handed to the tokener too, so a bare top-level
+ * number ends where the body ends. */
+static struct json_object *create_parse(const char *raw, size_t len, const char **why)
+{
+	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr;
 	size_t used;
 
+	*why = "the body is not valid UTF-8 (RFC 3629), so it is not JSON";
+	if (strlen(raw) != len || !utf8_valid(raw, len)) {
+		return NULL;
+	}
 	*why = "the body is not valid JSON";
-	if (tok == NULL || strlen(buf_str(body)) != body->len) {
-		json_tokener_free(tok);
+	tok = json_tokener_new();
+	if (tok == NULL) {
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, buf_str(body), (int)body->len + 1);
+	obj = json_tokener_parse_ex(tok, raw, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
 	used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
-	while (used < body->len && isspace((unsigned char)body->data[used])) {
+	while (used < len && isspace((unsigned char)raw[used])) {
 		used++;
 	}
-	if (jerr != json_tokener_success || used < body->len) {
+	if (jerr != json_tokener_success || used < len) {
 		json_object_put(obj);
 		return NULL;
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		*why = "the body must be a JSON object";
+		json_object_put(obj);
+		return NULL;
+	}
+	if (create_nul_in_name(raw)) {
+		*why = "a member name holds a NUL character (\\u0000)";
 		json_object_put(obj);
 		return NULL;
 	}
@@ -249,20 +276,60 @@ static void create_check_format(struct create_req *req, struct problem *p)
 	}
 }
 
+void create_req_init(struct create_req *req)
+{
+	memset(req, 0, sizeof(*req));
+}
+
+void create_req_free(struct create_req *req)
+{
+	if (req->has_type) {
+		registry_free(&req->t);
+	}
+	free(req->stored_filters);
+	json_object_put(req->body);
+	create_req_init(req);
+}
+
+void create_judge(const char *raw, size_t len, struct create_req *req, struct problem *p)
+{
+	const char *why;
+
+	req->body = create_parse(raw, len, &why);
+	if (req->body == NULL) {
+		problem_init(p, 400, "invalid-body", "Bad Request", why);
+		problem_add_field(p, "", why);
+		return;
+	}
+	problem_init(p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
+	json_object_object_foreach(req->body, key, val)
+	{
+		create_member(key, val, req, p);
+	}
+	create_check_format(req, p);
+	if (!json_object_object_get_ex(req->body, "type", NULL)) {
+		problem_add_field(p, "type", "is required");
+	}
+}
+
+void create_judge_columns(const struct create_req *req, const struct registry_type *t,
+			  struct problem *p)
+{
+	if (req->columns != NULL) {
+		create_check_columns(req->columns, t, p);
+	}
+}
+
 /* The type: loaded into req->t (has_type set) or a fault in p.  EX_OK:
  * checked; else the database failed. */
-static enum ex_status create_check_type(struct app *app, struct json_object *body,
-					struct create_req *req, struct problem *p, struct buf *err)
+static enum ex_status create_load_type(struct app *app, struct create_req *req, struct problem *p,
+				       struct buf *err)
 {
 	char detail[300], clipped[256];
 	enum ex_status st;
 
-	if (!json_object_object_get_ex(body, "type", NULL)) {
-		problem_add_field(p, "type", "is required");
-		return EX_OK;
-	}
 	if (req->type == NULL) {
-		return EX_OK; /* not a string: create_member said so */
+		return EX_OK; /* missing or not a string: create_judge said so */
 	}
 	st = registry_load(app->conn, req->type, &req->t, err);
 	if (st == EX_ENOTFOUND) {
@@ -278,30 +345,55 @@ static enum ex_status create_check_type(struct app *app, struct json_object *bod
 	return EX_OK;
 }
 
-/* Everything about the request but the Idempotency-Key.  EX_OK: checked
- * (faults in p); else the database failed. */
-static enum ex_status create_check(struct app *app, struct json_object *body,
-				   struct create_req *req, struct problem *p, struct buf *err)
+/* What needs the database: the type, then the columns and filters against
+ * it.  EX_OK: checked (faults in p); else the database failed. */
+static enum ex_status create_check(struct app *app, struct create_req *req, struct problem *p,
+				   struct buf *err)
 {
 	enum ex_status st;
 
-	json_object_object_foreach(body, key, val)
-	{
-		create_member(key, val, req, p);
-	}
-	create_check_format(req, p);
-	st = create_check_type(app, body, req, p, err);
+	st = create_load_type(app, req, p, err);
 	if (st) {
 		return st;
 	}
-	if (req->columns != NULL) {
-		create_check_columns(req->columns, req->has_type ? &req->t : NULL, p);
+	create_judge_columns(req, req->has_type ? &req->t : NULL, p);
+	if (req->filters == NULL || !req->has_type) {
+		return EX_OK;
 	}
-	if (req->filters != NULL && req->has_type) {
-		return filters_check(app->conn, &req->t, req->filters, p, &req->stored_filters,
-				     err);
+	return filters_check(app->conn, &req->t, req->filters, p, &req->stored_filters, err);
+}
+
+/* 422 naming the key's workspace, err saying why: it is not the type's
+ * canonical spelling, or PostgreSQL refused it on the way in (SQLSTATE
+ * class 22, the request's fault and not the server's: the workspace is
+ * the only value of the request cast there). */
+static void create_refused(struct http_request *r, const struct buf *err)
+{
+	struct problem p;
+
+	problem_init(&p, 422, "invalid-workspace", "Unprocessable Content",
+		     "this key's workspace cannot export this type");
+	problem_add_outside(&p, "workspace", "api_key", buf_str(err));
+	problem_send(&p, r, "");
+}
+
+/* The key's workspace must be the canonical text of the type's tenant
+ * column (jobs/registry.h): else 422 naming it, and 0. */
+static int create_workspace_ok(struct app *app, struct http_request *r, const struct auth *who,
+			       const struct create_req *req)
+{
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	st = registry_workspace_check(app->conn, req->type, who->workspace, &err);
+	if (st == EX_EINVAL) {
+		create_refused(r, &err);
+	} else if (st) {
+		reply_db_error(app, r, &err);
 	}
-	return EX_OK;
+	buf_free(&err);
+	return st == EX_OK;
 }
 
 static void create_key_reused(struct http_request *r, const PGresult *res)
@@ -379,6 +471,10 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 	create_fill(app, who, req, id, sha, r, &j);
 	buf_init(&err, 4096);
 	st = jobs_create(app->conn, &j, &outcome, &res, &err);
+	if (st == EX_EINVAL) {
+		create_refused(r, &err);
+		goto out;
+	}
 	if (st) {
 		reply_db_error(app, r, &err);
 		goto out;
@@ -443,28 +539,23 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 void create_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id)
 {
 	struct create_req req;
-	struct json_object *body = NULL;
 	struct problem p;
 	struct buf raw, err;
-	const char *why;
 	enum ex_status st;
 
 	(void)id;
-	memset(&req, 0, sizeof(req));
+	create_req_init(&req);
 	buf_init(&raw, (size_t)app->cf->http_body_limit);
 	buf_init(&err, 4096);
 	if (!create_precheck(app, r, &raw)) {
 		goto out;
 	}
-	body = create_parse(&raw, &why);
-	if (body == NULL) {
-		problem_init(&p, 400, "invalid-body", "Bad Request", why);
-		problem_add_field(&p, "", why);
+	create_judge(buf_str(&raw), raw.len, &req, &p);
+	if (req.body == NULL) {
 		problem_send(&p, r, "");
 		goto out;
 	}
-	problem_init(&p, 400, "invalid-field", "Bad Request", "the request has invalid fields");
-	st = create_check(app, body, &req, &p, &err);
+	st = create_check(app, &req, &p, &err);
 	if (st) {
 		problem_free(&p);
 		reply_db_error(app, r, &err);
@@ -475,13 +566,11 @@ void create_handle(struct app *app, struct http_request *r, const struct auth *w
 		goto out;
 	}
 	problem_free(&p);
-	create_insert(app, r, who, &req, &raw);
-out:
-	if (req.has_type) {
-		registry_free(&req.t);
+	if (create_workspace_ok(app, r, who, &req)) {
+		create_insert(app, r, who, &req, &raw);
 	}
-	free(req.stored_filters);
-	json_object_put(body);
+out:
+	create_req_free(&req);
 	buf_free(&raw);
 	buf_free(&err);
 }

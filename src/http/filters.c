@@ -29,9 +29,19 @@ struct filters_bound {
 	int ok;
 };
 
+/* A failure the client's value caused: a data exception (class 22). */
 static int filters_data_error(const char *state)
 {
 	return strncmp(state, "22", 2) == 0;
+}
+
+/* Casting a value to a column's type may also fail with class 23 (a
+ * domain's CHECK) or 42 (a reg* type naming something that does not
+ * exist): the value's fault as well, since the statement is ours. */
+static int filters_cast_error(const char *state)
+{
+	return filters_data_error(state) || strncmp(state, "23", 2) == 0 ||
+	       strncmp(state, "42", 2) == 0;
 }
 
 static enum ex_status filters_meta_load(PGconn *conn, const char *type, struct filters_meta *m,
@@ -171,7 +181,7 @@ static enum ex_status filters_cast(PGconn *conn, const char *name, const char *s
 		goto out;
 	}
 	st = db_exec_state(conn, buf_str(&sql), 1, params, &res, state, err);
-	if (st && filters_data_error(state)) {
+	if (st && filters_cast_error(state)) {
 		problem_clip(buf_str(err), msg, sizeof(msg));
 		snprintf(detail, sizeof(detail), "must be a valid %.100s value (%s)", sqltype, msg);
 		problem_add_member(p, "filters", name, detail);
@@ -234,6 +244,34 @@ static enum ex_status filters_value(PGconn *conn, const struct filters_meta *m, 
 	return filters_cast(conn, name, json_object_get_string(type), text, p, ok, err);
 }
 
+/* The value's kind and text, or a field error and 0. */
+static int filters_kind(const char *name, struct json_object *v, struct problem *p,
+			enum filterspec_kind *kind, const char **text)
+{
+	int number =
+		json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+	enum filterspec_number exact = number ? filterspec_number(v) : FILTERSPEC_NUMBER_EXACT;
+
+	if (exact == FILTERSPEC_NUMBER_NOT_FINITE) {
+		problem_add_member(p, "filters", name,
+				   "must be a finite number (JSON has no NaN or Infinity)");
+		return 0;
+	}
+	if (exact == FILTERSPEC_NUMBER_CUT) {
+		problem_add_member(p, "filters", name,
+				   "must be a valid number: an integer past 64 bits cannot be kept "
+				   "exactly as a JSON number; send it as a string");
+		return 0;
+	}
+	if (filterspec_value(v, kind, text)) {
+		problem_add_member(p, "filters", name,
+				   "must be a string, number, boolean or null "
+				   "(null matches NULL)");
+		return 0;
+	}
+	return 1;
+}
+
 /* One equality member: column check, then the value. */
 static enum ex_status filters_equal(PGconn *conn, const struct registry_type *t,
 				    const struct filters_meta *m, const char *name,
@@ -249,10 +287,7 @@ static enum ex_status filters_equal(PGconn *conn, const struct registry_type *t,
 		filters_not_filterable(t, m, name, p);
 		return EX_OK;
 	}
-	if (filterspec_value(v, &kind, &text)) {
-		problem_add_member(p, "filters", name,
-				   "must be a string, number, boolean or null "
-				   "(null matches NULL)");
+	if (!filters_kind(name, v, p, &kind, &text)) {
 		return EX_OK;
 	}
 	st = filters_value(conn, m, name, kind, text, p, &ok, err);

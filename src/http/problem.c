@@ -5,6 +5,25 @@
 
 #include "common/utf8.h"
 
+/* A JSON string of text, which must be UTF-8 (RFC 8259): what is not is
+ * repaired (U+FFFD) rather than echoed, whatever a caller quoted. */
+static struct json_object *problem_string(const char *text)
+{
+	struct json_object *o;
+	struct buf clean;
+
+	if (utf8_valid(text, strlen(text))) {
+		return json_object_new_string(text);
+	}
+	buf_init(&clean, 3 * strlen(text) + 1);
+	if (utf8_clean(text, UTF8_ONELINE, &clean)) {
+		buf_reset(&clean);
+	}
+	o = json_object_new_string(buf_str(&clean));
+	buf_free(&clean);
+	return o;
+}
+
 void problem_init(struct problem *p, int status, const char *slug, const char *title,
 		  const char *detail)
 {
@@ -17,7 +36,7 @@ void problem_init(struct problem *p, int status, const char *slug, const char *t
 	json_object_object_add(p->body, "type", json_object_new_string(type));
 	json_object_object_add(p->body, "title", json_object_new_string(title));
 	json_object_object_add(p->body, "status", json_object_new_int(status));
-	json_object_object_add(p->body, "detail", json_object_new_string(detail));
+	json_object_object_add(p->body, "detail", problem_string(detail));
 }
 
 void problem_clip(const char *text, char *out, size_t size)
@@ -58,25 +77,31 @@ static void problem_pointer(const char *field, int is_member, char *out, size_t 
 	out[o] = '\0';
 }
 
-/* pointer NULL: name is a request header. */
-static void problem_add(struct problem *p, const char *name, const char *pointer,
+/* in NULL: a field of the body, at pointer; else where the fault is
+ * (header, API key), without a pointer. */
+static void problem_add(struct problem *p, const char *name, const char *pointer, const char *in,
 			const char *detail)
 {
-	struct json_object *e = json_object_new_object();
+	struct json_object *e;
 
 	if (p->errors == NULL) {
 		p->errors = json_object_new_array();
 		json_object_object_add(p->body, "errors", p->errors);
-		json_object_object_add(p->body, "field", json_object_new_string(name));
-		json_object_object_add(p->body, "detail", json_object_new_string(detail));
+		json_object_object_add(p->body, "field", problem_string(name));
+		json_object_object_add(p->body, "detail", problem_string(detail));
 	}
-	json_object_object_add(e, "field", json_object_new_string(name));
-	if (pointer != NULL) {
-		json_object_object_add(e, "pointer", json_object_new_string(pointer));
+	if (json_object_array_length(p->errors) >= PROBLEM_MAX_ERRORS) {
+		json_object_object_add(p->body, "truncated", json_object_new_boolean(1));
+		return;
+	}
+	e = json_object_new_object();
+	json_object_object_add(e, "field", problem_string(name));
+	if (in == NULL) {
+		json_object_object_add(e, "pointer", problem_string(pointer));
 	} else {
-		json_object_object_add(e, "in", json_object_new_string("header"));
+		json_object_object_add(e, "in", json_object_new_string(in));
 	}
-	json_object_object_add(e, "detail", json_object_new_string(detail));
+	json_object_object_add(e, "detail", problem_string(detail));
 	json_object_array_add(p->errors, e);
 }
 
@@ -90,7 +115,7 @@ void problem_add_field(struct problem *p, const char *field, const char *detail)
 
 	problem_clip(field, name, sizeof(name));
 	problem_pointer(name, is_member, pointer, sizeof(pointer));
-	problem_add(p, name, pointer, detail);
+	problem_add(p, name, pointer, NULL, detail);
 }
 
 void problem_add_member(struct problem *p, const char *parent, const char *member,
@@ -104,12 +129,17 @@ void problem_add_member(struct problem *p, const char *parent, const char *membe
 	problem_pointer(parent, 1, pointer, 130);
 	o = strlen(pointer);
 	problem_pointer(clipped, 1, pointer + o, sizeof(pointer) - o);
-	problem_add(p, name, pointer, detail);
+	problem_add(p, name, pointer, NULL, detail);
 }
 
 void problem_add_header(struct problem *p, const char *name, const char *detail)
 {
-	problem_add(p, name, NULL, detail);
+	problem_add(p, name, NULL, "header", detail);
+}
+
+void problem_add_outside(struct problem *p, const char *name, const char *in, const char *detail)
+{
+	problem_add(p, name, NULL, in, detail);
 }
 
 int problem_has_errors(const struct problem *p)

@@ -4,6 +4,9 @@
  * sent.  Every error answer of the API goes through here, so they all
  * have the same shape: type, title, status, detail, instance (request id),
  * and for request fields "field" plus "errors": [{field, pointer, detail}].
+ * "errors" holds at most PROBLEM_MAX_ERRORS entries; past that the body
+ * says "truncated": true, so a body of many faults cannot make an answer
+ * many times its size.
  */
 #ifndef EXPORTD_PROBLEM_H
 #define EXPORTD_PROBLEM_H
@@ -12,6 +15,8 @@
 #include <stddef.h>
 
 #include "http/request.h"
+
+#define PROBLEM_MAX_ERRORS 50
 
 struct problem {
 	struct json_object *body;
@@ -30,6 +35,9 @@ void problem_add_member(struct problem *p, const char *parent, const char *membe
 /* A request header at fault: {"field": name, "in": "header", "detail"},
  * no pointer (it is not in the body). */
 void problem_add_header(struct problem *p, const char *name, const char *detail);
+/* A fault outside the body, named where it is: {"field": name, "in": in,
+ * "detail"} (in: "header", "api_key"), no pointer. */
+void problem_add_outside(struct problem *p, const char *name, const char *in, const char *detail);
 int problem_has_errors(const struct problem *p);
 /* Send and release; extra as for request_head. */
 void problem_send(struct problem *p, struct http_request *r, const char *extra);

@@ -1,6 +1,7 @@
 /* filterspec.c - an export job's filters: stored form, request shape, SQL. */
 #include "jobs/filterspec.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,48 @@ enum ex_status filterspec_set_bound(struct filterspec *fs, const char *name, con
 	return EX_OK;
 }
 
+/* Is s a number as RFC 8259 spells it (no NaN, no Infinity, no "+")? */
+static int filterspec_json_number(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s + (*s == '-');
+
+	if (!isdigit(*p)) {
+		return 0;
+	}
+	p += *p == '0' ? 1 : strspn((const char *)p, "0123456789");
+	if (*p == '.') {
+		p++;
+		if (!isdigit(*p)) {
+			return 0;
+		}
+		p += strspn((const char *)p, "0123456789");
+	}
+	if (*p == 'e' || *p == 'E') {
+		p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+		if (!isdigit(*p)) {
+			return 0;
+		}
+		p += strspn((const char *)p, "0123456789");
+	}
+	return *p == '\0';
+}
+
+enum filterspec_number filterspec_number(struct json_object *v)
+{
+	const char *text = json_object_get_string(v);
+
+	if (!filterspec_json_number(text)) {
+		return FILTERSPEC_NUMBER_NOT_FINITE;
+	}
+	/* json-c keeps a double's text but not an integer's: one past 64 bits
+	 * comes out as the bound it was cut to. */
+	if (json_object_is_type(v, json_type_int) && (strcmp(text, "-9223372036854775808") == 0 ||
+						      strcmp(text, "18446744073709551615") == 0)) {
+		return FILTERSPEC_NUMBER_CUT;
+	}
+	return FILTERSPEC_NUMBER_EXACT;
+}
+
 enum ex_status filterspec_value(struct json_object *v, enum filterspec_kind *kind,
 				const char **text)
 {
@@ -72,17 +115,54 @@ enum ex_status filterspec_value(struct json_object *v, enum filterspec_kind *kin
 		return EX_OK;
 	case json_type_int:
 	case json_type_double:
-		/* As sent: json-c keeps a parsed number's own text. */
+		/* As sent: json-c keeps a parsed double's own text, and an
+		 * integer's when it is not cut. */
 		*kind = FILTERSPEC_NUMBER;
 		*text = json_object_get_string(v);
-		return EX_OK;
+		return filterspec_number(v) == FILTERSPEC_NUMBER_EXACT ? EX_OK : EX_EINVAL;
 	default:
 		return EX_EINVAL;
 	}
 }
 
-/* Is text a value of kind?  Numbers must read back as JSON numbers, since
- * that is how they are written out again. */
+/* The decimal exponent in s ("" when none), bounded: past the bound the
+ * answer is the same. */
+static long filterspec_exponent(const char *s)
+{
+	const char *e = strpbrk(s, "eE");
+	long x = e != NULL ? strtol(e + 1, NULL, 10) : 0;
+
+	return x > 1000000 ? 1000000 : x < -1000000 ? -1000000 : x;
+}
+
+/* Would jsonb give the number s (a JSON number) back as an integer of 19
+ * digits or more?  It prints max(0, fraction digits - exponent) decimals
+ * and never an exponent; json-c keeps the text of what has decimals. */
+static int filterspec_long_integer(const char *s)
+{
+	const char *p = s + (*s == '-');
+	long exp = filterspec_exponent(s), ints = 0, fracs = 0, zeros = 0;
+	int seen = 0; /* a non-zero digit */
+
+	for (; isdigit((unsigned char)*p); p++) {
+		seen |= *p != '0';
+		ints += seen;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			zeros += !seen && *p == '0';
+			seen |= *p != '0';
+			fracs++;
+		}
+	}
+	if (!seen || fracs - exp > 0) {
+		return 0; /* zero, or decimals kept */
+	}
+	return (ints > 0 ? ints + exp : exp - zeros) >= 19;
+}
+
+/* Is text a value of kind?  A number must be a JSON number; one stored
+ * bare must read back from json-c with the same text. */
 static int filterspec_fits(enum filterspec_kind kind, const char *text)
 {
 	struct json_object *n;
@@ -96,7 +176,13 @@ static int filterspec_fits(enum filterspec_kind kind, const char *text)
 	case FILTERSPEC_BOOLEAN:
 		return text != NULL && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0);
 	case FILTERSPEC_NUMBER:
-		n = text != NULL ? json_tokener_parse(text) : NULL;
+		if (text == NULL || !filterspec_json_number(text)) {
+			return 0;
+		}
+		if (filterspec_long_integer(text)) {
+			return 1; /* stored as text */
+		}
+		n = json_tokener_parse(text);
 		ok = (json_object_is_type(n, json_type_int) ||
 		      json_object_is_type(n, json_type_double)) &&
 		     strcmp(json_object_get_string(n), text) == 0;
@@ -158,11 +244,51 @@ static enum ex_status filterspec_parse_bound(struct filterspec *fs, const char *
 	return filterspec_set_bound(fs, name, json_object_get_string(v));
 }
 
+/* A stored number kept as text: {"number": "<JSON number>"}. */
+static enum ex_status filterspec_parse_text_number(struct json_object *v, const char **text)
+{
+	struct json_object *t = NULL;
+
+	if (json_object_object_length(v) != 1 || !json_object_object_get_ex(v, "number", &t) ||
+	    !json_object_is_type(t, json_type_string)) {
+		return EX_EINVAL;
+	}
+	*text = json_object_get_string(t);
+	return EX_OK;
+}
+
+/* One stored equality value into fs. */
+static enum ex_status filterspec_parse_equal(struct filterspec *fs, const char *col,
+					     struct json_object *val, struct buf *err)
+{
+	enum filterspec_kind kind = FILTERSPEC_NUMBER;
+	const char *text = NULL;
+	enum ex_status st;
+
+	if (json_object_is_type(val, json_type_object)) {
+		st = filterspec_parse_text_number(val, &text);
+	} else {
+		st = filterspec_value(val, &kind, &text);
+	}
+	if (st && kind == FILTERSPEC_NUMBER && text != NULL) {
+		buf_msg(err, "filter on \"%s\": the number %s cannot be read exactly", col, text);
+		return st;
+	}
+	if (st) {
+		buf_msg(err, "filter on \"%s\": a list or object is not a value", col);
+		return st;
+	}
+	st = filterspec_add_equal(fs, col, kind, text);
+	if (st) {
+		buf_msg(err, "filter on \"%s\": %s", col,
+			st == EX_ETOOBIG ? "too many equality filters" : status_strerror(st));
+	}
+	return st;
+}
+
 static enum ex_status filterspec_parse_equals(struct filterspec *fs, struct json_object *equals,
 					      struct buf *err)
 {
-	enum filterspec_kind kind;
-	const char *text;
 	enum ex_status st;
 
 	if (equals == NULL) {
@@ -174,16 +300,8 @@ static enum ex_status filterspec_parse_equals(struct filterspec *fs, struct json
 	}
 	json_object_object_foreach(equals, col, val)
 	{
-		st = filterspec_value(val, &kind, &text);
+		st = filterspec_parse_equal(fs, col, val, err);
 		if (st) {
-			buf_msg(err, "filter on \"%s\": a list or object is not a value", col);
-			return st;
-		}
-		st = filterspec_add_equal(fs, col, kind, text);
-		if (st) {
-			buf_msg(err, "filter on \"%s\": %s", col,
-				st == EX_ETOOBIG ? "too many equality filters"
-						 : status_strerror(st));
 			return st;
 		}
 	}
@@ -232,8 +350,26 @@ out:
 	return st;
 }
 
+/* A number as its own text (json-c writes a double made with its text as
+ * that text); stored (!flat), one jsonb would turn into a long integer is
+ * {"number": text}. */
+static struct json_object *filterspec_json_number_of(const char *text, int flat)
+{
+	struct json_object *o;
+
+	if (flat || !filterspec_long_integer(text)) {
+		return json_object_new_double_s(0.0, text);
+	}
+	o = json_object_new_object();
+	if (o != NULL && json_object_object_add(o, "number", json_object_new_string(text)) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /* A JSON object for one equality value (NULL for null, or out of memory). */
-static struct json_object *filterspec_json(const struct filterspec_equal *e)
+static struct json_object *filterspec_json(const struct filterspec_equal *e, int flat)
 {
 	switch (e->kind) {
 	case FILTERSPEC_STRING:
@@ -241,8 +377,7 @@ static struct json_object *filterspec_json(const struct filterspec_equal *e)
 	case FILTERSPEC_BOOLEAN:
 		return json_object_new_boolean(strcmp(e->text, "true") == 0);
 	case FILTERSPEC_NUMBER:
-		/* Reads back as the same number with the same text. */
-		return json_tokener_parse(e->text);
+		return filterspec_json_number_of(e->text, flat);
 	default:
 		return NULL;
 	}
@@ -281,7 +416,8 @@ static enum ex_status filterspec_put_bounds(const struct filterspec *fs, struct 
 	return EX_OK;
 }
 
-static enum ex_status filterspec_put_equals(const struct filterspec *fs, struct json_object *o)
+static enum ex_status filterspec_put_equals(const struct filterspec *fs, int flat,
+					    struct json_object *o)
 {
 	const struct filterspec_equal *e;
 	enum ex_status st;
@@ -289,7 +425,8 @@ static enum ex_status filterspec_put_equals(const struct filterspec *fs, struct 
 
 	for (i = 0; i < fs->nequals; i++) {
 		e = &fs->equals[i];
-		st = filterspec_put(o, e->column, filterspec_json(e), e->kind == FILTERSPEC_NULL);
+		st = filterspec_put(o, e->column, filterspec_json(e, flat),
+				    e->kind == FILTERSPEC_NULL);
 		if (st) {
 			return st;
 		}
@@ -303,17 +440,18 @@ static enum ex_status filterspec_object(const struct filterspec *fs, int flat,
 					struct json_object **out)
 {
 	struct json_object *o = json_object_new_object(), *equals = NULL;
-	enum ex_status st = o != NULL ? EX_OK : EX_ENOMEM;
+	enum ex_status st;
 
-	if (st) {
-		goto out;
+	*out = NULL;
+	if (o == NULL) {
+		return EX_ENOMEM;
 	}
 	st = filterspec_put_bounds(fs, o);
 	if (st || fs->nequals == 0) {
 		goto out;
 	}
 	if (flat) {
-		st = filterspec_put_equals(fs, o);
+		st = filterspec_put_equals(fs, 1, o);
 		goto out;
 	}
 	equals = json_object_new_object();
@@ -321,7 +459,7 @@ static enum ex_status filterspec_object(const struct filterspec *fs, int flat,
 	if (st) {
 		goto out;
 	}
-	st = filterspec_put_equals(fs, equals);
+	st = filterspec_put_equals(fs, 0, equals);
 out:
 	if (st) {
 		json_object_put(o);

@@ -6,6 +6,13 @@
  * again as it is:
  *   {"created_from": "<ts>", "created_to": "<ts>", "<col>": value, ...}
  * A value is a string, number, boolean or null (null: the column IS NULL).
+ * A number is kept as the JSON text it was sent as, and compared as that
+ * text cast by PostgreSQL to the column's type.  jsonb rewrites numbers
+ * without exponent (1e30 -> 1000000000000000000000000000000), and json-c
+ * cuts integers past 64 bits to a bound when it reads them back, so a
+ * number jsonb would give back as an integer of 19 digits or more is
+ * stored as {"number": "<its text>"} in "equals" (never in the request
+ * shape); a bare integer json-c cut is refused, never compared.
  * The rows kept: created_from <= created-at < created_to, and every column
  * equal to its value.
  *
@@ -55,8 +62,18 @@ void filterspec_free(struct filterspec *fs);
 enum ex_status filterspec_set_bound(struct filterspec *fs, const char *name,
 				    const char *ts) EX_MUST_CHECK;
 
+/* How exactly json-c kept a number it parsed. */
+enum filterspec_number {
+	FILTERSPEC_NUMBER_EXACT,
+	FILTERSPEC_NUMBER_NOT_FINITE, /* NaN, Infinity: json-c reads them, JSON has none */
+	FILTERSPEC_NUMBER_CUT,	      /* an integer past 64 bits, cut to a bound by json-c */
+};
+/* v must be a json-c int or double. */
+enum filterspec_number filterspec_number(struct json_object *v);
+
 /* A JSON value as an equality value: *kind and *text (borrowed from v, NULL
- * for null).  EX_EINVAL for an array, an object or a string holding a NUL. */
+ * for null).  EX_EINVAL for an array, an object, a string holding a NUL or
+ * a number filterspec_number() does not call exact. */
 enum ex_status filterspec_value(struct json_object *v, enum filterspec_kind *kind,
 				const char **text) EX_MUST_CHECK;
 

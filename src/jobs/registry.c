@@ -157,6 +157,41 @@ enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **r
 	return st;
 }
 
+enum ex_status registry_workspace_check(PGconn *conn, const char *name, const char *workspace,
+					struct buf *err)
+{
+	static const struct db_field fields[] = {
+		{"column_type", DB_TEXT, 0}, {"canonical", DB_TEXT, 0}, {"ok", DB_TEXT, 0}};
+	const char *params[2] = {name, workspace};
+	const char *ok, *canonical;
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = db_exec(conn, registry_workspace_check_sql, 2, params, &res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_check(res, fields, sizeof(fields) / sizeof(fields[0]), err);
+	if (st) {
+		goto out;
+	}
+	ok = PQntuples(res) == 1 ? db_text(res, 0, "ok") : NULL;
+	if (ok == NULL || ok[0] == 't') {
+		goto out;
+	}
+	canonical = db_text(res, 0, "canonical");
+	buf_msg(err,
+		"workspace \"%s\" is not the canonical text of type %s's tenant column (%s): "
+		"%s%s%s",
+		workspace, name, db_text(res, 0, "column_type"),
+		canonical != NULL ? "that tenant is spelled \"" : "it does not cast",
+		canonical != NULL ? canonical : "", canonical != NULL ? "\"" : "");
+	st = EX_EINVAL;
+out:
+	PQclear(res);
+	return st;
+}
+
 static void registry_free_list(char **list, int n)
 {
 	int i;

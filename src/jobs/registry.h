@@ -38,6 +38,13 @@ enum ex_status registry_as_of_key(PGconn *conn, const struct registry_type *t,
  * catalog; {} when the relation is gone).  Read by name with db_text(). */
 enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **res,
 				    struct buf *err) EX_MUST_CHECK;
+/* Is workspace the canonical text of type name's tenant column, the one
+ * spelling of its tenant (CAST(workspace AS <column type>)::text =
+ * workspace)?  EX_OK: yes, or the column cannot be found (the job fails on
+ * its own when it runs); EX_EINVAL: no, err says why (the tenant's
+ * spelling, or that it does not cast); else the database failed. */
+enum ex_status registry_workspace_check(PGconn *conn, const char *name, const char *workspace,
+					struct buf *err) EX_MUST_CHECK;
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */

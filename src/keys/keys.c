@@ -19,6 +19,45 @@ static const struct db_field keys_entry_fields[] = {
 };
 #define KEYS_NFIELDS (sizeof(keys_entry_fields) / sizeof(keys_entry_fields[0]))
 
+/* The refusal for row i of keys_workspace_types: an alias of a tenant. */
+static void keys_alias(const PGresult *res, int i, const char *workspace, struct buf *err)
+{
+	buf_msg(err,
+		"workspace \"%s\" is not the canonical text of type %s's tenant column (%s): "
+		"that tenant is spelled \"%s\"",
+		workspace, db_text(res, i, "name"), db_text(res, i, "column_type"),
+		db_text(res, i, "canonical"));
+}
+
+enum ex_status keys_workspace_check(PGconn *conn, const char *workspace, struct buf *unusable,
+				    struct buf *err)
+{
+	const char *params[1] = {workspace};
+	PGresult *res = NULL;
+	enum ex_status st;
+	int i;
+
+	st = db_exec(conn, keys_workspace_types_sql, 1, params, &res, err);
+	if (st) {
+		return st;
+	}
+	/* Aliases come first (ORDER BY canonical IS NULL). */
+	if (PQntuples(res) > 0 && db_text(res, 0, "canonical") != NULL) {
+		keys_alias(res, 0, workspace, err);
+		st = EX_EINVAL;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		st = buf_printf(unusable, "%s%s", i > 0 ? ", " : "", db_text(res, i, "name"));
+		if (st) {
+			goto out;
+		}
+	}
+out:
+	PQclear(res);
+	return st;
+}
+
 enum ex_status keys_create(PGconn *conn, const char *id, const char *secret_hash,
 			   const char *workspace, const char *email, struct buf *err)
 {

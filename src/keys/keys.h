@@ -10,6 +10,16 @@
 #include "common/buf.h"
 #include "common/status.h"
 
+/* May a key name workspace?  Refused (EX_EINVAL, err says for which type)
+ * when, for any registered type, it casts to the tenant column's type but
+ * is not that value's canonical text ("042" for an integer column): it
+ * would read another spelling's tenant.  A workspace that does not cast for
+ * a type ("acme" for an integer column) can never read that type's rows,
+ * so it is allowed: those types are listed in unusable ("a, b"; empty when
+ * none) for the caller to tell. */
+enum ex_status keys_workspace_check(PGconn *conn, const char *workspace, struct buf *unusable,
+				    struct buf *err) EX_MUST_CHECK;
+
 /* Store a new key. */
 enum ex_status keys_create(PGconn *conn, const char *id, const char *secret_hash,
 			   const char *workspace, const char *email, struct buf *err) EX_MUST_CHECK;

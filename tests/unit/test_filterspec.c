@@ -316,6 +316,105 @@ static void test_sql_type_changed(void)
 			  "column \"email\" can no longer be filtered on for type contacts");
 }
 
+/* Numbers keep the text they were sent as, through the stored form and
+ * PostgreSQL's jsonb, or are refused: never another value (issue 11). */
+static void check_number(const char *text, const char *stored)
+{
+	struct filterspec fs, back;
+	struct json_object *shape;
+	struct buf out, err;
+
+	filterspec_init(&fs);
+	filterspec_init(&back);
+	buf_init(&out, 4096);
+	buf_init(&err, 256);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "n", FILTERSPEC_NUMBER, text), EX_OK);
+	UNIT_EQ_INT(filterspec_stored(&fs, &out), EX_OK);
+	UNIT_EQ_STR(buf_str(&out), stored);
+	if (UNIT_EQ_INT(filterspec_parse(buf_str(&out), &back, &err), EX_OK)) {
+		UNIT_EQ_STR(back.equals[0].text, text);
+	}
+	shape = filterspec_request(&back);
+	UNIT_EQ_STR(json_object_get_string(json_object_object_get(shape, "n")), text);
+	json_object_put(shape);
+	filterspec_free(&fs);
+	filterspec_free(&back);
+	buf_free(&out);
+	buf_free(&err);
+}
+
+static void test_numbers_exact(void)
+{
+	check_number("1e30", "{\"equals\":{\"n\":{\"number\":\"1e30\"}}}");
+	check_number("1.5E+30", "{\"equals\":{\"n\":{\"number\":\"1.5E+30\"}}}");
+	check_number("0.5e20", "{\"equals\":{\"n\":{\"number\":\"0.5e20\"}}}");
+	check_number("12345678901234567890",
+		     "{\"equals\":{\"n\":{\"number\":\"12345678901234567890\"}}}");
+	check_number("-123456789012345678901234567",
+		     "{\"equals\":{\"n\":{\"number\":\"-123456789012345678901234567\"}}}");
+	/* What jsonb and json-c give back as they are stays bare. */
+	check_number("1.50", "{\"equals\":{\"n\":1.50}}");
+	check_number("1e3", "{\"equals\":{\"n\":1e3}}");
+	check_number("1e-30", "{\"equals\":{\"n\":1e-30}}");
+	check_number("1.5e1", "{\"equals\":{\"n\":1.5e1}}");
+	check_number("-0.0", "{\"equals\":{\"n\":-0.0}}");
+	check_number("922337203685477580", "{\"equals\":{\"n\":922337203685477580}}");
+	check_number("1e99999999999999999999", "{\"equals\":{\"n\":{\"number\":"
+					       "\"1e99999999999999999999\"}}}");
+}
+
+static void check_parse_refused(const char *text, const char *msg)
+{
+	struct filterspec fs;
+	struct buf err;
+
+	filterspec_init(&fs);
+	buf_init(&err, 256);
+	UNIT_EQ_INT(filterspec_parse(text, &fs, &err), EX_EINVAL);
+	UNIT_EQ_STR(buf_str(&err), msg);
+	filterspec_free(&fs);
+	buf_free(&err);
+}
+
+static void test_numbers_refused(void)
+{
+	struct json_object *o = json_tokener_parse(
+		"[NaN, Infinity, -Infinity, 18446744073709551616, -9223372036854775809, 1e400, "
+		"-0]");
+	static const enum filterspec_number want[] = {
+		FILTERSPEC_NUMBER_NOT_FINITE, FILTERSPEC_NUMBER_NOT_FINITE,
+		FILTERSPEC_NUMBER_NOT_FINITE, FILTERSPEC_NUMBER_CUT,
+		FILTERSPEC_NUMBER_CUT,	      FILTERSPEC_NUMBER_EXACT,
+		FILTERSPEC_NUMBER_EXACT,
+	};
+	struct filterspec fs;
+	enum filterspec_kind kind;
+	const char *text;
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		UNIT_EQ_INT(filterspec_number(json_object_array_get_idx(o, i)), want[i]);
+		UNIT_EQ_INT(filterspec_value(json_object_array_get_idx(o, i), &kind, &text),
+			    want[i] == FILTERSPEC_NUMBER_EXACT ? EX_OK : EX_EINVAL);
+	}
+	json_object_put(o);
+	filterspec_init(&fs);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "a", FILTERSPEC_NUMBER, "NaN"), EX_EINVAL);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "a", FILTERSPEC_NUMBER, "Infinity"), EX_EINVAL);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "a", FILTERSPEC_NUMBER, "+1"), EX_EINVAL);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "a", FILTERSPEC_NUMBER, "1."), EX_EINVAL);
+	UNIT_EQ_INT(filterspec_add_equal(&fs, "a", FILTERSPEC_NUMBER, "01"), EX_EINVAL);
+	UNIT_EQ_INT(fs.nequals, 0);
+	filterspec_free(&fs);
+	/* jsonb's text of 1e30 read back bare: json-c cuts it, so it is refused
+	 * rather than compared as 18446744073709551615. */
+	check_parse_refused("{\"equals\": {\"n\": 1000000000000000000000000000000}}",
+			    "filter on \"n\": the number 18446744073709551615 cannot be read "
+			    "exactly");
+	check_parse_refused("{\"equals\": {\"n\": {\"number\": \"NaN\"}}}",
+			    "filter on \"n\": invalid input");
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -323,7 +422,8 @@ int main(void)
 		UNIT_TEST(test_strict),		  UNIT_TEST(test_cap),
 		UNIT_TEST(test_add_checks),	  UNIT_TEST(test_value),
 		UNIT_TEST(test_request_shape),	  UNIT_TEST(test_sql),
-		UNIT_TEST(test_sql_type_changed),
+		UNIT_TEST(test_sql_type_changed), UNIT_TEST(test_numbers_exact),
+		UNIT_TEST(test_numbers_refused),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));

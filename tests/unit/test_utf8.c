@@ -58,6 +58,36 @@ static void test_decode_invalid(void)
 	UNIT_EQ_INT(utf8_decode("\xe6\xbc\xa2", 2, &cp), 0);
 }
 
+/* The whole-body check POST /exports runs before json-c sees the body:
+ * json-c's own check lets overlong forms, surrogates and code points past
+ * U+10FFFF through. */
+static void test_valid(void)
+{
+	static const char *const bad[] = {
+		"{\"a\": \"\xc0\xaf\"}",
+		"x\xed\xa0\x80",
+		"\xf4\x90\x80\x80",
+		"ok\xf8\x88\x80\x80\x80",
+		"\xe0\x80\xaf",
+		"tail\xc3",
+		"\xff",
+		"\xc1\xbf x",
+	};
+	size_t i;
+
+	UNIT_CHECK(utf8_valid("", 0));
+	UNIT_CHECK(utf8_valid("{\"type\": \"contacts\"}", 20));
+	UNIT_CHECK(utf8_valid("\xf4\x8f\xbf\xbf\xef\xbf\xbd\xc3\xa9", 9));
+	UNIT_CHECK(utf8_valid("a\0b", 3)); /* NUL is U+0000: the caller's to refuse */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!UNIT_CHECK(!utf8_valid(bad[i], strlen(bad[i])))) {
+			fprintf(stderr, "  input %zu\n", i);
+		}
+	}
+	/* A length that cuts the last character short. */
+	UNIT_CHECK(!utf8_valid("a\xc3\xa9", 2));
+}
+
 static void test_cut(void)
 {
 	const char *s = "a\xc3\xa9\xe6\xbc\xa2\xf0\x9f\x93\xa6"; /* a é 漢 📦: 1+2+3+4 */
@@ -134,6 +164,7 @@ int main(void)
 		UNIT_TEST(test_decode),
 		UNIT_TEST(test_decode_invalid),
 
+		UNIT_TEST(test_valid),
 		UNIT_TEST(test_cut),
 		UNIT_TEST(test_clean_oneline),
 		UNIT_TEST(test_clean_multiline),
