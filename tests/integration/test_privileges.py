@@ -21,9 +21,9 @@ RUNTIME_ROLES = (S.Postgres.API_GROUP, S.Postgres.WORKER_GROUP,
                  S.Postgres.API_LOGIN, S.Postgres.WORKER_LOGIN)
 
 
-def as_role(pg, role, sql, params=None):
+def as_role(pg, role, sql, params=None, dbname=None):
     """Run one statement as a login role; rows, or the psycopg2 error raised."""
-    conn = psycopg2.connect(pg.dsn(user=role))
+    conn = psycopg2.connect(pg.dsn(dbname, user=role))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -173,3 +173,69 @@ def test_grant_that_grants_nothing_is_an_error(stack, secrets_type):
     p = stack.exportctl("type", "grant", type_, check=False)
     assert p.returncode == 1 and "WITH GRANT OPTION" in p.stderr, p
     denied(stack.pg, S.Postgres.WORKER_LOGIN, "SELECT id FROM %s" % table)
+
+
+@pytest.fixture
+def other_db(stack, tmp_path):
+    """other_db(owner=None) -> (database, owner, config path): one more
+    database on the session's cluster, owned by `owner` (default: a new
+    login role without CREATEROLE), with a config whose url is that owner;
+    dropped afterwards with the roles it made."""
+    made = []
+
+    def make(owner=None):
+        db = "exportd_" + uuid.uuid4().hex[:8]
+        if owner is None:
+            owner = "nocr_" + db
+            stack.pg.query("CREATE ROLE %s LOGIN" % owner)
+        stack.pg.query("CREATE DATABASE %s OWNER %s" % (db, owner), dbname="postgres")
+        made.append(db)
+        conf = S.write_conf_file(tmp_path / (db + ".conf"),
+                                 {"database": {"url": stack.pg.dsn(db, owner)}})
+        return db, owner, conf
+
+    yield make
+    for db in made:
+        stack.pg.query("DROP DATABASE %s" % db, dbname="postgres")
+        stack.pg.query("DROP ROLE IF EXISTS %s_api, %s_worker, nocr_%s" % (db, db, db),
+                       dbname="postgres")
+
+
+def migrate(stack, conf):
+    return S.subprocess.run([str(stack.exportctl_bin), "-c", str(conf), "migrate"],
+                            env=S.clean_env(), capture_output=True, text=True, timeout=60)
+
+
+def test_two_databases_on_one_cluster_do_not_share_roles(stack, other_db):
+    pg = stack.pg
+    db, _, conf = other_db(S.Postgres.OWNER)
+    p = migrate(stack, conf)
+    assert p.returncode == 0, p
+    assert sorted(r[0] for r in pg.query(
+        "SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)",
+        (db + "_api", db + "_worker"))) == [db + "_api", db + "_worker"]
+    # the session's logins are members of exportd_api / exportd_worker: in
+    # the other database they reach nothing
+    for login in (S.Postgres.API_LOGIN, S.Postgres.WORKER_LOGIN):
+        for sql in ("SELECT * FROM export_jobs", "SELECT * FROM api_keys",
+                    "SELECT * FROM export_types"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                as_role(pg, login, sql, dbname=db)
+
+
+def test_an_owner_without_createrole_migrates_once_the_roles_exist(stack, other_db):
+    pg = stack.pg
+    db, owner, conf = other_db()
+    p = migrate(stack, conf)
+    assert p.returncode == 1, p
+    assert ('role "%s_api" does not exist and "%s" may not create it' % (db, owner)
+            in p.stderr), p.stderr
+    # nothing of the failed migration stays
+    assert pg.query("SELECT count(*) FROM exportd_migrations WHERE version = 5",
+                    dbname=db) == [(0,)]
+    pg.query("CREATE ROLE %s_api NOLOGIN; CREATE ROLE %s_worker NOLOGIN" % (db, db))
+    p = migrate(stack, conf)
+    assert p.returncode == 0 and "1 applied" in p.stdout, p
+    assert pg.query("SELECT has_table_privilege(%s, 'export_jobs', 'INSERT'),"
+                    " has_table_privilege(%s, 'export_jobs', 'INSERT')",
+                    (db + "_api", db + "_worker"), dbname=db) == [(True, False)]
