@@ -43,7 +43,9 @@ enum conf_starttls {
 };
 
 struct config {
-	char *db_url;
+	char *db_url;	    /* exportd (the worker role) */
+	char *db_api_url;   /* export.fcgi; database.url when not set */
+	char *db_admin_url; /* exportctl (the schema owner); database.url when not set */
 
 	char *http_base_path; /* "" or "/prefix" without trailing slash */
 	long long http_body_limit;

@@ -21,13 +21,15 @@ struct ctl {
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: exportctl [-c CONFIG] COMMAND ...\n"
-		    "  migrate                                   apply database migrations\n"
-		    "  apikey create --workspace W --email E     create a key (printed once)\n"
-		    "  apikey revoke KEY_OR_ID                   revoke a key\n"
-		    "  apikey list [--workspace W]               list keys (ids, never secrets)\n"
-		    "  jobs list [--workspace W] [--status S]    list recent jobs\n"
-		    "  config check                              validate and print the config\n");
+	fprintf(to,
+		"usage: exportctl [-c CONFIG] COMMAND ...\n"
+		"  migrate                                   apply database migrations\n"
+		"  apikey create --workspace W --email E     create a key (printed once)\n"
+		"  apikey revoke KEY_OR_ID                   revoke a key\n"
+		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
+		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
+		"  type grant TYPE                           let exportd read what TYPE exposes\n"
+		"  config check                              validate and print the config\n");
 }
 
 /* Find "--name VALUE" in argv; NULL when absent. */
@@ -185,6 +187,24 @@ static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 	return ctl_listing(c, st, res);
 }
 
+/* The grants live in SQL (exportd_type_grant, sql/migrations/005_roles.sql)
+ * so that the documented statement and this command are one code path. */
+static int ctl_type_grant(struct ctl *c, const char *type)
+{
+	const char *params[1] = {type};
+	const char *granted;
+	PGresult *res = NULL;
+
+	if (db_exec(c->conn, "SELECT exportd_type_grant($1) AS granted", 1, params, &res,
+		    &c->err)) {
+		return ctl_fail(c, "type grant");
+	}
+	granted = db_text(res, 0, "granted");
+	printf("%s\n", granted != NULL ? granted : "");
+	PQclear(res);
+	return 0;
+}
+
 static int ctl_config_check(struct ctl *c)
 {
 	struct buf out;
@@ -217,6 +237,9 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_jobs_list(c, argc, argv);
+	}
+	if (strcmp(cmd, "type") == 0 && strcmp(sub, "grant") == 0 && argc == 3) {
+		return ctl_type_grant(c, argv[2]);
 	}
 	usage(stderr);
 	return 2;
@@ -251,7 +274,7 @@ int main(int argc, char **argv)
 		rc = ctl_config_check(&c);
 		goto out;
 	}
-	if (db_connect(c.cf.db_url, "exportctl", &c.conn, &c.err)) {
+	if (db_connect(c.cf.db_admin_url, "exportctl", &c.conn, &c.err)) {
 		rc = ctl_fail(&c, "database");
 		goto out;
 	}

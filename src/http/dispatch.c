@@ -25,7 +25,7 @@ static int dispatch_db(struct app *app, struct http_request *r)
 		app->conn = NULL;
 	}
 	buf_init(&err, 4096);
-	st = db_connect(app->cf->db_url, "export.fcgi", &app->conn, &err);
+	st = db_connect(app->cf->db_api_url, "export.fcgi", &app->conn, &err);
 	if (st) {
 		reply_unavailable(r, "connect", &err);
 	}

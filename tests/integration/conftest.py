@@ -209,10 +209,12 @@ def side(stack, tmp_root):
     def make(name, settings):
         run_dir = tmp_root / name
         run_dir.mkdir(mode=0o755)
-        conf = {"database": {"url": stack.pg.conninfo},
+        conf = {"database": stack.pg.database_conf(),
                 "http": {"base_path": "", "download": "x-sendfile"},
                 "storage": {"backend": "local", "dir": str(stack.storage_dir)},
                 "log": {"level": "info"}}
+        if "database" in settings:   # a database of its own: none of the session's roles
+            conf["database"] = {}
         for section, kv in settings.items():
             conf.setdefault(section, {}).update(kv)
         web = S.SideWeb(stack, run_dir, name, children=1, default_key=stack.key_acme)

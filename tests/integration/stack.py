@@ -404,9 +404,22 @@ def pg_bindir():
 
 class Postgres:
     """A throwaway cluster: initdb as the postgres user, fsync off, unix
-    socket in the temp dir plus TCP on 127.0.0.1:<free port>."""
+    socket in the temp dir plus TCP on 127.0.0.1:<free port>.
+
+    Roles as README "Database roles" describes them: the database belongs
+    to OWNER (no superuser; CREATEROLE, so that migration 005 creates the
+    group roles), exportctl connects as OWNER, export.fcgi as API_LOGIN and
+    exportd as WORKER_LOGIN (members of exportd_api / exportd_worker, made
+    by create_login_roles() once migrated).  The tests' own SQL (.conninfo,
+    .query, psql) stays the superuser postgres, standing for the source
+    application and the administrator."""
 
     dbname = "exportd"
+    OWNER = "exportd_owner"
+    API_LOGIN = "exportd_fcgi"
+    WORKER_LOGIN = "exportd_daemon"
+    API_GROUP = "exportd_api"        # migration 005: <database>_api
+    WORKER_GROUP = "exportd_worker"  # migration 005: <database>_worker
 
     def __init__(self, root):
         self.root = Path(root) / "pg"
@@ -428,9 +441,27 @@ class Postgres:
     def tcp_conninfo(self):
         return "host=127.0.0.1 port=%d dbname=%s user=postgres" % (self.port, self.dbname)
 
-    def dsn(self, dbname=None):
-        return "host=%s port=%d dbname=%s user=postgres" % (
-            self.sockdir, self.port, dbname or self.dbname)
+    def dsn(self, dbname=None, user="postgres"):
+        return "host=%s port=%d dbname=%s user=%s" % (
+            self.sockdir, self.port, dbname or self.dbname, user)
+
+    def database_conf(self):
+        """The [database] section every exportd.conf of the suite has: one
+        role per program."""
+        return {"url": self.dsn(user=self.WORKER_LOGIN),
+                "api_url": self.dsn(user=self.API_LOGIN),
+                "admin_url": self.dsn(user=self.OWNER)}
+
+    def create_login_roles(self):
+        """What the administrator does once `exportctl migrate` made the
+        group roles: one login role per program, a member of its group."""
+        self.query("CREATE ROLE %s LOGIN IN ROLE %s; CREATE ROLE %s LOGIN IN ROLE %s"
+                   % (self.API_LOGIN, self.API_GROUP, self.WORKER_LOGIN, self.WORKER_GROUP))
+
+    def expose(self, *types):
+        """Grant what export types expose to the runtime roles, as `exportctl
+        type grant` does (the same SQL function), as the superuser."""
+        self.query("SELECT exportd_type_grant(t) FROM unnest(%s::text[]) t", (list(types),))
 
     def connect(self, dbname=None, autocommit=True, **kw):
         """A psycopg2 connection (autocommit by default); caller closes it."""
@@ -485,7 +516,8 @@ class Postgres:
         self.started = True
         self.timings["pg_ctl start"] = time.monotonic() - t0
         # CREATE DATABASE cannot run in a transaction block.
-        self.query("CREATE DATABASE %s" % self.dbname, dbname="postgres")
+        self.query("CREATE ROLE %s LOGIN CREATEROLE" % self.OWNER, dbname="postgres")
+        self.query("CREATE DATABASE %s OWNER %s" % (self.dbname, self.OWNER), dbname="postgres")
         return self
 
     def stop(self):
@@ -668,7 +700,7 @@ class Stack:
         self.conf_path.write_text(
             "# written by tests/integration/stack.py\n"
             "[database]\n"
-            "url = %(db)s\n"
+            "%(db)s"
             "\n"
             "[http]\n"
             "base_path =\n"
@@ -687,7 +719,8 @@ class Stack:
             "\n"
             "[log]\n"
             "level = %(level)s\n"
-            % {"db": self.pg.conninfo, "workers": self.workers, "url": self.base_url,
+            % {"db": "".join("%s = %s\n" % kv for kv in self.pg.database_conf().items()),
+               "workers": self.workers, "url": self.base_url,
                "storage": self.storage_dir,
                "level": os.environ.get("EXPORTD_TEST_LOG_LEVEL", "info")})
 
@@ -731,6 +764,7 @@ class Stack:
                     "-f", SRCDIR / "sql/demo/generate.sql")
         self._timed("demo data globex (300 rows)", self.psql, "-v", "rows=300", "-v", "workspace=globex",
                     "-f", SRCDIR / "sql/demo/generate.sql")
+        self._timed("login roles, demo types granted", self.grant_demo)
         t0 = time.monotonic()
         for ws, email in (("acme", "a@example.com"), ("globex", "b@example.com")):
             out = self.exportctl("apikey", "create", "--workspace", ws, "--email", email).stdout
@@ -746,6 +780,16 @@ class Stack:
         self._timed("GET /healthz through lighttpd", self.wait_healthz)
         self._timed("exportd up (workers connected)", self.start_exportd)
         return self
+
+    def grant_demo(self):
+        """The demo's tables belong to the "application" (postgres), which
+        lets exportd's owner pass SELECT on; exportctl then exposes each
+        type to the runtime roles."""
+        self.pg.create_login_roles()
+        self.pg.query("GRANT SELECT ON contacts, invoices, events TO %s WITH GRANT OPTION"
+                      % self.pg.OWNER)
+        for t in ("contacts", "invoices", "events"):
+            self.exportctl("type", "grant", t)
 
     def start_fcgi(self):
         LOGS["export.fcgi"] = self.fcgi_log
@@ -1079,7 +1123,7 @@ class ExtraExportd:
         self.log = stack.run_dir / ("%s.log" % slug)
         self.storage_dir = Path(storage_dir or stack.storage_dir)
         self.settings = {
-            "database": {"url": stack.pg.conninfo},
+            "database": stack.pg.database_conf(),
             "http": {"base_path": "", "download": "x-sendfile"},
             "exportd": {"workers": "2", "poll_interval": "500ms"},
             "storage": {"backend": "local", "dir": str(self.storage_dir)},

@@ -313,6 +313,7 @@ def crash(stack, tmp_root):
         """.format(every=every, throttled=THROTTLED, poison=POISON, reference=REFERENCE,
                    rows=ROWS_TABLE),
             (env.columns, env.columns))
+        pg.expose(THROTTLED, REFERENCE, POISON)
         out = stack.exportctl("apikey", "create", "--workspace", WS,
                               "--email", "crash@example.com").stdout
         env.key = out.strip().splitlines()[-1].strip()

@@ -285,6 +285,7 @@ def ctx(stack, tmp_root):
             " SELECT %s, %s, key_column, workspace_column, columns, filterable_columns,"
             " created_at_column, deleted_at_column FROM export_types WHERE name = 'contacts'"
             " ON CONFLICT (name) DO NOTHING", (SLOW, SLOW_VIEW))
+        stack.pg.expose(SLOW)
         yield c
     finally:
         try:

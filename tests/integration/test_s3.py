@@ -161,6 +161,7 @@ def make_blobs(stack):
         INSERT INTO export_types (name, relation, key_column, workspace_column, columns)
             VALUES ('{ws}', 's3_blobs', 'id', 'workspace', ARRAY['id', 'payload']);
     """.format(ws=BLOBS, rows=BLOB_ROWS))
+    stack.pg.expose(BLOBS)
 
 
 def worker_hwm(daemon, job_id, log0):

@@ -127,6 +127,39 @@ static void test_env_overrides(void)
 	buf_free(&err);
 }
 
+/* One URL per program; api_url and admin_url fall back to url (also when
+ * url comes from the environment), and are secrets like it. */
+static void test_database_urls(void)
+{
+	struct config cf;
+	struct buf err, out;
+
+	buf_init(&err, 4096);
+	buf_init(&out, 65536);
+	setenv("EXPORTD_DATABASE_URL", "dbname=e user=w", 1);
+	if (UNIT_EQ_INT(load(&cf, "[database]\nurl = dbname=x\n", &err), EX_OK)) {
+		UNIT_EQ_STR(cf.db_api_url, "dbname=e user=w");
+		UNIT_EQ_STR(cf.db_admin_url, "dbname=e user=w");
+		conf_free(&cf);
+	}
+	unsetenv("EXPORTD_DATABASE_URL");
+	if (UNIT_EQ_INT(load(&cf,
+			     "[database]\nurl = dbname=e user=w\napi_url = dbname=e "
+			     "user=a password=hunter2\nadmin_url = dbname=e user=o\n",
+			     &err),
+			EX_OK)) {
+		UNIT_EQ_STR(cf.db_url, "dbname=e user=w");
+		UNIT_EQ_STR(cf.db_api_url, "dbname=e user=a password=hunter2");
+		UNIT_EQ_STR(cf.db_admin_url, "dbname=e user=o");
+		UNIT_EQ_INT(conf_dump(&cf, &out), EX_OK);
+		UNIT_CHECK(strstr(buf_str(&out), "hunter2") == NULL);
+		UNIT_CHECK(strstr(buf_str(&out), "api_url = (set, not shown)") != NULL);
+		conf_free(&cf);
+	}
+	buf_free(&out);
+	buf_free(&err);
+}
+
 static void test_dump_hides_secrets(void)
 {
 	struct config cf;
@@ -151,6 +184,7 @@ int main(void)
 		UNIT_TEST(test_values),
 		UNIT_TEST(test_errors_name_file_line),
 		UNIT_TEST(test_env_overrides),
+		UNIT_TEST(test_database_urls),
 		UNIT_TEST(test_dump_hides_secrets),
 	};
 
