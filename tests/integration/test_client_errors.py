@@ -42,6 +42,7 @@ def nums_type(stack):
                                   filterable_columns)
         VALUES ('h11_nums', 'h11_nums', 'id', 'ws', '{id,n,b,d,t}', '{n,b,d,t}')
         ON CONFLICT (name) DO NOTHING""")
+    stack.pg.expose(NUMS)
     yield NUMS
     stack.pg.query("DELETE FROM export_jobs WHERE type = 'h11_nums';"
                    " DELETE FROM export_types WHERE name = 'h11_nums'")

@@ -34,6 +34,7 @@ def tenant_types(stack):
         VALUES ('h11_int', 'h11_int_tenant', 'id', 'tenant', '{id,v}'),
                ('h11_uuid', 'h11_uuid_tenant', 'id', 'tenant', '{id,v}')
         ON CONFLICT (name) DO NOTHING""" % TENANT_UUID)
+    stack.pg.expose("h11_int", "h11_uuid")
     yield
     stack.pg.query("DELETE FROM export_jobs WHERE type IN ('h11_int', 'h11_uuid');"
                    " DELETE FROM export_types WHERE name IN ('h11_int', 'h11_uuid')")
