@@ -520,6 +520,14 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "http.base_path: must be empty or start with '/'");
 		return EX_EINVAL;
 	}
+	if (cf->db_url[0] == '\0') {
+		/* Debian's /etc/exportd/exportd.conf ships it empty: nothing
+		 * starts before the admin has written it. */
+		buf_msg(err, "%s",
+			"database.url: empty; write the database's connection string (see the "
+			"README's \"Install on Debian\")");
+		return EX_EINVAL;
+	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
 		return EX_EINVAL;

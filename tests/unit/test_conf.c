@@ -90,6 +90,7 @@ static void test_errors_name_file_line(void)
 		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
 		{"[database]\nurl = \"unterminated\n", "test.conf:2: syntax error"},
 		{"[database]\nurl = \"a\" b\n", "test.conf:2: syntax error"},
+		{"[database]\nurl =\n", "database.url: empty"},
 	};
 	struct config cf;
 	struct buf err;
