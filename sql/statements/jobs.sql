@@ -170,6 +170,13 @@ ORDER BY expires_at FOR UPDATE SKIP LOCKED LIMIT 100;
 -- name: jobs_expire
 UPDATE export_jobs SET status = 'expired', purged_at = now() WHERE id = $1;
 
+-- The service manager's STATUS line (exportd's janitor, under systemd):
+-- exports running, and due ones waiting for a worker.
+-- name: jobs_queue_status
+SELECT count(*) FILTER (WHERE status = 'processing') AS running,
+  count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS queued
+FROM export_jobs WHERE status IN ('pending', 'processing');
+
 -- ---- worker side (fenced: every write carries id = $1, lease_token = $2) ----
 
 -- Due pending jobs first, then processing jobs whose worker is gone: its

@@ -48,7 +48,10 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)cf.log_level);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = main_on_term; /* no SA_RESTART: a blocked wait returns */
+	/* SIGTERM (systemd, spawn-fcgi users) and SIGUSR1 (multiwatch's
+	 * graceful stop by default) alike. */
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
 	if (st) {
