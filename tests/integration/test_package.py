@@ -114,6 +114,10 @@ def daemon(pkgdb, tmp_path_factory):
     """exportd.service's ExecStart, as its User, with its Environment."""
     s = unit("exportd.service")
     env = dict(pkgdb["env"], **unit_env(s))
+    # ExecStartPre first, as systemd runs it: config, database, schema.
+    p = subprocess.run(as_unit_user(s, shlex.split(s["ExecStartPre"])), env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "schema ok" in p.stdout, p
     log = tmp_path_factory.mktemp("pkg") / "exportd.log"
     svc = S.Service("pkg-exportd", as_unit_user(s, shlex.split(s["ExecStart"])), log,
                     env=env).start()
@@ -289,7 +293,7 @@ def test_the_daemon_refuses_to_start_without_a_database_url():
     """What `systemctl start exportd` does on a fresh install: the config
     ships without a database URL, and the daemon says so and exits."""
     s = unit("exportd.service")
-    p = subprocess.run(as_unit_user(s, shlex.split(s["ExecStart"])),
+    p = subprocess.run(as_unit_user(s, shlex.split(s["ExecStartPre"])),
                        env=S.clean_env(**unit_env(s)), capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 1, p

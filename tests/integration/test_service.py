@@ -1,0 +1,141 @@
+"""exportd as a service manager runs it: `exportd -t` (the unit's
+ExecStartPre) and the sd_notify protocol of a Type=notify unit (READY,
+RELOADING, STOPPING, STATUS), read from a datagram socket standing in for
+systemd's $NOTIFY_SOCKET."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+import stack as S
+
+
+def exportd_t(stack, conf, **env):
+    return subprocess.run([str(stack.exportd_bin), "-t", "-c", str(conf)],
+                          env=S.clean_env(**env), capture_output=True, text=True, timeout=60)
+
+
+def test_t_says_ok_for_the_running_config(stack):
+    p = exportd_t(stack, stack.conf_path)
+    assert p.returncode == 0, p
+    assert "configuration, database and schema ok" in p.stdout, p.stdout
+
+
+def test_t_names_a_database_that_does_not_answer(stack):
+    p = exportd_t(stack, stack.conf_path,
+                  EXPORTD_DATABASE_URL="host=127.0.0.1 port=%d dbname=x user=x connect_timeout=2"
+                  % S.free_port())
+    assert p.returncode == 1, p
+    assert "database.url:" in p.stderr and "Connection refused" in p.stderr, p.stderr
+
+
+def test_t_refuses_an_empty_database_url(stack):
+    p = exportd_t(stack, stack.conf_path, EXPORTD_DATABASE_URL="")
+    assert p.returncode == 1, p
+    assert "database.url: empty" in p.stderr, p.stderr
+
+
+def test_t_refuses_a_database_that_lacks_migrations(stack):
+    db = "notmigrated_" + uuid.uuid4().hex[:8]
+    stack.pg.query("CREATE DATABASE %s" % db, dbname="postgres")
+    try:
+        p = exportd_t(stack, stack.conf_path, EXPORTD_DATABASE_URL=stack.pg.dsn(db))
+        assert p.returncode == 1, p
+        assert "lacks" in p.stderr and "from 001_core" in p.stderr \
+            and "exportctl migrate" in p.stderr, p.stderr
+    finally:
+        stack.pg.query("DROP DATABASE %s" % db, dbname="postgres")
+
+
+def test_t_runs_as_the_worker_role(stack):
+    """The runtime role may read which migrations ran (migration 010)."""
+    assert stack.pg.database_conf()["url"].endswith("user=" + S.Postgres.WORKER_LOGIN)
+    p = exportd_t(stack, stack.conf_path)
+    assert p.returncode == 0 and "permission denied" not in p.stderr, p
+
+
+class NotifySocket:
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.seen = []
+
+    def wait_for(self, pred, timeout, what, start=0):
+        """The first notification from the start-th on that pred accepts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for msg in self.seen[start:]:
+                if pred(msg):
+                    return msg
+            try:
+                self.seen.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        raise AssertionError("no %s notification in %s" % (what, self.seen))
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def notified(stack, tmp_path):
+    """(an exportd of its own with $NOTIFY_SOCKET, the socket); the
+    session's exportd is stopped meanwhile so that only this one claims."""
+    ns = NotifySocket(tmp_path / "notify.sock")
+    stack.exportd.stop(grace=15)
+    d = S.ExtraExportd(stack, "exportd notify", {"exportd": {"workers": "2"}})
+    env = S.clean_env(NOTIFY_SOCKET=ns.path)
+    try:
+        d.service = S.Service(d.name, [stack.exportd_bin, "-c", d.conf_path], d.log,
+                              env=env).start()
+        yield d, ns
+    finally:
+        if d.alive():
+            d.service.stop(grace=15)
+        ns.close()
+        stack.start_exportd()
+
+
+def test_notify_ready_status_reloading_stopping(stack, notified):
+    d, ns = notified
+    ns.wait_for(lambda m: "READY=1" in m, 15, "READY")
+    st = ns.wait_for(lambda m: "exports running" in m or "export running" in m, 15,
+                     "STATUS from the janitor")
+    assert "STATUS=2 workers;" in st and "waiting" in st, st
+    n = len(ns.seen)
+    os.kill(d.pid, signal.SIGHUP)
+    ns.wait_for(lambda m: m == "RELOADING=1", 10, "RELOADING", start=n)
+    ns.wait_for(lambda m: m == "READY=1", 15, "READY after the reload", start=n)
+    os.kill(d.pid, signal.SIGTERM)
+    ns.wait_for(lambda m: m == "STOPPING=1", 15, "STOPPING")
+    assert d.service.proc.wait(15) == 0
+
+
+def test_status_counts_waiting_exports(stack, notified):
+    """With the workers stopped, due jobs show up as waiting in the STATUS
+    line the janitor keeps current."""
+    d, ns = notified
+    ns.wait_for(lambda m: "READY=1" in m, 15, "READY")
+    workers = [int(p) for p in subprocess.run(
+        ["pgrep", "-P", str(d.pid), "-x", "exportd-worker"],
+        capture_output=True, text=True).stdout.split()]
+    assert len(workers) == 2, workers
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        stack.pg.query("INSERT INTO export_jobs (workspace, type, format)"
+                       " SELECT 'acme', 'contacts', 'csv' FROM generate_series(1, 3)")
+        ns.wait_for(lambda m: m.startswith("STATUS=") and m.endswith(" 3 waiting"), 20,
+                    "STATUS with 3 waiting")
+        n = len(ns.seen)
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+    ns.wait_for(lambda m: m.startswith("STATUS=") and m.endswith(" 0 waiting"), 60,
+                "STATUS with none waiting once the workers ran them", start=n)
