@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ enum conf_type {
 	CONF_SIZE,
 	CONF_DURATION,
 	CONF_ENUM,
+	CONF_MODE, /* octal file mode, "0640" */
 };
 
 struct conf_entry {
@@ -69,6 +71,8 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
 	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
 	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
+	{"storage", "file_mode", CONF_MODE, OFF(storage_file_mode), "0640", 0600, 0666, NULL, 0},
+	{"storage", "file_group", CONF_STRING, OFF(storage_file_group), "", 0, 0, NULL, 0},
 	{"s3", "bucket", CONF_STRING, OFF(s3_bucket), "", 0, 0, NULL, 0},
 	{"s3", "prefix", CONF_STRING, OFF(s3_prefix), "exports/", 0, 0, NULL, 0},
 	{"s3", "region", CONF_STRING, OFF(s3_region), "us-east-1", 0, 0, NULL, 0},
@@ -134,9 +138,13 @@ static enum ex_status conf_parse_number(const char *value, enum conf_type type, 
 	size_t i;
 
 	errno = 0;
-	n = strtoll(value, &end, 10);
+	n = strtoll(value, &end, type == CONF_MODE ? 8 : 10);
 	if (errno != 0 || end == value || n < 0) {
 		return EX_EINVAL;
+	}
+	if (type == CONF_MODE) {
+		*out = n;
+		return *end == '\0' && value[0] == '0' ? EX_OK : EX_EINVAL;
 	}
 	if (type == CONF_INT) {
 		*out = n;
@@ -209,6 +217,10 @@ static void conf_describe_expected(const struct conf_entry *e, struct buf *err)
 		break;
 	case CONF_DURATION:
 		st = buf_printf(err, "a duration from %lldms to %lldms (suffix ms, s, m, h, d)",
+				e->min, e->max);
+		break;
+	case CONF_MODE:
+		st = buf_printf(err, "an octal mode from 0%llo to 0%llo, written with a leading 0",
 				e->min, e->max);
 		break;
 	case CONF_STRING:
@@ -509,6 +521,27 @@ static enum ex_status conf_database_urls(struct config *cf)
 	return EX_OK;
 }
 
+/* storage.file_group names a group of this machine (resolved once: every
+ * export file gets it). */
+static enum ex_status conf_check_file_group(struct config *cf, struct buf *err)
+{
+	struct group *g;
+
+	cf->storage_file_gid = -1;
+	if (cf->storage_file_group[0] == '\0') {
+		return EX_OK;
+	}
+	errno = 0;
+	g = getgrnam(cf->storage_file_group);
+	if (g == NULL) {
+		buf_msg(err, "storage.file_group: no group \"%s\" on this machine",
+			cf->storage_file_group);
+		return EX_EINVAL;
+	}
+	cf->storage_file_gid = (long long)g->gr_gid;
+	return EX_OK;
+}
+
 static enum ex_status conf_check(struct config *cf, struct buf *err)
 {
 	size_t len = strlen(cf->http_base_path);
@@ -530,6 +563,9 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (conf_check_file_group(cf, err) != EX_OK) {
 		return EX_EINVAL;
 	}
 	if (cf->mail_smtp_url[0] != '\0' && strncmp(cf->mail_smtp_url, "smtp://", 7) != 0 &&
@@ -695,6 +731,9 @@ enum ex_status conf_dump(const struct config *cf, struct buf *out)
 		} else if (e->type == CONF_ENUM) {
 			st = buf_printf(out, "%s = %s\n", e->key,
 					e->choices[*(const int *)(const void *)(base + e->offset)]);
+		} else if (e->type == CONF_MODE) {
+			st = buf_printf(out, "%s = 0%llo\n", e->key,
+					*(const long long *)(const void *)(base + e->offset));
 		} else {
 			st = buf_printf(out, "%s = %lld%s\n", e->key,
 					*(const long long *)(const void *)(base + e->offset),

@@ -69,6 +69,9 @@ struct config {
 
 	int storage_backend; /* enum conf_backend */
 	char *storage_dir;
+	long long storage_file_mode; /* export files (local backend) */
+	char *storage_file_group;    /* "": the process's group */
+	long long storage_file_gid;  /* storage_file_group resolved; -1: none */
 
 	char *s3_bucket;
 	char *s3_prefix;

@@ -139,3 +139,29 @@ def test_status_counts_waiting_exports(stack, notified):
             os.kill(pid, signal.SIGCONT)
     ns.wait_for(lambda m: m.startswith("STATUS=") and m.endswith(" 0 waiting"), 60,
                 "STATUS with none waiting once the workers ran them", start=n)
+
+
+def test_export_files_get_the_configured_group_and_mode(stack, tmp_path):
+    """storage.file_group / storage.file_mode: the web server's group reads
+    the files (X-Sendfile / X-Accel-Redirect), whatever exportd's umask; a
+    storage.dir exportd creates gets the group too."""
+    import grp
+    store = S.make_tmp_root("exportd-perm-") / "exports"
+    stack.exportd.stop(grace=15)
+    d = S.ExtraExportd(stack, "exportd file model", {
+        "storage": {"file_group": "www-data", "file_mode": "0660"}}, storage_dir=store)
+    try:
+        d.service = S.Service(d.name, ["sh", "-c", 'umask 077; exec "$@"', "sh",
+                                       stack.exportd_bin, "-c", d.conf_path], d.log).start()
+        job = str(stack.pg.query("INSERT INTO export_jobs (workspace, type, format)"
+                                 " VALUES ('acme', 'contacts', 'csv') RETURNING id")[0][0])
+        S.wait_until(lambda: stack.pg.query("SELECT status FROM export_jobs WHERE id = %s",
+                                            (job,))[0][0] == "complete", 30, "the export")
+        www = grp.getgrnam("www-data").gr_gid
+        f = next(store.glob(job + "*")).stat()
+        assert (f.st_gid, oct(f.st_mode & 0o777)) == (www, "0o660")
+        st = store.stat()
+        assert (st.st_gid, oct(st.st_mode & 0o777)) == (www, "0o750")
+    finally:
+        d.service.stop(grace=15)
+        stack.start_exportd()
