@@ -51,6 +51,7 @@ static const struct conf_entry conf_table[] = {
 	{"database", "url", CONF_STRING, OFF(db_url), "dbname=exportd", 0, 0, NULL, 1},
 	{"database", "api_url", CONF_STRING, OFF(db_api_url), "", 0, 0, NULL, 1},
 	{"database", "admin_url", CONF_STRING, OFF(db_admin_url), "", 0, 0, NULL, 1},
+	{"database", "session_url", CONF_STRING, OFF(db_session_url), "", 0, 0, NULL, 1},
 	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
 	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
 	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
@@ -503,14 +504,21 @@ static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
-/* database.api_url and admin_url default to database.url: one URL serves
- * all three programs until the operator gives each its own role. */
+/* database.api_url, admin_url and session_url default to database.url: one
+ * URL serves all three programs until the operator gives each its own role
+ * (or puts a transaction pooler in front of url). */
 static enum ex_status conf_database_urls(struct config *cf)
 {
 	enum ex_status st;
 
 	if (cf->db_api_url[0] == '\0') {
 		st = conf_set_string(cf->db_url, &cf->db_api_url);
+		if (st) {
+			return st;
+		}
+	}
+	if (cf->db_session_url[0] == '\0') {
+		st = conf_set_string(cf->db_url, &cf->db_session_url);
 		if (st) {
 			return st;
 		}

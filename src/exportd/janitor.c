@@ -86,8 +86,10 @@ static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
 int janitor_main(const struct config *cf)
 {
 	static long long next_expire; /* 0: at once */
-	static const struct child_loop loop = {"exportd-janitor", "SELECT 1", janitor_round,
-					       &next_expire};
+	static const struct child_loop loop = {.appname = "exportd-janitor",
+					       .listen_sql = "SELECT 1",
+					       .round = janitor_round,
+					       .arg = &next_expire};
 
 	return child_run(cf, &loop);
 }

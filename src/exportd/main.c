@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -18,6 +19,26 @@ static void usage(FILE *to)
 		    "CONFIG defaults to $EXPORTD_CONFIG, then " CONF_DEFAULT_PATH ".\n");
 }
 
+/* database.session_url, when it is not database.url: it connects and
+ * takes LISTEN. */
+static enum ex_status main_test_session(const struct config *cf, struct buf *err)
+{
+	PGconn *conn = NULL;
+	enum ex_status st;
+
+	if (strcmp(cf->db_session_url, cf->db_url) == 0) {
+		return EX_OK;
+	}
+	st = db_connect(cf->db_session_url, "exportd-test", &conn, err);
+	if (st == EX_OK) {
+		st = db_exec_script(conn, "LISTEN export_jobs", err);
+	}
+	if (conn != NULL) {
+		PQfinish(conn);
+	}
+	return st;
+}
+
 /* -t: what must hold before the daemon is worth starting (the unit's
  * ExecStartPre): the config parses and validates (done by the caller),
  * database.url connects, and every migration this build knows ran. */
@@ -30,6 +51,11 @@ static int main_test(const struct config *cf, const char *path)
 	enum ex_status st;
 
 	buf_init(&err, 4096);
+	st = main_test_session(cf, &err);
+	if (st) {
+		log_error("%s: database.session_url: %s", path, buf_str(&err));
+		goto out;
+	}
 	st = db_connect(cf->db_url, "exportd-test", &conn, &err);
 	if (st == EX_OK) {
 		st = migrate_pending(conn, &pending, &first, &err);
@@ -42,6 +68,7 @@ static int main_test(const struct config *cf, const char *path)
 	} else {
 		printf("exportd: %s: configuration, database and schema ok\n", path);
 	}
+out:
 	if (conn != NULL) {
 		PQfinish(conn);
 	}
