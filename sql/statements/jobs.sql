@@ -53,21 +53,47 @@ FROM export_jobs WHERE workspace = $1 AND idempotency_key = $2
 UPDATE export_jobs SET idempotency_key = NULL
 WHERE workspace = $1 AND idempotency_key = $2;
 
--- The workspace's active jobs, the first 100 of them listed.  retry_after:
--- the soonest end among its running jobs, extrapolated from their
--- progress; 5 s when nothing is known.
--- name: jobs_active
-SELECT count(*) AS active_count,
-  (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
-   (SELECT id, created_at FROM export_jobs WHERE workspace = $1
+-- What a workspace holds against its quotas (README "Quotas"), over u.ws:
+-- the one definition behind the create check, the list's "quota" object
+-- and `exportctl quota`.  Retained = complete (neither expired nor
+-- deleted): the files on storage.  Each count is an index lookup (008).
+-- fragment: jobs_usage
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND status IN ('pending', 'processing')) AS active_count,
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND created_at > now() - interval '1 hour') AS creates_hour,
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND status = 'complete') AS retained_files,
+  (SELECT coalesce(sum(file_size), 0) FROM export_jobs WHERE workspace = u.ws
+   AND status = 'complete')::bigint AS retained_bytes
+
+-- The workspace's usage ($1), with what a refusal tells: the first 100
+-- active jobs; retry_after, the soonest end among its running jobs,
+-- extrapolated from their progress (5 s when nothing is known);
+-- creates_retry_after, when the $2-th newest create of the last hour leaves
+-- the hour (NULL below $2 creates, or $2 NULL: no limit); retained_retry_after,
+-- when the first retained file expires (NULL: none retained).
+-- name: jobs_usage
+SELECT
+  -- use: jobs_usage
+  , (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
+   (SELECT id, created_at FROM export_jobs WHERE workspace = u.ws
     AND status IN ('pending', 'processing')
     ORDER BY created_at, id LIMIT 100) a) AS active_ids,
   coalesce((SELECT least(3600, greatest(1, ceil(min(
     extract(epoch FROM now() - started_at)::float8
     * (rows_estimated - rows_done) / rows_done))))::int
-   FROM export_jobs WHERE workspace = $1 AND status = 'processing'
-   AND rows_done > 0 AND rows_estimated > rows_done), 5) AS retry_after
-FROM export_jobs WHERE workspace = $1 AND status IN ('pending', 'processing');
+   FROM export_jobs WHERE workspace = u.ws AND status = 'processing'
+   AND rows_done > 0 AND rows_estimated > rows_done), 5) AS retry_after,
+  (SELECT least(3600, greatest(1, ceil(extract(epoch FROM
+    created_at + interval '1 hour' - now()))))::int
+   FROM (SELECT created_at, row_number() OVER (ORDER BY created_at DESC, id DESC) AS n
+    FROM export_jobs WHERE workspace = u.ws
+    AND created_at > now() - interval '1 hour') c
+   WHERE n = $2::bigint) AS creates_retry_after,
+  (SELECT greatest(1, ceil(extract(epoch FROM min(expires_at) - now())))::bigint
+   FROM export_jobs WHERE workspace = u.ws AND status = 'complete') AS retained_retry_after
+FROM (SELECT $1::text AS ws) u;
 
 -- Around the insert: a source that cannot be read (src/jobs/registry.c,
 -- registry_as_of_key) is undone alone, and the job inserted without its key.
@@ -159,6 +185,19 @@ SELECT id, workspace, type, format, status, attempts, rows_done,
 WHERE ($1::text IS NULL OR workspace = $1)
   AND ($2::text IS NULL OR status = $2)
 ORDER BY created_at DESC LIMIT 100;
+
+-- Usage against the limits ($2 active, $3 creates per hour, $4 retained
+-- files, $5 retained bytes; NULL: no limit) of every workspace with jobs,
+-- or of workspace $1 alone (a row of zeros when it has none).
+-- name: jobs_admin_quota
+SELECT workspace, active_count AS active, $2::bigint AS active_limit,
+  creates_hour AS creates_last_hour, $3::bigint AS creates_limit,
+  retained_files, $4::bigint AS files_limit, retained_bytes, $5::bigint AS bytes_limit
+FROM (SELECT u.ws AS workspace,
+  -- use: jobs_usage
+  FROM (SELECT DISTINCT workspace AS ws FROM export_jobs WHERE $1::text IS NULL
+   UNION SELECT $1::text WHERE $1::text IS NOT NULL) u) q
+ORDER BY workspace;
 
 -- ---- retention (exportd's janitor) ----
 

@@ -89,6 +89,9 @@ struct config {
 	long long max_rows;  /* per export; 0 = no limit */
 	long long max_bytes; /* per export file; 0 = no limit */
 	long long max_active_per_workspace;
+	long long max_creates_per_hour_per_workspace; /* 0 = no limit */
+	long long max_retained_files_per_workspace;   /* complete exports; 0 = no limit */
+	long long max_retained_bytes_per_workspace;   /* their bytes; 0 = no limit */
 	long long cleanup_interval_ms;
 
 	int log_level; /* enum log_level */
