@@ -57,7 +57,7 @@ WHERE workspace = $1 AND idempotency_key = $2;
 -- the one definition behind the create check, the list's "quota" object
 -- and `exportctl quota`.  Retained = complete (neither expired nor
 -- deleted): the files on storage.  Each count is an index lookup (008).
--- fragment: jobs_usage
+-- fragment: jobs_usage_counts
   (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
    AND status IN ('pending', 'processing')) AS active_count,
   (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
@@ -75,7 +75,7 @@ WHERE workspace = $1 AND idempotency_key = $2;
 -- when the first retained file expires (NULL: none retained).
 -- name: jobs_usage
 SELECT
-  -- use: jobs_usage
+  -- use: jobs_usage_counts
   , (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
    (SELECT id, created_at FROM export_jobs WHERE workspace = u.ws
     AND status IN ('pending', 'processing')
@@ -194,7 +194,7 @@ SELECT workspace, active_count AS active, $2::bigint AS active_limit,
   creates_hour AS creates_last_hour, $3::bigint AS creates_limit,
   retained_files, $4::bigint AS files_limit, retained_bytes, $5::bigint AS bytes_limit
 FROM (SELECT u.ws AS workspace,
-  -- use: jobs_usage
+  -- use: jobs_usage_counts
   FROM (SELECT DISTINCT workspace AS ws FROM export_jobs WHERE $1::text IS NULL
    UNION SELECT $1::text WHERE $1::text IS NOT NULL) u) q
 ORDER BY workspace;

@@ -26,6 +26,10 @@ static void test_defaults(void)
 	UNIT_EQ_INT(cf.csv_crlf, 1);
 	UNIT_EQ_INT(cf.http_download, CONF_DOWNLOAD_STREAM);
 	UNIT_EQ_STR(cf.http_base_path, "");
+	UNIT_EQ_INT(cf.max_active_per_workspace, 10);
+	UNIT_EQ_INT(cf.max_creates_per_hour_per_workspace, 100);
+	UNIT_EQ_INT(cf.max_retained_files_per_workspace, 1000);
+	UNIT_EQ_INT(cf.max_retained_bytes_per_workspace, 0);
 	conf_free(&cf);
 	buf_free(&err);
 }
