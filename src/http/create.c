@@ -436,7 +436,7 @@ static const char *create_quota_detail(enum jobs_quota q, const struct jobs_usag
 	if (q == JOBS_QUOTA_CREATES) {
 		*retry_after = u->creates_retry_after;
 		return "the workspace has created as many exports in the last hour as it may; "
-		       "retry when the oldest of them is an hour old";
+		       "retry after Retry-After seconds, when enough of them are an hour old";
 	}
 	*retry_after = u->retained_retry_after;
 	return q == JOBS_QUOTA_FILES
