@@ -33,7 +33,8 @@
   filters::text AS filters, include_deleted, csv_bom, csv_formula_guard,
   to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,
   extract(epoch FROM now() - started_at)::float8 AS running_for,
-  to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at
+  to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at,
+  api_key_id
 
 -- ---- API side ----
 
@@ -77,15 +78,17 @@ SAVEPOINT jobs_insert;
 ROLLBACK TO SAVEPOINT jobs_insert;
 
 -- $14: the as-of key (NULL: none), $15: whether it was fixed (false: the
--- worker reads it at the first run).
+-- worker reads it at the first run), $16: the creating API key's id.
 -- name: jobs_insert
 INSERT INTO export_jobs (id, workspace, requester_email, type, format,
   columns, compression, filters, include_deleted, csv_bom,
-  csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set)
+  csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set,
+  api_key_id)
 VALUES ($1, $2, $3, $4, $5,
   CASE WHEN $6::jsonb IS NULL THEN NULL
   ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,
-  $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean)
+  $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean,
+  $16)
 RETURNING
   -- use: jobs_view
   ;

@@ -40,6 +40,7 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("checksum", DB_TEXT, checksum),
 	JOBS_VIEW("list_cursor", DB_TEXT, list_cursor),
 	JOBS_VIEW("created_date", DB_TEXT, created_date),
+	JOBS_VIEW("api_key_id", DB_TEXT, api_key_id),
 	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
 	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
 	JOBS_VIEW("attempts", DB_LLONG, attempts),
@@ -267,7 +268,7 @@ static enum ex_status jobs_active(PGconn *conn, const struct jobs_new *j, PGresu
 static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
 				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	const char *params[15] = {j->id,
+	const char *params[16] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -281,10 +282,11 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->idempotency_key,
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
 				  as_of_key,
-				  as_of_key_set ? "t" : "f"};
+				  as_of_key_set ? "t" : "f",
+				  j->api_key_id};
 	enum ex_status st;
 
-	st = db_exec_state(conn, jobs_insert_sql, 15, params, res, state, err);
+	st = db_exec_state(conn, jobs_insert_sql, 16, params, res, state, err);
 	if (st) {
 		return st;
 	}

@@ -33,6 +33,7 @@ struct jobs_view {
 	const char *file_key, *checksum; /* checksum: sha256 hex */
 	const char *list_cursor;	 /* created_at as PostgreSQL's text, for list cursors */
 	const char *created_date;	 /* YYYYMMDD of creation, for file names */
+	const char *api_key_id;		 /* the key that created it; NULL: plain SQL */
 	long long rows_done, bytes_done, attempts;
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */
@@ -51,6 +52,7 @@ int jobs_valid_id(const char *s);
 /* A job to create.  Strings are borrowed; NULL where optional. */
 struct jobs_new {
 	const char *id, *workspace, *email, *type, *format, *compression;
+	const char *api_key_id;	  /* the creating key (its links die with it) */
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
