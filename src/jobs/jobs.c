@@ -473,12 +473,34 @@ enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char 
 	return st;
 }
 
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res, struct buf *err)
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err)
 {
-	const char *params[1] = {buckets};
+	const char *params[1] = {JOBS_DURATION_BOUNDS};
 
 	return jobs_exec(conn, jobs_metrics_sql, 1, params, jobs_metrics_fields,
 			 JOBS_COUNT(jobs_metrics_fields), res, err);
+}
+
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count, struct buf *err)
+{
+	static const struct db_field fields[] = {{"folded", DB_INT, 0}};
+	char limit[24];
+	const char *params[2] = {JOBS_DURATION_BOUNDS, limit};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	*count = 0;
+	snprintf(limit, sizeof(limit), "%d", batch);
+	st = jobs_exec(conn, jobs_metrics_fold_sql, 2, params, fields, JOBS_COUNT(fields), &res,
+		       err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(res) == 1) {
+		*count = (int)db_int(res, 0, 0);
+	}
+	PQclear(res);
+	return EX_OK;
 }
 
 enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,

@@ -117,11 +117,20 @@ struct jobs_metrics {
 	const char *queue;	/* pending and due */
 	const char *oldest_due; /* seconds the longest-waiting due job has waited */
 };
-/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}".
- * One row; jobs_metrics_read() gives its values. */
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res,
-			    struct buf *err) EX_MUST_CHECK;
+/* The upper bounds (seconds) of the duration histogram, as a SQL array.
+ * The folded totals (export_job_totals.duration_le, migration 009) are
+ * counted against them: changing them needs a migration that resets those. */
+#define JOBS_DURATION_BOUNDS "{1,5,15,60,300,900,3600}"
+/* The folded totals plus the jobs not folded yet (jobs_metrics_fold): reads
+ * pending, processing and complete jobs and the final ones folded since
+ * the last round, never every job.  One row; jobs_metrics_read() gives its
+ * values. */
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err) EX_MUST_CHECK;
 void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m);
+/* The janitor: fold up to batch jobs in a final state (expired, failed,
+ * cancelled) into the totals, in one statement; *count: how many. */
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count,
+				 struct buf *err) EX_MUST_CHECK;
 
 /* exportctl: the newest 100 jobs, optionally of one workspace and status,
  * with the column names as a table header. */
