@@ -518,8 +518,7 @@ static enum ex_status conf_check_link_secrets(const char *list, int *count, stru
 		++*count;
 		if (end - p < CONF_LINK_SECRET_MIN) {
 			buf_msg(err,
-				"mail.link_secrets: secret %d is %ld bytes; each must have at "
-				"least %d "
+				"mail.link_secrets: secret %d is %ld bytes, fewer than %d "
 				"(make one with: openssl rand -hex 32)",
 				*count, (long)(end - p), CONF_LINK_SECRET_MIN);
 			return EX_EINVAL;
