@@ -281,7 +281,8 @@ class BenchStack(S.Stack):
         # part_size 8M, write_buffer 256k) but one worker and LF, the line
         # ending of the psql reference.
         extra = "".join("%s = %s\n" % kv for kv in self.conf_extra.items())
-        self.conf_path.write_text(
+        S.write_private(
+            self.conf_path,
             "# written by bench/benchlib.py\n"
             "[database]\nurl = %s\n\n"
             "[http]\nbase_path =\ndownload = x-sendfile\n\n"

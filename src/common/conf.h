@@ -112,6 +112,9 @@ struct config {
 	long long mail_poll_interval_ms;
 };
 
+/* The shortest secret mail.link_secrets accepts, in bytes. */
+#define CONF_LINK_SECRET_MIN 32
+
 /* Defaults, then the file at path (NULL: none), then the environment. */
 enum ex_status conf_load(struct config *cf, const char *path, struct buf *err) EX_MUST_CHECK;
 /* conf_load() for a daemon's start: on failure the reason is logged. */

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "http/auth.h"
 #include "http/download.h"
 #include "http/problem.h"
 #include "http/reply.h"
@@ -57,15 +58,21 @@ void exports_get(struct app *app, struct http_request *r, const struct auth *who
 	}
 }
 
+/* who == NULL: a signed link, which dies with the key that created the job. */
 void exports_download(struct app *app, struct http_request *r, const struct auth *who,
 		      const char *id)
 {
 	PGresult *res = exports_find(app, r, who, id);
+	struct jobs_view v;
 
-	if (res != NULL) {
-		download_serve(app, r, res);
-		PQclear(res);
+	if (res == NULL) {
+		return;
 	}
+	jobs_view_read(res, 0, &v);
+	if (who != NULL || auth_link_key(app, r, v.api_key_id)) {
+		download_serve(app, r, res);
+	}
+	PQclear(res);
 }
 
 /* DELETE of a complete export: mark it expired and remove its file in one

@@ -41,6 +41,7 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("checksum", DB_TEXT, checksum),
 	JOBS_VIEW("list_cursor", DB_TEXT, list_cursor),
 	JOBS_VIEW("created_date", DB_TEXT, created_date),
+	JOBS_VIEW("api_key_id", DB_TEXT, api_key_id),
 	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
 	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
 	JOBS_VIEW("attempts", DB_LLONG, attempts),
@@ -324,7 +325,7 @@ static enum ex_status jobs_check_limits(PGconn *conn, const struct jobs_new *j, 
 static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
 				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	const char *params[15] = {j->id,
+	const char *params[16] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -338,10 +339,11 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->idempotency_key,
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
 				  as_of_key,
-				  as_of_key_set ? "t" : "f"};
+				  as_of_key_set ? "t" : "f",
+				  j->api_key_id};
 	enum ex_status st;
 
-	st = db_exec_state(conn, jobs_insert_sql, 15, params, res, state, err);
+	st = db_exec_state(conn, jobs_insert_sql, 16, params, res, state, err);
 	if (st) {
 		return st;
 	}
@@ -528,12 +530,34 @@ enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char 
 	return st;
 }
 
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res, struct buf *err)
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err)
 {
-	const char *params[1] = {buckets};
+	const char *params[1] = {JOBS_DURATION_BOUNDS};
 
 	return jobs_exec(conn, jobs_metrics_sql, 1, params, jobs_metrics_fields,
 			 JOBS_COUNT(jobs_metrics_fields), res, err);
+}
+
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count, struct buf *err)
+{
+	static const struct db_field fields[] = {{"folded", DB_INT, 0}};
+	char limit[24];
+	const char *params[2] = {JOBS_DURATION_BOUNDS, limit};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	*count = 0;
+	snprintf(limit, sizeof(limit), "%d", batch);
+	st = jobs_exec(conn, jobs_metrics_fold_sql, 2, params, fields, JOBS_COUNT(fields), &res,
+		       err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(res) == 1) {
+		*count = (int)db_int(res, 0, 0);
+	}
+	PQclear(res);
+	return EX_OK;
 }
 
 enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,

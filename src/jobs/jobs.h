@@ -35,6 +35,7 @@ struct jobs_view {
 	const char *file_key, *checksum; /* checksum: sha256 hex */
 	const char *list_cursor;	 /* created_at as PostgreSQL's text, for list cursors */
 	const char *created_date;	 /* YYYYMMDD of creation, for file names */
+	const char *api_key_id;		 /* the key that created it; NULL: plain SQL */
 	long long rows_done, bytes_done, attempts;
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */
@@ -63,6 +64,7 @@ void jobs_limits_from(const struct config *cf, struct jobs_limits *l);
 /* A job to create.  Strings are borrowed; NULL where optional. */
 struct jobs_new {
 	const char *id, *workspace, *email, *type, *format, *compression;
+	const char *api_key_id;	  /* the creating key (its links die with it) */
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
@@ -147,11 +149,20 @@ struct jobs_metrics {
 	const char *queue;	/* pending and due */
 	const char *oldest_due; /* seconds the longest-waiting due job has waited */
 };
-/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}".
- * One row; jobs_metrics_read() gives its values. */
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res,
-			    struct buf *err) EX_MUST_CHECK;
+/* The upper bounds (seconds) of the duration histogram, as a SQL array.
+ * The folded totals (export_job_totals.duration_le, migration 009) are
+ * counted against them: changing them needs a migration that resets those. */
+#define JOBS_DURATION_BOUNDS "{1,5,15,60,300,900,3600}"
+/* The folded totals plus the jobs not folded yet (jobs_metrics_fold): reads
+ * pending, processing and complete jobs and the final ones folded since
+ * the last round, never every job.  One row; jobs_metrics_read() gives its
+ * values. */
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err) EX_MUST_CHECK;
 void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m);
+/* The janitor: fold up to batch jobs in a final state (expired, failed,
+ * cancelled) into the totals, in one statement; *count: how many. */
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count,
+				 struct buf *err) EX_MUST_CHECK;
 
 /* exportctl: each workspace's usage against l (limits of 0 as NULL: none),
  * or workspace's alone, with the column names as a table header. */
