@@ -281,7 +281,8 @@ class BenchStack(S.Stack):
         # part_size 8M, write_buffer 256k) but one worker and LF, the line
         # ending of the psql reference.
         extra = "".join("%s = %s\n" % kv for kv in self.conf_extra.items())
-        self.conf_path.write_text(
+        S.write_private(
+            self.conf_path,
             "# written by bench/benchlib.py\n"
             "[database]\nurl = %s\n\n"
             "[http]\nbase_path =\ndownload = x-sendfile\n\n"
@@ -349,9 +350,11 @@ class BenchStack(S.Stack):
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.api = S.Api(self.base_url)
         # The POST load test creates thousands of pending jobs in benchtiny;
-        # builds with a per-workspace limit of active jobs (default 10)
-        # would answer 429 instead of creating them.
-        self.accepted_conf = self.write_conf_optional({"max_active_per_workspace": 100000})
+        # builds with a per-workspace limit of active jobs (default 10) or
+        # of creates per hour (default 100) would answer 429 instead of
+        # creating them.
+        self.accepted_conf = self.write_conf_optional({"max_active_per_workspace": 100000,
+                                                       "max_creates_per_hour_per_workspace": 0})
         self.exportctl("migrate")
         self.psql("-f", S.SRCDIR / "sql/demo/schema.sql")
         self.pg.query("DELETE FROM export_jobs WHERE workspace IN (%s, %s)", (BENCH_WS, TINY_WS))

@@ -33,7 +33,8 @@
   filters::text AS filters, include_deleted, csv_bom, csv_formula_guard,
   to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,
   extract(epoch FROM now() - started_at)::float8 AS running_for,
-  to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at
+  to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at,
+  api_key_id
 
 -- ---- API side ----
 
@@ -53,21 +54,47 @@ FROM export_jobs WHERE workspace = $1 AND idempotency_key = $2
 UPDATE export_jobs SET idempotency_key = NULL
 WHERE workspace = $1 AND idempotency_key = $2;
 
--- The workspace's active jobs, the first 100 of them listed.  retry_after:
--- the soonest end among its running jobs, extrapolated from their
--- progress; 5 s when nothing is known.
--- name: jobs_active
-SELECT count(*) AS active_count,
-  (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
-   (SELECT id, created_at FROM export_jobs WHERE workspace = $1
+-- What a workspace holds against its quotas (README "Quotas"), over u.ws:
+-- the one definition behind the create check, the list's "quota" object
+-- and `exportctl quota`.  Retained = complete (neither expired nor
+-- deleted): the files on storage.  Each count is an index lookup (008).
+-- fragment: jobs_usage_counts
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND status IN ('pending', 'processing')) AS active_count,
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND created_at > now() - interval '1 hour') AS creates_hour,
+  (SELECT count(*) FROM export_jobs WHERE workspace = u.ws
+   AND status = 'complete') AS retained_files,
+  (SELECT coalesce(sum(file_size), 0) FROM export_jobs WHERE workspace = u.ws
+   AND status = 'complete')::bigint AS retained_bytes
+
+-- The workspace's usage ($1), with what a refusal tells: the first 100
+-- active jobs; retry_after, the soonest end among its running jobs,
+-- extrapolated from their progress (5 s when nothing is known);
+-- creates_retry_after, when the $2-th newest create of the last hour leaves
+-- the hour (NULL below $2 creates, or $2 NULL: no limit); retained_retry_after,
+-- when the first retained file expires (NULL: none retained).
+-- name: jobs_usage
+SELECT
+  -- use: jobs_usage_counts
+  , (SELECT coalesce(json_agg(id ORDER BY created_at, id), '[]') FROM
+   (SELECT id, created_at FROM export_jobs WHERE workspace = u.ws
     AND status IN ('pending', 'processing')
     ORDER BY created_at, id LIMIT 100) a) AS active_ids,
   coalesce((SELECT least(3600, greatest(1, ceil(min(
     extract(epoch FROM now() - started_at)::float8
     * (rows_estimated - rows_done) / rows_done))))::int
-   FROM export_jobs WHERE workspace = $1 AND status = 'processing'
-   AND rows_done > 0 AND rows_estimated > rows_done), 5) AS retry_after
-FROM export_jobs WHERE workspace = $1 AND status IN ('pending', 'processing');
+   FROM export_jobs WHERE workspace = u.ws AND status = 'processing'
+   AND rows_done > 0 AND rows_estimated > rows_done), 5) AS retry_after,
+  (SELECT least(3600, greatest(1, ceil(extract(epoch FROM
+    created_at + interval '1 hour' - now()))))::int
+   FROM (SELECT created_at, row_number() OVER (ORDER BY created_at DESC, id DESC) AS n
+    FROM export_jobs WHERE workspace = u.ws
+    AND created_at > now() - interval '1 hour') c
+   WHERE n = $2::bigint) AS creates_retry_after,
+  (SELECT greatest(1, ceil(extract(epoch FROM min(expires_at) - now())))::bigint
+   FROM export_jobs WHERE workspace = u.ws AND status = 'complete') AS retained_retry_after
+FROM (SELECT $1::text AS ws) u;
 
 -- Around the insert: a source that cannot be read (src/jobs/registry.c,
 -- registry_as_of_key) is undone alone, and the job inserted without its key.
@@ -77,15 +104,17 @@ SAVEPOINT jobs_insert;
 ROLLBACK TO SAVEPOINT jobs_insert;
 
 -- $14: the as-of key (NULL: none), $15: whether it was fixed (false: the
--- worker reads it at the first run).
+-- worker reads it at the first run), $16: the creating API key's id.
 -- name: jobs_insert
 INSERT INTO export_jobs (id, workspace, requester_email, type, format,
   columns, compression, filters, include_deleted, csv_bom,
-  csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set)
+  csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set,
+  api_key_id)
 VALUES ($1, $2, $3, $4, $5,
   CASE WHEN $6::jsonb IS NULL THEN NULL
   ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,
-  $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean)
+  $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean,
+  $16)
 RETURNING
   -- use: jobs_view
   ;
@@ -132,24 +161,56 @@ RETURNING
   -- use: jobs_view
   ;
 
+-- /metrics: the totals folded so far (export_job_totals, migration 009)
+-- plus the jobs not folded yet, each set read through a partial index:
+-- pending and processing (export_jobs_pending, _processing), complete
+-- (export_jobs_complete, index-only; bounded by export.retention) and the
+-- final states the janitor has not folded yet (export_jobs_unfolded).
 -- Finished = complete or expired (complete once, file gone since), so the
--- totals never go down when retention removes a file.  $1: the histogram's
--- upper bounds, "{1,5}".
+-- totals never go down when retention removes a file.  $1: the
+-- histogram's upper bounds, JOBS_DURATION_BOUNDS (ascending).
 -- name: jobs_metrics
-WITH fin AS MATERIALIZED (SELECT row_count, file_size,
-  extract(epoch FROM completed_at - started_at)::float8 AS d
-  FROM export_jobs WHERE status IN ('complete', 'expired'))
-SELECT (SELECT coalesce(json_object_agg(status, n), '{}') FROM
-  (SELECT status, count(*) AS n FROM export_jobs GROUP BY status) s) AS by_status,
-  (SELECT coalesce(sum(row_count), 0) FROM fin) AS rows_total,
-  (SELECT coalesce(sum(file_size), 0) FROM fin) AS bytes_total,
-  (SELECT json_agg((SELECT count(*) FROM fin WHERE d <= b) ORDER BY b)
-   FROM unnest($1::float8[]) b) AS durations,
-  (SELECT coalesce(sum(d), 0) FROM fin) AS duration_sum,
-  (SELECT count(d) FROM fin) AS duration_count,
+WITH t AS MATERIALIZED (SELECT expired, failed, cancelled, row_count, file_size,
+    duration_sum, duration_count, duration_le, 0 AS fallback FROM export_job_totals
+  UNION ALL SELECT 0, 0, 0, 0, 0, 0, 0, '{}', 1
+  ORDER BY fallback LIMIT 1),
+b AS MATERIALIZED (SELECT $1::float8[] AS up,
+  ARRAY(SELECT -x FROM unnest($1::float8[]) x ORDER BY x DESC) AS down),
+recent AS (
+  SELECT 'complete' AS status, row_count, file_size,
+    extract(epoch FROM completed_at - started_at)::float8 AS d
+  FROM export_jobs WHERE status = 'complete'
+  UNION ALL
+  SELECT status, row_count, file_size,
+    extract(epoch FROM completed_at - started_at)::float8
+  FROM export_jobs
+  WHERE NOT metrics_folded AND status IN ('expired', 'failed', 'cancelled')),
+-- One pass, grouped by status and k = how many bounds are >= d (the
+-- buckets d falls in; NULL without a duration).
+g AS MATERIALIZED (SELECT status, width_bucket(-d, (SELECT down FROM b)) AS k,
+    count(*) AS n, count(d) AS nd, sum(row_count) AS r, sum(file_size) AS f, sum(d) AS s
+  FROM recent GROUP BY 1, 2),
+fin AS MATERIALIZED (SELECT * FROM g WHERE status IN ('complete', 'expired')),
+counts (status, n) AS (
+  SELECT status, n FROM g
+  UNION ALL SELECT 'pending', count(*) FROM export_jobs WHERE status = 'pending'
+  UNION ALL SELECT 'processing', count(*) FROM export_jobs WHERE status = 'processing'
+  UNION ALL SELECT 'expired', expired FROM t
+  UNION ALL SELECT 'failed', failed FROM t
+  UNION ALL SELECT 'cancelled', cancelled FROM t)
+SELECT (SELECT json_object_agg(status, n) FROM
+  (SELECT status, sum(n) AS n FROM counts GROUP BY status) s) AS by_status,
+  (SELECT coalesce(sum(r), 0) FROM fin) + t.row_count AS rows_total,
+  (SELECT coalesce(sum(f), 0) FROM fin) + t.file_size AS bytes_total,
+  (SELECT json_agg(coalesce(t.duration_le[x.i], 0)
+    + (SELECT coalesce(sum(nd), 0) FROM fin WHERE k >= cardinality(b.up) - x.i + 1)
+    ORDER BY x.i) FROM b, unnest(b.up) WITH ORDINALITY AS x(ub, i)) AS durations,
+  (SELECT coalesce(sum(s), 0) FROM fin) + t.duration_sum AS duration_sum,
+  (SELECT coalesce(sum(nd), 0) FROM fin) + t.duration_count AS duration_count,
   (SELECT count(*) FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS queue,
   (SELECT coalesce(extract(epoch FROM now() - min(run_at))::float8, 0)
-   FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS oldest_due;
+   FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS oldest_due
+FROM t;
 
 -- ---- administration (exportctl) ----
 
@@ -159,6 +220,19 @@ SELECT id, workspace, type, format, status, attempts, rows_done,
 WHERE ($1::text IS NULL OR workspace = $1)
   AND ($2::text IS NULL OR status = $2)
 ORDER BY created_at DESC LIMIT 100;
+
+-- Usage against the limits ($2 active, $3 creates per hour, $4 retained
+-- files, $5 retained bytes; NULL: no limit) of every workspace with jobs,
+-- or of workspace $1 alone (a row of zeros when it has none).
+-- name: jobs_admin_quota
+SELECT workspace, active_count AS active, $2::bigint AS active_limit,
+  creates_hour AS creates_last_hour, $3::bigint AS creates_limit,
+  retained_files, $4::bigint AS files_limit, retained_bytes, $5::bigint AS bytes_limit
+FROM (SELECT u.ws AS workspace,
+  -- use: jobs_usage_counts
+  FROM (SELECT DISTINCT workspace AS ws FROM export_jobs WHERE $1::text IS NULL
+   UNION SELECT $1::text WHERE $1::text IS NOT NULL) u) q
+ORDER BY workspace;
 
 -- ---- retention (exportd's janitor) ----
 
@@ -176,6 +250,34 @@ UPDATE export_jobs SET status = 'expired', purged_at = now() WHERE id = $1;
 SELECT count(*) FILTER (WHERE status = 'processing') AS running,
   count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS queued
 FROM export_jobs WHERE status IN ('pending', 'processing');
+
+-- Fold up to $2 jobs in a final state into export_job_totals (migration
+-- 009) and mark them, in one statement; no row when there was nothing to
+-- fold.  $1: the histogram's bounds, as jobs_metrics.  SKIP LOCKED: a row
+-- someone holds is folded next round.
+-- name: jobs_metrics_fold
+WITH f AS (
+  UPDATE export_jobs j SET metrics_folded = true
+  FROM (SELECT id FROM export_jobs
+        WHERE NOT metrics_folded AND status IN ('expired', 'failed', 'cancelled')
+        LIMIT $2 FOR UPDATE SKIP LOCKED) b
+  WHERE j.id = b.id
+  RETURNING j.status, j.row_count, j.file_size,
+    extract(epoch FROM j.completed_at - j.started_at)::float8 AS d),
+e AS MATERIALIZED (SELECT * FROM f WHERE status = 'expired')
+UPDATE export_job_totals t SET
+  expired = t.expired + (SELECT count(*) FROM e),
+  failed = t.failed + (SELECT count(*) FROM f WHERE status = 'failed'),
+  cancelled = t.cancelled + (SELECT count(*) FROM f WHERE status = 'cancelled'),
+  row_count = t.row_count + (SELECT coalesce(sum(row_count), 0) FROM e),
+  file_size = t.file_size + (SELECT coalesce(sum(file_size), 0) FROM e),
+  duration_sum = t.duration_sum + (SELECT coalesce(sum(d), 0) FROM e),
+  duration_count = t.duration_count + (SELECT count(d) FROM e),
+  duration_le = ARRAY(SELECT coalesce(t.duration_le[x.i], 0)
+    + (SELECT count(*) FROM e WHERE d <= x.b)
+    FROM unnest($1::float8[]) WITH ORDINALITY AS x(b, i) ORDER BY x.i)
+WHERE EXISTS (SELECT 1 FROM f)
+RETURNING (SELECT count(*) FROM f) AS folded;
 
 -- ---- worker side (fenced: every write carries id = $1, lease_token = $2) ----
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 
@@ -92,6 +93,9 @@ static const struct conf_entry conf_table[] = {
 	{"export", "max_rows", CONF_INT, OFF(max_rows), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_bytes", CONF_SIZE, OFF(max_bytes), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_active_per_workspace", CONF_INT, OFF(max_active_per_workspace), "10", 1, 100000, NULL, 0},
+	{"export", "max_creates_per_hour_per_workspace", CONF_INT, OFF(max_creates_per_hour_per_workspace), "100", 0, 1000000, NULL, 0},
+	{"export", "max_retained_files_per_workspace", CONF_INT, OFF(max_retained_files_per_workspace), "1000", 0, 10000000, NULL, 0},
+	{"export", "max_retained_bytes_per_workspace", CONF_SIZE, OFF(max_retained_bytes_per_workspace), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "cleanup_interval", CONF_DURATION, OFF(cleanup_interval_ms), "1m", 100, DAY, NULL, 0},
 	{"log", "level", CONF_ENUM, OFF(log_level), "info", 0, 0, conf_level_choices, 0},
 	{"mail", "smtp_url", CONF_STRING, OFF(mail_smtp_url), "", 0, 0, NULL, 0},
@@ -504,6 +508,41 @@ static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
+/* Each of mail.link_secrets' comma-separated secrets (spaces and tabs
+ * trimmed, empty ones skipped, as src/mail/linktoken.c reads them) must
+ * have CONF_LINK_SECRET_MIN bytes: a short one can be guessed offline from
+ * one mailed link.  *count: how many there are.  The message never shows a
+ * secret, only its position and length. */
+static enum ex_status conf_check_link_secrets(const char *list, int *count, struct buf *err)
+{
+	const char *p = list, *end, *next;
+
+	*count = 0;
+	for (; *p != '\0'; p = next) {
+		end = strchr(p, ',');
+		next = end != NULL ? end + 1 : p + strlen(p);
+		end = end != NULL ? end : next;
+		while (p < end && (*p == ' ' || *p == '\t')) {
+			p++;
+		}
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+			end--;
+		}
+		if (end == p) {
+			continue;
+		}
+		++*count;
+		if (end - p < CONF_LINK_SECRET_MIN) {
+			buf_msg(err,
+				"mail.link_secrets: secret %d is %ld bytes, fewer than %d "
+				"(make one with: openssl rand -hex 32)",
+				*count, (long)(end - p), CONF_LINK_SECRET_MIN);
+			return EX_EINVAL;
+		}
+	}
+	return EX_OK;
+}
+
 /* database.api_url, admin_url and session_url default to database.url: one
  * URL serves all three programs until the operator gives each its own role
  * (or puts a transaction pooler in front of url). */
@@ -553,6 +592,7 @@ static enum ex_status conf_check_file_group(struct config *cf, struct buf *err)
 static enum ex_status conf_check(struct config *cf, struct buf *err)
 {
 	size_t len = strlen(cf->http_base_path);
+	int secrets;
 
 	while (len > 0 && cf->http_base_path[len - 1] == '/') {
 		cf->http_base_path[--len] = '\0';
@@ -581,7 +621,10 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "mail.smtp_url: must start with smtp:// or smtps://");
 		return EX_EINVAL;
 	}
-	if (cf->mail_smtp_url[0] != '\0' && cf->mail_link_secrets[0] == '\0') {
+	if (conf_check_link_secrets(cf->mail_link_secrets, &secrets, err)) {
+		return EX_EINVAL;
+	}
+	if (cf->mail_smtp_url[0] != '\0' && secrets == 0) {
 		buf_msg(err, "%s", "mail.link_secrets: required when mail.smtp_url is set");
 		return EX_EINVAL;
 	}
@@ -631,6 +674,25 @@ out:
 	return st;
 }
 
+/* The file holds secrets (database passwords, link secrets).  0600, or
+ * 0640 with the service's group (root:exportd in the Debian package), is
+ * what is expected; a file others may read, or group or others may write,
+ * gets a warning at every load (start, reload, each exportctl run).  Only
+ * a warning: refusing to start would turn a mode slip into an outage. */
+static void conf_warn_mode(const char *path, int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0 || (sb.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) == 0) {
+		return;
+	}
+	log_warn("%s: mode %04o: the file is %s, and it holds secrets; make it 0600, or 0640 "
+		 "owned by the service's group",
+		 path, (unsigned)(sb.st_mode & 07777),
+		 (sb.st_mode & S_IROTH) != 0 ? "readable by others"
+					     : "writable by group or others");
+}
+
 static enum ex_status conf_read_file(const char *path, struct buf *text, struct buf *err)
 {
 	char chunk[8192];
@@ -642,6 +704,7 @@ static enum ex_status conf_read_file(const char *path, struct buf *text, struct 
 		buf_msg(err, "%s: cannot open: %s", path, strerror(errno));
 		return EX_EIO;
 	}
+	conf_warn_mode(path, fileno(f));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		st = buf_append(text, chunk, n);
 		if (st) {

@@ -96,6 +96,9 @@ struct config {
 	long long max_rows;  /* per export; 0 = no limit */
 	long long max_bytes; /* per export file; 0 = no limit */
 	long long max_active_per_workspace;
+	long long max_creates_per_hour_per_workspace; /* 0 = no limit */
+	long long max_retained_files_per_workspace;   /* complete exports; 0 = no limit */
+	long long max_retained_bytes_per_workspace;   /* their bytes; 0 = no limit */
 	long long cleanup_interval_ms;
 
 	int log_level; /* enum log_level */
@@ -115,6 +118,9 @@ struct config {
 	long long mail_retry_max_ms;
 	long long mail_poll_interval_ms;
 };
+
+/* The shortest secret mail.link_secrets accepts, in bytes. */
+#define CONF_LINK_SECRET_MIN 32
 
 /* Defaults, then the file at path (NULL: none), then the environment. */
 enum ex_status conf_load(struct config *cf, const char *path, struct buf *err) EX_MUST_CHECK;

@@ -28,6 +28,7 @@ static void usage(FILE *to)
 		"  apikey revoke KEY_OR_ID                   revoke a key\n"
 		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
 		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
+		"  quota [--workspace W]                     usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
 		"  config check                              validate and print the config\n");
 }
@@ -187,6 +188,19 @@ static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 	return ctl_listing(c, st, res);
 }
 
+/* Each workspace's usage against the limits of this config (README
+ * "Quotas"): the ones export.fcgi enforces when it reads the same file. */
+static int ctl_quota(struct ctl *c, int argc, char **argv)
+{
+	struct jobs_limits l;
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	jobs_limits_from(&c->cf, &l);
+	st = jobs_admin_quota(c->conn, ctl_option(argc, argv, "--workspace"), &l, &res, &c->err);
+	return ctl_listing(c, st, res);
+}
+
 /* The grants live in SQL (exportd_type_grant, sql/migrations/005_roles.sql)
  * so that the documented statement and this command are one code path. */
 static int ctl_type_grant(struct ctl *c, const char *type)
@@ -237,6 +251,9 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_jobs_list(c, argc, argv);
+	}
+	if (strcmp(cmd, "quota") == 0) {
+		return ctl_quota(c, argc, argv);
 	}
 	if (strcmp(cmd, "type") == 0 && strcmp(sub, "grant") == 0 && argc == 3) {
 		return ctl_type_grant(c, argv[2]);

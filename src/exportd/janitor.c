@@ -1,4 +1,5 @@
-/* janitor.c - the retention child: expired exports lose their files. */
+/* janitor.c - the retention child: expired exports lose their files, and
+ * finished jobs are folded into the /metrics totals. */
 #include "exportd/janitor.h"
 
 #include "common/log.h"
@@ -27,6 +28,29 @@ static enum ex_status janitor_remove(const void *arg, const char *id, const char
 	}
 	buf_free(&err);
 	return st;
+}
+
+/* Jobs folded into the /metrics totals per statement: a short lock on
+ * those rows, and a backlog (the first round after migration 009) goes
+ * in steps. */
+#define JANITOR_FOLD_BATCH 5000
+
+/* Final-state jobs into the /metrics totals (jobs_metrics_fold), so that a
+ * scrape never reads every job. */
+static void janitor_fold(PGconn *conn, struct buf *err)
+{
+	int n = JANITOR_FOLD_BATCH, total = 0;
+
+	while (n == JANITOR_FOLD_BATCH && !child_stop) {
+		if (jobs_metrics_fold(conn, JANITOR_FOLD_BATCH, &n, err)) {
+			log_warn("metrics totals: %s", buf_str(err));
+			break;
+		}
+		total += n;
+	}
+	if (total > 0) {
+		log_debug("metrics totals: %d finished jobs folded", total);
+	}
 }
 
 /* Under a Type=notify unit, `systemctl status exportd` shows the queue,
@@ -64,10 +88,12 @@ static void janitor_expire(PGconn *conn, const struct config *cf)
 	if (total > 0) {
 		log_info("retention: %d expired exports removed", total);
 	}
+	janitor_fold(conn, &err);
 	buf_free(&err);
 }
 
-/* Retention every cleanup_interval; the STATUS line in between. */
+/* Retention and the metrics fold every cleanup_interval; the STATUS line
+ * in between. */
 static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
 {
 	long long *next_expire = arg, now = timeutil_now_ms();

@@ -73,3 +73,28 @@ int auth_link(const struct app *app, struct http_request *r, const char *id, con
 		return 0;
 	}
 }
+
+int auth_link_key(struct app *app, struct http_request *r, const char *key_id)
+{
+	struct keys_entry k;
+	PGresult *res = NULL;
+	struct buf err;
+	enum ex_status st;
+
+	if (key_id == NULL) {
+		return 1;
+	}
+	buf_init(&err, 4096);
+	st = keys_lookup(app->conn, key_id, &k, &res, &err);
+	if (st == EX_ENOTFOUND) {
+		problem_reply(r, 403, "link-revoked", "Forbidden",
+			      "the access that requested this export has been revoked, and its "
+			      "download links with it; sign in and download from the application",
+			      "");
+	} else if (st) {
+		reply_db_error(app, r, &err);
+	}
+	PQclear(res);
+	buf_free(&err);
+	return st == EX_OK;
+}

@@ -14,4 +14,9 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who);
  * and unexpired.  Every way a token can be wrong gets the same answer. */
 int auth_link(const struct app *app, struct http_request *r, const char *id, const char *token);
 
+/* The second half of a link's check, once its job is read: the API key
+ * that created the job (NULL: a plain-SQL job, nothing to check) must
+ * still be live.  A revoked or deleted key answers 403 link-revoked. */
+int auth_link_key(struct app *app, struct http_request *r, const char *key_id);
+
 #endif

@@ -15,6 +15,7 @@
 #include "http/filters.h"
 #include "http/problem.h"
 #include "http/reply.h"
+#include "jobs/jobjson.h"
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
 
@@ -409,24 +410,81 @@ static void create_key_reused(struct http_request *r, const PGresult *res)
 	problem_reply(r, 422, "idempotency-key-reused", "Idempotency-Key reused", detail, "");
 }
 
-static void create_at_limit(struct app *app, struct http_request *r, const PGresult *res)
+static void create_at_limit(struct http_request *r, const struct jobs_usage *u,
+			    const struct jobs_limits *l)
 {
-	struct jobs_active a;
 	char detail[300], extra[64];
 	struct problem p;
 
-	jobs_active_read(res, &a);
 	snprintf(detail, sizeof(detail),
 		 "the workspace already has %lld exports pending or processing (at most %lld); "
 		 "retry when one has finished, or cancel one",
-		 a.count, app->cf->max_active_per_workspace);
+		 u->active, l->active);
 	problem_init(&p, 429, "too-many-active-exports", "Too Many Requests", detail);
-	json_object_object_add(p.body, "limit",
-			       json_object_new_int64(app->cf->max_active_per_workspace));
-	json_object_object_add(p.body, "active_count", json_object_new_int64(a.count));
-	json_object_object_add(p.body, "active_jobs", json_tokener_parse(a.ids_json));
-	snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", a.retry_after);
+	json_object_object_add(p.body, "limit", json_object_new_int64(l->active));
+	json_object_object_add(p.body, "active_count", json_object_new_int64(u->active));
+	json_object_object_add(p.body, "active_jobs", json_tokener_parse(u->ids_json));
+	snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", u->retry_after);
 	problem_send(&p, r, extra);
+}
+
+/* What a quota-exceeded answer says, by quota: why, and when it may pass
+ * (DB_NULL: no time can be told). */
+static const char *create_quota_detail(enum jobs_quota q, const struct jobs_usage *u,
+				       long long *retry_after)
+{
+	if (q == JOBS_QUOTA_CREATES) {
+		*retry_after = u->creates_retry_after;
+		return "the workspace has created as many exports in the last hour as it may; "
+		       "retry after Retry-After seconds, when enough of them are an hour old";
+	}
+	*retry_after = u->retained_retry_after;
+	return q == JOBS_QUOTA_FILES
+		       ? "the workspace keeps as many finished exports as it may; delete one "
+			 "(DELETE /exports/{id}) or retry when one has expired"
+		       : "the workspace's finished exports take as many bytes as it may keep; "
+			 "delete one (DELETE /exports/{id}) or retry when one has expired";
+}
+
+/* 429 quota-exceeded naming the quota, the workspace's usage and the
+ * limit (README "Quotas"); nothing already stored is touched. */
+static void create_over_quota(struct http_request *r, enum jobs_quota q, const struct jobs_usage *u,
+			      const struct jobs_limits *l)
+{
+	struct json_object *all = jobjson_quota(u, l), *one = NULL, *v = NULL;
+	const char *name = jobjson_quota_name(q);
+	long long retry_after = DB_NULL;
+	char extra[64] = "";
+	struct problem p;
+
+	problem_init(&p, 429, "quota-exceeded", "Too Many Requests",
+		     create_quota_detail(q, u, &retry_after));
+	json_object_object_add(p.body, "quota", json_object_new_string(name));
+	json_object_object_get_ex(all, name, &one);
+	json_object_object_get_ex(one, "used", &v);
+	json_object_object_add(p.body, "usage", json_object_get(v));
+	json_object_object_get_ex(one, "limit", &v);
+	json_object_object_add(p.body, "limit", json_object_get(v));
+	json_object_put(all);
+	if (retry_after != DB_NULL) {
+		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", retry_after);
+	}
+	problem_send(&p, r, extra);
+}
+
+/* The answer to JOBS_AT_LIMIT: the first limit the usage row reached. */
+static void create_refuse(struct http_request *r, const PGresult *res, const struct jobs_limits *l)
+{
+	struct jobs_usage u;
+	enum jobs_quota q;
+
+	jobs_usage_read(res, &u);
+	q = jobs_usage_over(&u, l);
+	if (q == JOBS_QUOTA_ACTIVE) {
+		create_at_limit(r, &u, l);
+	} else {
+		create_over_quota(r, q, &u, l);
+	}
 }
 
 static void create_fill(const struct app *app, const struct auth *who, const struct create_req *req,
@@ -436,6 +494,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->id = id;
 	j->workspace = who->workspace;
 	j->email = who->email;
+	j->api_key_id = who->key_id;
 	j->type = req->type;
 	j->format = req->format != NULL ? req->format : "csv";
 	j->compression = req->compression != NULL ? req->compression : "none";
@@ -450,7 +509,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->idempotency_key = r->idempotency_key;
 	j->body_sha256 = sha;
 	j->source = &req->t;
-	j->max_active = app->cf->max_active_per_workspace;
+	jobs_limits_from(app->cf, &j->limits);
 }
 
 static void create_insert(struct app *app, struct http_request *r, const struct auth *who,
@@ -484,7 +543,7 @@ static void create_insert(struct app *app, struct http_request *r, const struct 
 		goto out;
 	}
 	if (outcome == JOBS_AT_LIMIT) {
-		create_at_limit(app, r, res);
+		create_refuse(r, res, &j.limits);
 		goto out;
 	}
 	jobs_view_read(res, 0, &v);

@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "http/auth.h"
 #include "http/download.h"
 #include "http/problem.h"
 #include "http/reply.h"
@@ -57,15 +58,21 @@ void exports_get(struct app *app, struct http_request *r, const struct auth *who
 	}
 }
 
+/* who == NULL: a signed link, which dies with the key that created the job. */
 void exports_download(struct app *app, struct http_request *r, const struct auth *who,
 		      const char *id)
 {
 	PGresult *res = exports_find(app, r, who, id);
+	struct jobs_view v;
 
-	if (res != NULL) {
-		download_serve(app, r, res);
-		PQclear(res);
+	if (res == NULL) {
+		return;
 	}
+	jobs_view_read(res, 0, &v);
+	if (who != NULL || auth_link_key(app, r, v.api_key_id)) {
+		download_serve(app, r, res);
+	}
+	PQclear(res);
 }
 
 /* DELETE of a complete export: mark it expired and remove its file in one
@@ -243,6 +250,33 @@ static int exports_list_params(struct http_request *r, int *limit, char *ts, siz
 	return 1;
 }
 
+/* The list's "quota": the workspace's usage against its limits (README
+ * "Quotas"); NULL (answered 503) when it cannot be read. */
+static struct json_object *exports_quota(struct app *app, struct http_request *r,
+					 const struct auth *who)
+{
+	struct json_object *quota = NULL;
+	struct jobs_limits l;
+	struct jobs_usage u;
+	PGresult *res = NULL;
+	struct buf err;
+	enum ex_status st;
+
+	buf_init(&err, 4096);
+	jobs_limits_from(app->cf, &l);
+	st = jobs_usage(app->conn, who->workspace, &l, &res, &err);
+	if (st) {
+		reply_db_error(app, r, &err);
+		goto out;
+	}
+	jobs_usage_read(res, &u);
+	quota = jobjson_quota(&u, &l);
+out:
+	PQclear(res);
+	buf_free(&err);
+	return quota;
+}
+
 static struct json_object *exports_list_body(const struct app *app, const PGresult *res, int limit)
 {
 	struct json_object *body = json_object_new_object(), *data = json_object_new_array();
@@ -274,7 +308,7 @@ void exports_list(struct app *app, struct http_request *r, const struct auth *wh
 	char ts[128], cursor_id[JOBS_ID_LEN + 1];
 	int limit, has_cursor;
 	PGresult *res = NULL;
-	struct json_object *body;
+	struct json_object *body, *quota;
 	struct buf err;
 	enum ex_status st;
 
@@ -294,7 +328,12 @@ void exports_list(struct app *app, struct http_request *r, const struct auth *wh
 		reply_db_error(app, r, &err);
 		goto out;
 	}
+	quota = exports_quota(app, r, who);
+	if (quota == NULL) {
+		goto out;
+	}
 	body = exports_list_body(app, res, limit);
+	json_object_object_add(body, "quota", quota);
 	request_send_json(r, 200, "Cache-Control: no-store\r\n", body);
 	json_object_put(body);
 out:

@@ -8,10 +8,10 @@
 #include "http/reply.h"
 #include "jobs/jobs.h"
 
-/* Upper bounds of exportd_export_duration_seconds, in seconds. */
+/* Upper bounds of exportd_export_duration_seconds, in seconds: the labels
+ * of JOBS_DURATION_BOUNDS (jobs.h), in its order. */
 static const char *const metrics_buckets[] = {"1", "5", "15", "60", "300", "900", "3600"};
-#define METRICS_NBUCKETS    (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
-#define METRICS_BUCKETS_SQL "{1,5,15,60,300,900,3600}"
+#define METRICS_NBUCKETS (sizeof(metrics_buckets) / sizeof(metrics_buckets[0]))
 
 static const char *const metrics_statuses[] = {"pending", "processing", "complete",
 					       "failed",  "cancelled",	"expired"};
@@ -131,7 +131,7 @@ void metrics_handle(struct app *app, struct http_request *r, const struct auth *
 	(void)id;
 	buf_init(&err, 4096);
 	buf_init(&out, 64 * 1024);
-	st = jobs_metrics(app->conn, METRICS_BUCKETS_SQL, &res, &err);
+	st = jobs_metrics(app->conn, &res, &err);
 	if (st) {
 		reply_db_error(app, r, &err);
 		goto out;

@@ -196,3 +196,36 @@ struct json_object *jobjson_from_row(const PGresult *res, int row, const char *b
 	jobs_view_read(res, row, &v);
 	return jobjson_view(&v, base);
 }
+
+static const char *const jobjson_quota_names[] = {
+	[JOBS_QUOTA_ACTIVE] = "active",
+	[JOBS_QUOTA_CREATES] = "creates_per_hour",
+	[JOBS_QUOTA_FILES] = "retained_files",
+	[JOBS_QUOTA_BYTES] = "retained_bytes",
+};
+
+const char *jobjson_quota_name(enum jobs_quota q)
+{
+	return q > JOBS_QUOTA_NONE && q <= JOBS_QUOTA_BYTES ? jobjson_quota_names[q] : NULL;
+}
+
+static void jobjson_quota_add(struct json_object *o, enum jobs_quota q, long long used,
+			      long long limit)
+{
+	struct json_object *one = json_object_new_object();
+
+	json_object_object_add(one, "used", json_object_new_int64(used));
+	json_object_object_add(one, "limit", limit > 0 ? json_object_new_int64(limit) : NULL);
+	json_object_object_add(o, jobjson_quota_name(q), one);
+}
+
+struct json_object *jobjson_quota(const struct jobs_usage *u, const struct jobs_limits *l)
+{
+	struct json_object *o = json_object_new_object();
+
+	jobjson_quota_add(o, JOBS_QUOTA_ACTIVE, u->active, l->active);
+	jobjson_quota_add(o, JOBS_QUOTA_CREATES, u->creates_hour, l->creates_per_hour);
+	jobjson_quota_add(o, JOBS_QUOTA_FILES, u->retained_files, l->retained_files);
+	jobjson_quota_add(o, JOBS_QUOTA_BYTES, u->retained_bytes, l->retained_bytes);
+	return o;
+}

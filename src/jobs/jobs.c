@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf.h"
 #include "db/db.h"
 #include "jobs/jobs_sql.h"
 
@@ -40,6 +41,7 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("checksum", DB_TEXT, checksum),
 	JOBS_VIEW("list_cursor", DB_TEXT, list_cursor),
 	JOBS_VIEW("created_date", DB_TEXT, created_date),
+	JOBS_VIEW("api_key_id", DB_TEXT, api_key_id),
 	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
 	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
 	JOBS_VIEW("attempts", DB_LLONG, attempts),
@@ -53,14 +55,19 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("csv_formula_guard", DB_BOOL, csv_formula_guard),
 };
 
-#define JOBS_ACTIVE(name, kind, member)                                                            \
+#define JOBS_USAGE(name, kind, member)                                                             \
 	{                                                                                          \
-		name, kind, offsetof(struct jobs_active, member)                                   \
+		name, kind, offsetof(struct jobs_usage, member)                                    \
 	}
-static const struct db_field jobs_active_fields[] = {
-	JOBS_ACTIVE("active_count", DB_LLONG, count),
-	JOBS_ACTIVE("active_ids", DB_TEXT, ids_json),
-	JOBS_ACTIVE("retry_after", DB_LLONG, retry_after),
+static const struct db_field jobs_usage_fields[] = {
+	JOBS_USAGE("active_count", DB_LLONG, active),
+	JOBS_USAGE("creates_hour", DB_LLONG, creates_hour),
+	JOBS_USAGE("retained_files", DB_LLONG, retained_files),
+	JOBS_USAGE("retained_bytes", DB_LLONG, retained_bytes),
+	JOBS_USAGE("active_ids", DB_TEXT, ids_json),
+	JOBS_USAGE("retry_after", DB_LLONG, retry_after),
+	JOBS_USAGE("creates_retry_after", DB_LLONG_OR, creates_retry_after),
+	JOBS_USAGE("retained_retry_after", DB_LLONG_OR, retained_retry_after),
 };
 
 #define JOBS_METRICS(name, member)                                                                 \
@@ -160,9 +167,40 @@ void jobs_view_read(const PGresult *res, int row, struct jobs_view *v)
 	jobs_read(res, row, jobs_view_fields, JOBS_COUNT(jobs_view_fields), v, sizeof(*v));
 }
 
-void jobs_active_read(const PGresult *res, struct jobs_active *a)
+void jobs_usage_read(const PGresult *res, struct jobs_usage *u)
 {
-	jobs_read(res, 0, jobs_active_fields, JOBS_COUNT(jobs_active_fields), a, sizeof(*a));
+	jobs_read(res, 0, jobs_usage_fields, JOBS_COUNT(jobs_usage_fields), u, sizeof(*u));
+}
+
+void jobs_limits_from(const struct config *cf, struct jobs_limits *l)
+{
+	l->active = cf->max_active_per_workspace;
+	l->creates_per_hour = cf->max_creates_per_hour_per_workspace;
+	l->retained_files = cf->max_retained_files_per_workspace;
+	l->retained_bytes = cf->max_retained_bytes_per_workspace;
+}
+
+/* Is used at a limit?  0: no limit. */
+static int jobs_at(long long used, long long limit)
+{
+	return limit > 0 && used >= limit;
+}
+
+enum jobs_quota jobs_usage_over(const struct jobs_usage *u, const struct jobs_limits *l)
+{
+	if (jobs_at(u->active, l->active)) {
+		return JOBS_QUOTA_ACTIVE;
+	}
+	if (jobs_at(u->creates_hour, l->creates_per_hour)) {
+		return JOBS_QUOTA_CREATES;
+	}
+	if (jobs_at(u->retained_files, l->retained_files)) {
+		return JOBS_QUOTA_FILES;
+	}
+	if (jobs_at(u->retained_bytes, l->retained_bytes)) {
+		return JOBS_QUOTA_BYTES;
+	}
+	return JOBS_QUOTA_NONE;
 }
 
 void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m)
@@ -239,22 +277,42 @@ static enum ex_status jobs_key_lookup(PGconn *conn, const struct jobs_new *j,
 	return EX_OK;
 }
 
-/* The workspace's active jobs; *full = 1 (res kept) when at the limit. */
-static enum ex_status jobs_active(PGconn *conn, const struct jobs_new *j, PGresult **res, int *full,
-				  struct buf *err)
+/* A limit as a statement parameter: NULL for 0 (none). */
+static const char *jobs_limit_param(long long limit, char *text, size_t size)
 {
-	const char *params[1] = {j->workspace};
-	struct jobs_active a;
+	if (limit <= 0) {
+		return NULL;
+	}
+	snprintf(text, size, "%lld", limit);
+	return text;
+}
+
+enum ex_status jobs_usage(PGconn *conn, const char *workspace, const struct jobs_limits *l,
+			  PGresult **res, struct buf *err)
+{
+	char creates[24];
+	const char *params[2] = {workspace,
+				 jobs_limit_param(l->creates_per_hour, creates, sizeof(creates))};
+
+	*res = NULL;
+	return jobs_exec(conn, jobs_usage_sql, 2, params, jobs_usage_fields,
+			 JOBS_COUNT(jobs_usage_fields), res, err);
+}
+
+/* The workspace's usage; *full = 1 (res kept) when a limit is reached. */
+static enum ex_status jobs_check_limits(PGconn *conn, const struct jobs_new *j, PGresult **res,
+					int *full, struct buf *err)
+{
+	struct jobs_usage u;
 	enum ex_status st;
 
 	*full = 0;
-	st = jobs_exec(conn, jobs_active_sql, 1, params, jobs_active_fields,
-		       JOBS_COUNT(jobs_active_fields), res, err);
+	st = jobs_usage(conn, j->workspace, &j->limits, res, err);
 	if (st) {
 		return st;
 	}
-	jobs_active_read(*res, &a);
-	*full = a.count >= j->max_active;
+	jobs_usage_read(*res, &u);
+	*full = jobs_usage_over(&u, &j->limits) != JOBS_QUOTA_NONE;
 	if (!*full) {
 		PQclear(*res);
 		*res = NULL;
@@ -267,7 +325,7 @@ static enum ex_status jobs_active(PGconn *conn, const struct jobs_new *j, PGresu
 static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
 				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	const char *params[15] = {j->id,
+	const char *params[16] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -281,10 +339,11 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->idempotency_key,
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
 				  as_of_key,
-				  as_of_key_set ? "t" : "f"};
+				  as_of_key_set ? "t" : "f",
+				  j->api_key_id};
 	enum ex_status st;
 
-	st = db_exec_state(conn, jobs_insert_sql, 15, params, res, state, err);
+	st = db_exec_state(conn, jobs_insert_sql, 16, params, res, state, err);
 	if (st) {
 		return st;
 	}
@@ -336,7 +395,7 @@ out:
 	return st;
 }
 
-/* Inside the transaction: lock, key, limit, insert. */
+/* Inside the transaction: lock, key, limits, insert. */
 static enum ex_status jobs_create_tx(PGconn *conn, const struct jobs_new *j,
 				     enum jobs_outcome *outcome, PGresult **res, char state[6],
 				     struct buf *err)
@@ -360,7 +419,7 @@ static enum ex_status jobs_create_tx(PGconn *conn, const struct jobs_new *j,
 		}
 	}
 	*outcome = JOBS_AT_LIMIT;
-	st = jobs_active(conn, j, res, &done, err);
+	st = jobs_check_limits(conn, j, res, &done, err);
 	if (st || done) {
 		return st;
 	}
@@ -471,12 +530,34 @@ enum ex_status jobs_purge_begin(PGconn *conn, const char *workspace, const char 
 	return st;
 }
 
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res, struct buf *err)
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err)
 {
-	const char *params[1] = {buckets};
+	const char *params[1] = {JOBS_DURATION_BOUNDS};
 
 	return jobs_exec(conn, jobs_metrics_sql, 1, params, jobs_metrics_fields,
 			 JOBS_COUNT(jobs_metrics_fields), res, err);
+}
+
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count, struct buf *err)
+{
+	static const struct db_field fields[] = {{"folded", DB_INT, 0}};
+	char limit[24];
+	const char *params[2] = {JOBS_DURATION_BOUNDS, limit};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	*count = 0;
+	snprintf(limit, sizeof(limit), "%d", batch);
+	st = jobs_exec(conn, jobs_metrics_fold_sql, 2, params, fields, JOBS_COUNT(fields), &res,
+		       err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(res) == 1) {
+		*count = (int)db_int(res, 0, 0);
+	}
+	PQclear(res);
+	return EX_OK;
 }
 
 enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,
@@ -485,6 +566,18 @@ enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *
 	const char *params[2] = {workspace, status};
 
 	return db_exec(conn, jobs_admin_list_sql, 2, params, res, err);
+}
+
+enum ex_status jobs_admin_quota(PGconn *conn, const char *workspace, const struct jobs_limits *l,
+				PGresult **res, struct buf *err)
+{
+	char active[24], creates[24], files[24], bytes[24];
+	const char *params[5] = {workspace, jobs_limit_param(l->active, active, sizeof(active)),
+				 jobs_limit_param(l->creates_per_hour, creates, sizeof(creates)),
+				 jobs_limit_param(l->retained_files, files, sizeof(files)),
+				 jobs_limit_param(l->retained_bytes, bytes, sizeof(bytes))};
+
+	return db_exec(conn, jobs_admin_quota_sql, 5, params, res, err);
 }
 
 /* The rows of one retention batch, in its transaction. */

@@ -19,6 +19,8 @@
 
 #define JOBS_ID_LEN 36
 
+struct config;
+
 /* A job as the API shows it: one row of the job view (sql/statements/jobs.sql,
  * fragment jobs_view) that jobs_create/get/get_by_link/list/cancel/
  * purge_begin return.  Strings point into the PGresult (NULL for SQL
@@ -33,6 +35,7 @@ struct jobs_view {
 	const char *file_key, *checksum; /* checksum: sha256 hex */
 	const char *list_cursor;	 /* created_at as PostgreSQL's text, for list cursors */
 	const char *created_date;	 /* YYYYMMDD of creation, for file names */
+	const char *api_key_id;		 /* the key that created it; NULL: plain SQL */
 	long long rows_done, bytes_done, attempts;
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */
@@ -48,36 +51,67 @@ int jobs_valid_id(const char *s);
 
 /* API side. */
 
+/* A workspace's limits (README "Quotas"); 0: none (active is at least 1). */
+struct jobs_limits {
+	long long active;	    /* pending + processing jobs */
+	long long creates_per_hour; /* jobs created in the last hour */
+	long long retained_files;   /* complete jobs (files on storage) */
+	long long retained_bytes;   /* their file sizes, summed */
+};
+/* The [export] max_*_per_workspace keys of cf. */
+void jobs_limits_from(const struct config *cf, struct jobs_limits *l);
+
 /* A job to create.  Strings are borrowed; NULL where optional. */
 struct jobs_new {
 	const char *id, *workspace, *email, *type, *format, *compression;
+	const char *api_key_id;	  /* the creating key (its links die with it) */
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
 	const char *idempotency_key;	    /* NULL: none */
 	const char *body_sha256;	    /* hex SHA-256 of the request body */
 	const struct registry_type *source; /* the type's source, for the as-of key */
-	long long max_active;		    /* pending + processing jobs a workspace may have */
+	struct jobs_limits limits;
 };
 
 enum jobs_outcome {
 	JOBS_CREATED,	   /* res: the new job */
 	JOBS_REPLAYED,	   /* res: the job the key created, with the same body */
 	JOBS_KEY_MISMATCH, /* res: that job; this body differs */
-	JOBS_AT_LIMIT,	   /* res: one row for jobs_active_read() */
+	JOBS_AT_LIMIT,	   /* res: one row for jobs_usage_read(); jobs_usage_over() says which */
 };
 
-/* The row of JOBS_AT_LIMIT. */
-struct jobs_active {
-	long long count;
-	const char *ids_json;  /* JSON array of up to 100 ids, oldest first */
-	long long retry_after; /* seconds, estimated */
+/* A workspace's usage: one row of jobs_usage() (sql/statements/jobs.sql,
+ * fragment jobs_usage). */
+struct jobs_usage {
+	long long active, creates_hour, retained_files, retained_bytes;
+	const char *ids_json;		/* JSON array of up to 100 active ids, oldest first */
+	long long retry_after;		/* seconds until an active job ends, estimated */
+	long long creates_retry_after;	/* seconds until a create leaves the hour; DB_NULL */
+	long long retained_retry_after; /* seconds until a retained file expires; DB_NULL */
 };
-void jobs_active_read(const PGresult *res, struct jobs_active *a);
+void jobs_usage_read(const PGresult *res, struct jobs_usage *u);
+
+/* The first limit u has reached, in the order they are checked: active,
+ * creates per hour, retained files, retained bytes (a limit of 0 is none). */
+enum jobs_quota {
+	JOBS_QUOTA_NONE,
+	JOBS_QUOTA_ACTIVE,
+	JOBS_QUOTA_CREATES,
+	JOBS_QUOTA_FILES,
+	JOBS_QUOTA_BYTES,
+};
+enum jobs_quota jobs_usage_over(const struct jobs_usage *u, const struct jobs_limits *l);
+
+/* The workspace's usage now, one row for jobs_usage_read() (the limits
+ * only shape creates_retry_after). */
+enum ex_status jobs_usage(PGconn *conn, const char *workspace, const struct jobs_limits *l,
+			  PGresult **res, struct buf *err) EX_MUST_CHECK;
 
 /* In one transaction under a per-workspace lock: an Idempotency-Key seen
- * in the last 24 hours answers its job; otherwise the workspace's active
- * jobs are counted against max_active; otherwise the job is inserted with
+ * in the last 24 hours answers its job (a replay is never refused);
+ * otherwise the workspace's usage is checked against job->limits
+ * (jobs_usage_over); otherwise the job is inserted with
  * its as-of bound (as_of = now(), the transaction's start; as_of_key = the
  * source's largest key in the workspace, read by registry_as_of_key() just
  * before the insert).  The UNIQUE (workspace, idempotency_key) constraint has
@@ -115,11 +149,25 @@ struct jobs_metrics {
 	const char *queue;	/* pending and due */
 	const char *oldest_due; /* seconds the longest-waiting due job has waited */
 };
-/* buckets: the histogram's upper bounds as a SQL array literal, "{1,5}".
- * One row; jobs_metrics_read() gives its values. */
-enum ex_status jobs_metrics(PGconn *conn, const char *buckets, PGresult **res,
-			    struct buf *err) EX_MUST_CHECK;
+/* The upper bounds (seconds) of the duration histogram, as a SQL array.
+ * The folded totals (export_job_totals.duration_le, migration 009) are
+ * counted against them: changing them needs a migration that resets those. */
+#define JOBS_DURATION_BOUNDS "{1,5,15,60,300,900,3600}"
+/* The folded totals plus the jobs not folded yet (jobs_metrics_fold): reads
+ * pending, processing and complete jobs and the final ones folded since
+ * the last round, never every job.  One row; jobs_metrics_read() gives its
+ * values. */
+enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err) EX_MUST_CHECK;
 void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m);
+/* The janitor: fold up to batch jobs in a final state (expired, failed,
+ * cancelled) into the totals, in one statement; *count: how many. */
+enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count,
+				 struct buf *err) EX_MUST_CHECK;
+
+/* exportctl: each workspace's usage against l (limits of 0 as NULL: none),
+ * or workspace's alone, with the column names as a table header. */
+enum ex_status jobs_admin_quota(PGconn *conn, const char *workspace, const struct jobs_limits *l,
+				PGresult **res, struct buf *err) EX_MUST_CHECK;
 
 /* exportctl: the newest 100 jobs, optionally of one workspace and status,
  * with the column names as a table header. */

@@ -301,7 +301,7 @@ class MailStack:
                 lines.append('%s = "%s"' % (k, v) if any(c in v for c in "#;") else
                              "%s = %s" % (k, v))
             lines.append("")
-        path.write_text("\n".join(lines), encoding="utf-8")
+        S.write_private(path, "\n".join(lines))
         return path
 
     # -- export.fcgi + lighttpd (stack.SideWeb, log names "mail ...")

@@ -697,7 +697,8 @@ class Stack:
     # -- set-up
 
     def write_conf(self):
-        self.conf_path.write_text(
+        write_private(
+            self.conf_path,
             "# written by tests/integration/stack.py\n"
             "[database]\n"
             "%(db)s"
@@ -716,6 +717,9 @@ class Stack:
             "\n"
             "[export]\n"
             "csv_line_ending = lf\n"
+            "# acme is shared by every test module and creates more than the\n"
+            "# default 100 an hour; test_quotas.py checks quotas on webs of its own\n"
+            "max_creates_per_hour_per_workspace = 0\n"
             "\n"
             "[log]\n"
             "level = %(level)s\n"
@@ -1044,11 +1048,20 @@ class SideWeb:
             LOGS.pop(name, None)
 
 
+def write_private(path, text):
+    """Write a config file as exportd expects one: mode 0600 (it holds
+    secrets; the programs warn about a file others can read)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
 def write_conf_file(path, sections):
     """An exportd.conf from {section: {key: value}}."""
-    Path(path).write_text("".join("[%s]\n%s\n" % (s, "".join(
+    return write_private(path, "".join("[%s]\n%s\n" % (s, "".join(
         "%s = %s\n" % kv for kv in items.items())) for s, items in sections.items()))
-    return path
 
 
 import re  # noqa: E402
@@ -1148,7 +1161,7 @@ class ExtraExportd:
             lines.append("[%s]" % section)
             lines.extend("%s = %s" % (k, v) for k, v in kv.items())
             lines.append("")
-        self.conf_path.write_text("\n".join(lines))
+        write_private(self.conf_path, "\n".join(lines))
 
     # -- processes
 

@@ -635,6 +635,48 @@ def test_rotated_secret(mail, link_jobs):
         ms.restart_fcgi(mail.conf_main)
 
 
+def test_link_dies_with_the_key_that_created_the_job(mail):
+    """A link works while the job's key lives; `exportctl apikey revoke`
+    (or deleting the key) withdraws it: 403 link-revoked.  A plain-SQL job
+    has no key: its link keeps working."""
+    stack = mail.stack
+    revoked = H.new_key(stack, WS, email=MAIL_TO)
+    deleted = H.new_key(stack, WS, email=MAIL_TO)
+    d = mail.ms.exportd("exportd key links", mail.conf_main).start()
+    try:
+        ids = {}
+        for name, key in (("revoked", revoked), ("deleted", deleted)):
+            r = mail.ms.api.post("/exports", key=key, json={"type": "contacts"})
+            assert r.status_code == 202, r.text[:500]
+            ids[name] = r.json()["id"]
+        ids["plain"] = str(mail.pg.query(
+            "INSERT INTO export_jobs (workspace, type, format) VALUES (%s, 'contacts', 'csv')"
+            " RETURNING id", (WS,))[0][0])
+        for job_id in ids.values():
+            wait_job(mail, job_id, daemon=d)
+        for name in ("revoked", "deleted"):
+            wait_notification(mail, ids[name], lambda n: n["status"] == "sent", "sent")
+    finally:
+        d.stop()
+    exp = int(time.time()) + 600
+    links = {name: link_url(mail, i, sign(SECRET_OLD, i, exp)) for name, i in ids.items()}
+    for name, url in links.items():
+        r = get_link(url)
+        assert r.status_code == 200, "%s before: %d %s" % (name, r.status_code, r.text[:300])
+    stack.exportctl("apikey", "revoke", revoked)
+    mail.pg.query("DELETE FROM api_keys WHERE id = %s", (deleted.split("_")[1],))
+    for name in ("revoked", "deleted"):
+        for method in ("GET", "HEAD"):
+            r = requests.request(method, links[name], timeout=30, allow_redirects=False)
+            assert r.status_code == 403, "%s %s: %d %s" % (name, method, r.status_code, r.text)
+        body = H.problem(get_link(links[name]), 403)
+        assert body["type"] == "urn:exportd:problem:link-revoked", (name, body)
+        # Another live key of the workspace still downloads the file.
+        keyed_download(mail, ids[name])
+    r = get_link(links["plain"])
+    assert r.status_code == 200, "plain-SQL job: %d %s" % (r.status_code, r.text[:300])
+
+
 # ------------------------------------------------------- header injection
 
 @pytest.mark.parametrize("email_", ["x@example.com\r\nBcc: evil@example.com",

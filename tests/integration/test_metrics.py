@@ -2,9 +2,11 @@
 of finished jobs, queue depth and the oldest pending job, the route.
 """
 
+import json
 import re
 
 import helpers as H
+import stack as S
 
 
 # ----------------------------------------------------------- scraping
@@ -106,3 +108,91 @@ def test_metrics_route(stack):
                   headers={"Content-Type": "application/json"})
     H.problem(r, 405)
     assert {m.strip() for m in r.headers["Allow"].split(",")} == {"GET", "HEAD"}
+
+
+# --------------------------------------------------- folded totals (009)
+
+BOUNDS = [1, 5, 15, 60, 300, 900, 3600]
+FINAL = ("expired", "failed", "cancelled")
+
+
+def reference(stack):
+    """What /metrics must say, straight from export_jobs: counts by status,
+    finished rows, bytes, and the cumulative duration histogram."""
+    pg = stack.pg
+    counts = dict(pg.query("SELECT status, count(*) FROM export_jobs GROUP BY status"))
+    durations = [r[0] for r in pg.query(
+        "SELECT extract(epoch FROM completed_at - started_at)::float8 FROM export_jobs"
+        " WHERE status IN ('complete', 'expired') AND completed_at IS NOT NULL"
+        " AND started_at IS NOT NULL")]
+    rows, size, _ = finished_totals(stack)
+    return {"counts": counts, "rows": rows, "bytes": size,
+            "le": [sum(1 for d in durations if d <= b) for b in BOUNDS],
+            "count": len(durations)}
+
+
+def as_reference(m):
+    return {"counts": {s: int(m['exportd_jobs{status="%s"}' % s])
+                       for s in ("pending", "processing", "complete") + FINAL
+                       if m['exportd_jobs{status="%s"}' % s] > 0},
+            "rows": int(m["exportd_rows_exported_total"]),
+            "bytes": int(m["exportd_bytes_exported_total"]),
+            "le": [int(m['exportd_export_duration_seconds_bucket{le="%s"}' % b])
+                   for b in BOUNDS],
+            "count": int(m["exportd_export_duration_seconds_count"])}
+
+
+def scrape_checked(stack):
+    """A scrape and the reference around it, retried while the jobs move."""
+    for _ in range(10):
+        before = reference(stack)
+        m = as_reference(scrape(stack.api))
+        if reference(stack) == before:
+            assert m == before
+            return m
+    raise AssertionError("export_jobs kept changing around the scrapes")
+
+
+def unfolded(stack):
+    return stack.pg.query("SELECT count(*) FROM export_jobs WHERE NOT metrics_folded"
+                          " AND status IN ('expired', 'failed', 'cancelled')")[0][0]
+
+
+def test_metrics_are_the_same_before_and_after_the_janitor_folds(stack):
+    """Migration 009: the janitor folds jobs in a final state into
+    export_job_totals, and a scrape reads those totals plus the jobs not
+    folded yet.  Both ways give what a scan of every job gives, durations on
+    a bucket's bound included; deleting folded rows keeps the counters."""
+    ws, _ = H.new_workspace(stack)
+    # Durations on and around the bounds; no worker touches these rows.
+    cases = [("expired", 1.0), ("expired", 1.5), ("expired", 5.0), ("expired", 3600.0),
+             ("expired", 4000.0), ("complete", 60.0), ("failed", 2.0), ("cancelled", None)]
+    ids = [str(r[0]) for r in stack.pg.query(
+        "INSERT INTO export_jobs (workspace, type, format, status, row_count, file_size,"
+        " started_at, completed_at, expires_at, as_of_key_set)"
+        " SELECT %s, 'contacts', 'csv', c.status, CASE WHEN c.status IN"
+        " ('complete', 'expired') THEN 10 + c.n END, CASE WHEN c.status IN"
+        " ('complete', 'expired') THEN 1000 + c.n END, now() - interval '2 hours',"
+        " now() - interval '2 hours' + make_interval(secs => c.d),"
+        " now() + interval '1 day', true"
+        " FROM jsonb_to_recordset(%s::jsonb) AS c(n int, status text, d float8)"
+        " RETURNING id",
+        (ws, json.dumps([{"n": i, "status": s, "d": d} for i, (s, d) in enumerate(cases)])))]
+    assert len(ids) == len(cases)
+    assert unfolded(stack) >= 7
+    live = scrape_checked(stack)
+
+    # The janitor folds at its first round: restart the session's exportd.
+    stack.exportd.stop(grace=15)
+    stack.start_exportd()
+    S.wait_until(lambda: unfolded(stack) == 0, 20, "the janitor folds every final job")
+    assert stack.pg.query("SELECT count(*) FROM export_jobs WHERE id = ANY(%s::uuid[])"
+                          " AND metrics_folded", (ids,))[0][0] == 7
+    assert scrape_checked(stack) == live
+
+    # Counters never go down: deleting folded rows keeps what they added.
+    stack.pg.query("DELETE FROM export_jobs WHERE id = ANY(%s::uuid[]) AND status = 'expired'",
+                   (ids,))
+    after = as_reference(scrape(stack.api))
+    assert after == live, (after, live)
+    assert reference(stack)["rows"] < live["rows"]

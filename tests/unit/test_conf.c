@@ -26,6 +26,10 @@ static void test_defaults(void)
 	UNIT_EQ_INT(cf.csv_crlf, 1);
 	UNIT_EQ_INT(cf.http_download, CONF_DOWNLOAD_STREAM);
 	UNIT_EQ_STR(cf.http_base_path, "");
+	UNIT_EQ_INT(cf.max_active_per_workspace, 10);
+	UNIT_EQ_INT(cf.max_creates_per_hour_per_workspace, 100);
+	UNIT_EQ_INT(cf.max_retained_files_per_workspace, 1000);
+	UNIT_EQ_INT(cf.max_retained_bytes_per_workspace, 0);
 	conf_free(&cf);
 	buf_free(&err);
 }
@@ -188,6 +192,55 @@ static void test_dump_hides_secrets(void)
 	buf_free(&err);
 }
 
+/* mail.link_secrets: each secret at least 32 bytes (finding 8: a 48-bit
+ * example was accepted), split and trimmed as linktoken.c splits them; the
+ * message names the key and the secret's position, never the secret. */
+static void test_link_secrets_length(void)
+{
+	static const char s32[] = "0123456789abcdef0123456789abcdef";
+	static const struct {
+		const char *secrets, *smtp;
+		const char *message; /* NULL: accepted */
+	} cases[] = {
+		{"6f1c0ed3a9b2", "", "mail.link_secrets: secret 1 is 12 bytes"},
+		{"6f1c0ed3a9b2, 0b94d2e871c5", "", "mail.link_secrets: secret 1 is 12 bytes"},
+		{"0123456789abcdef0123456789abcde", "", "secret 1 is 31 bytes"},
+		{"0123456789abcdef0123456789abcdef, 0b94d2e871c5", "", "secret 2 is 12 bytes"},
+		{"0123456789abcdef0123456789abcdef,,  short\t", "", "secret 2 is 5 bytes"},
+		{" , ", "smtp://127.0.0.1:25", "mail.link_secrets: required"},
+		{"0123456789abcdef0123456789abcdef", "", NULL},
+		{" \t0123456789abcdef0123456789abcdef ,0123456789abcdef0123456789abcdefX ",
+		 "smtp://127.0.0.1:25", NULL},
+		{"", "", NULL},
+	};
+	struct config cf;
+	struct buf err;
+	size_t i;
+
+	buf_init(&err, 4096);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv("EXPORTD_MAIL_LINK_SECRETS", cases[i].secrets, 1);
+		setenv("EXPORTD_MAIL_SMTP_URL", cases[i].smtp, 1);
+		if (cases[i].message == NULL) {
+			if (UNIT_EQ_INT(load(&cf, NULL, &err), EX_OK)) {
+				conf_free(&cf);
+			}
+			continue;
+		}
+		UNIT_EQ_INT(load(&cf, NULL, &err), EX_EINVAL);
+		if (!UNIT_CHECK(strstr(buf_str(&err), cases[i].message) != NULL)) {
+			fprintf(stderr, "  case %lu: got \"%s\"\n", (unsigned long)i,
+				buf_str(&err));
+		}
+		UNIT_CHECK(strstr(buf_str(&err), "6f1c0ed3a9b2") == NULL);
+		UNIT_CHECK(strstr(buf_str(&err), "short") == NULL);
+	}
+	UNIT_EQ_INT(CONF_LINK_SECRET_MIN, (long long)sizeof(s32) - 1);
+	unsetenv("EXPORTD_MAIL_LINK_SECRETS");
+	unsetenv("EXPORTD_MAIL_SMTP_URL");
+	buf_free(&err);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -197,6 +250,7 @@ int main(void)
 		UNIT_TEST(test_env_overrides),
 		UNIT_TEST(test_database_urls),
 		UNIT_TEST(test_dump_hides_secrets),
+		UNIT_TEST(test_link_secrets_length),
 	};
 
 	unsetenv("EXPORTD_EXPORTD_WORKERS");

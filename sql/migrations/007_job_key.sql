@@ -1,0 +1,16 @@
+-- The API key that created a job.  A mailed download link outlives the
+-- request that asked for it; export.fcgi honours it only while that key is
+-- live (README "Mail", CONTRACTS "Signed link"), so revoking a key also
+-- withdraws the links of its jobs.
+--
+-- NULL for plain-SQL jobs and for jobs created before this migration: their
+-- links depend on the signature and the expiry alone.  No foreign key: ON
+-- DELETE SET NULL would turn a deleted key's job into a keyless one whose
+-- links work again, and ON DELETE RESTRICT would keep keys alive for as
+-- long as their jobs are.  The id stays, and a key that no longer exists
+-- counts as revoked.
+--
+-- Privileges: export.fcgi writes the column with its table-wide INSERT and
+-- reads it with its table-wide SELECT, and looks the key up with its SELECT
+-- on api_keys (005_roles.sql); exportd never reads it.
+ALTER TABLE export_jobs ADD COLUMN api_key_id text CHECK (api_key_id ~ '^[0-9a-f]{12}$');
