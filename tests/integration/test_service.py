@@ -165,3 +165,41 @@ def test_export_files_get_the_configured_group_and_mode(stack, tmp_path):
     finally:
         d.service.stop(grace=15)
         stack.start_exportd()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
+def test_export_fcgi_finishes_the_request_in_hand_then_exits(stack, side, sig):
+    """SIGTERM (systemd, spawn-fcgi users) or SIGUSR1 (multiwatch's
+    graceful stop) while a request is half read: the request is answered
+    whole, then the process exits 0; an idle process exits at once."""
+    import fcgiraw as F
+    web = side("graceful-%d" % sig, {"http": {"body_timeout": "10s"}})
+    web.wait_healthz()
+    pid = S.read_pids(web.fcgi_pidfile)[0]
+    body = b'{"type": "contacts", "columns": ["id"]}'
+    env = F.cgi_env("POST", "/exports", {"Authorization": "Bearer " + stack.key_acme,
+                                         "Content-Type": "application/json"},
+                    content_length=len(body))
+    with F.Conn(web.fcgi_socket, timeout=15) as c:
+        c.send(F.begin() + F.params(env) + F.record(F.STDIN, body[:5]))
+        time.sleep(0.5)  # the process is reading the body
+        os.kill(pid, sig)
+        time.sleep(0.3)
+        assert S.pid_alive(pid), "export.fcgi died with a request in hand"
+        c.send(F.record(F.STDIN, body[5:]) + F.record(F.STDIN, b""))
+        a = c.answer()
+    assert a.status == 202, a
+    S.wait_until(lambda: not S.pid_alive(pid), 5, "export.fcgi to exit after its request")
+    try:  # spawn-fcgi's children are orphans the suite reaps (stack.become_subreaper)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    except ChildProcessError:
+        pass
+    # idle: at once
+    web.stop_fcgi()
+    web.start_fcgi(web.conf)
+    pid = S.read_pids(web.fcgi_pidfile)[0]
+    t0 = time.monotonic()
+    os.kill(pid, sig)
+    S.wait_until(lambda: not S.pid_alive(pid), 2, "an idle export.fcgi to exit")
+    assert time.monotonic() - t0 < 1
