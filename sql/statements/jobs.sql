@@ -214,12 +214,75 @@ FROM t;
 
 -- ---- administration (exportctl) ----
 
+-- $1 workspace, $2 status, $3 type, $4 created before now() minus this
+-- interval, $5 'stuck' (processing with an expired lease: its worker is
+-- gone or hung); NULL: any.
 -- name: jobs_admin_list
 SELECT id, workspace, type, format, status, attempts, rows_done,
   bytes_done, created_at, error_message FROM export_jobs
 WHERE ($1::text IS NULL OR workspace = $1)
   AND ($2::text IS NULL OR status = $2)
+  AND ($3::text IS NULL OR type = $3)
+  AND ($4::interval IS NULL OR created_at < now() - $4::interval)
+  AND ($5::text IS NULL OR (status = 'processing' AND lease_expires_at < now()))
 ORDER BY created_at DESC LIMIT 100;
+
+-- One job in full, for an operator: the row, its mails and its lease's
+-- state.  $1 the id, $2 the workspace (NULL: any).
+-- name: jobs_admin_show
+SELECT j.*, coalesce(j.status = 'processing' AND j.lease_expires_at < now(), false) AS stuck,
+  (SELECT coalesce(json_agg(json_build_object('kind', n.kind, 'recipient', n.recipient,
+     'status', n.status, 'attempts', n.attempts, 'sent_at', n.sent_at,
+     'last_error', n.last_error) ORDER BY n.id), '[]')
+   FROM export_notifications n WHERE n.job_id = j.id) AS notifications
+FROM export_jobs j WHERE j.id = $1::uuid AND ($2::text IS NULL OR j.workspace = $2);
+
+-- Operator actions; each appends to history and returns the job's new
+-- status, or no row when the job is not in a state that allows it.
+-- Retry: a failed or cancelled job runs again from its first row (the
+-- checkpoint and its partial file are gone: a failure or a cancel removed
+-- them), attempts back to 0, as_of kept (the export is still of the rows
+-- as they were when it was requested).
+-- name: jobs_admin_retry
+UPDATE export_jobs SET status = 'pending', run_at = now(), attempts = 0,
+  error_code = NULL, error_message = NULL, completed_at = NULL,
+  cancel_requested_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+  ckpt_last_key = NULL, ckpt_rows = 0, ckpt_bytes = 0, ckpt_part = 0,
+  ckpt_storage = NULL, rows_done = 0, bytes_done = 0,
+  history = history || jsonb_build_object('at', now(), 'by', 'operator',
+    'action', 'retry', 'from', status)
+WHERE id = $1::uuid AND ($2::text IS NULL OR workspace = $2)
+  AND status IN ('failed', 'cancelled')
+RETURNING status, pg_notify('export_jobs', id::text);
+
+-- Cancel: as DELETE /exports/{id} does (pending at once; processing: its
+-- worker stops at its next chunk and removes the file).
+-- name: jobs_admin_cancel
+UPDATE export_jobs SET
+  status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+  completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,
+  cancel_requested_at = CASE WHEN status = 'processing'
+   THEN coalesce(cancel_requested_at, now()) ELSE cancel_requested_at END,
+  history = history || jsonb_build_object('at', now(), 'by', 'operator',
+    'action', 'cancel', 'from', status)
+WHERE id = $1::uuid AND ($2::text IS NULL OR workspace = $2)
+  AND status IN ('pending', 'processing')
+RETURNING status, pg_notify('export_cancel', id::text);
+
+-- Fail for good, with the operator's reason: a pending job, or a stuck one
+-- (processing, lease expired: nobody is running it).  A new fencing token
+-- keeps a worker that comes back from writing to it.  A job a live worker
+-- holds is refused: cancel it instead.
+-- name: jobs_admin_fail
+UPDATE export_jobs SET status = 'failed', error_code = 'operator',
+  error_message = 'failed by an operator: ' || $3, completed_at = now(),
+  lease_owner = NULL, lease_expires_at = NULL,
+  lease_token = nextval('export_lease_token_seq'),
+  history = history || jsonb_build_object('at', now(), 'by', 'operator',
+    'action', 'fail', 'from', status, 'reason', $3::text)
+WHERE id = $1::uuid AND ($2::text IS NULL OR workspace = $2)
+  AND (status = 'pending' OR (status = 'processing' AND lease_expires_at < now()))
+RETURNING status;
 
 -- Usage against the limits ($2 active, $3 creates per hour, $4 retained
 -- files, $5 retained bytes; NULL: no limit) of every workspace with jobs,

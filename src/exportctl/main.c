@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exportctl/ctl.h"
+#include "exportctl/jobs.h"
+
 #include "common/apikey.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -13,12 +16,6 @@
 #include "jobs/jobs.h"
 #include "keys/keys.h"
 
-struct ctl {
-	struct config cf;
-	PGconn *conn;
-	struct buf err;
-};
-
 static void usage(FILE *to)
 {
 	fprintf(to,
@@ -26,30 +23,16 @@ static void usage(FILE *to)
 		"  migrate                                   apply database migrations\n"
 		"  apikey create --workspace W --email E     create a key (printed once)\n"
 		"  apikey revoke KEY_OR_ID                   revoke a key\n"
-		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
-		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
-		"  quota [--workspace W]                     usage against the quotas\n"
+		"  apikey list [--workspace W] [--json]      list keys (ids, never secrets)\n"
+		"  jobs list [--workspace W] [--status S] [--type T] [--older-than INTERVAL]\n"
+		"            [--stuck] [--json]              list recent jobs\n"
+		"  jobs show ID [--workspace W] [--json]     one job in full, with its internals\n"
+		"  jobs retry ID [--workspace W]             run a failed/cancelled job again\n"
+		"  jobs cancel ID [--workspace W]            cancel a pending/processing job\n"
+		"  jobs fail ID --reason TEXT [--workspace W]  fail a pending or stuck job\n"
+		"  quota [--workspace W] [--json]            usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
 		"  config check                              validate and print the config\n");
-}
-
-/* Find "--name VALUE" in argv; NULL when absent. */
-static const char *ctl_option(int argc, char **argv, const char *name)
-{
-	int i;
-
-	for (i = 0; i + 1 < argc; i++) {
-		if (strcmp(argv[i], name) == 0) {
-			return argv[i + 1];
-		}
-	}
-	return NULL;
-}
-
-static int ctl_fail(struct ctl *c, const char *what)
-{
-	fprintf(stderr, "exportctl: %s: %s\n", what, buf_str(&c->err));
-	return 1;
 }
 
 static int ctl_migrate(struct ctl *c)
@@ -139,53 +122,13 @@ static int ctl_apikey_revoke(struct ctl *c, const char *arg)
 	return 0;
 }
 
-/* Print a result as tab-separated lines with a header. */
-static void ctl_print(const PGresult *res)
-{
-	int r, col, n = PQnfields(res);
-
-	for (col = 0; col < n; col++) {
-		printf("%s%s", col ? "\t" : "", PQfname(res, col));
-	}
-	printf("\n");
-	for (r = 0; r < PQntuples(res); r++) {
-		for (col = 0; col < n; col++) {
-			const char *v = db_value(res, r, col);
-
-			printf("%s%s", col ? "\t" : "", v != NULL ? v : "-");
-		}
-		printf("\n");
-	}
-}
-
-/* Print a listing, or fail with its error. */
-static int ctl_listing(struct ctl *c, enum ex_status st, PGresult *res)
-{
-	if (st) {
-		return ctl_fail(c, "query");
-	}
-	ctl_print(res);
-	PQclear(res);
-	return 0;
-}
-
 static int ctl_apikey_list(struct ctl *c, int argc, char **argv)
 {
 	PGresult *res = NULL;
 	enum ex_status st;
 
 	st = keys_list(c->conn, ctl_option(argc, argv, "--workspace"), &res, &c->err);
-	return ctl_listing(c, st, res);
-}
-
-static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
-{
-	PGresult *res = NULL;
-	enum ex_status st;
-
-	st = jobs_admin_list(c->conn, ctl_option(argc, argv, "--workspace"),
-			     ctl_option(argc, argv, "--status"), &res, &c->err);
-	return ctl_listing(c, st, res);
+	return ctl_listing(c, st, res, ctl_flag(argc, argv, "--json"));
 }
 
 /* Each workspace's usage against the limits of this config (README
@@ -198,7 +141,7 @@ static int ctl_quota(struct ctl *c, int argc, char **argv)
 
 	jobs_limits_from(&c->cf, &l);
 	st = jobs_admin_quota(c->conn, ctl_option(argc, argv, "--workspace"), &l, &res, &c->err);
-	return ctl_listing(c, st, res);
+	return ctl_listing(c, st, res, ctl_flag(argc, argv, "--json"));
 }
 
 /* The grants live in SQL (exportd_type_grant, sql/migrations/005_roles.sql)
@@ -236,6 +179,7 @@ static int ctl_config_check(struct ctl *c)
 static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
+	int rc;
 
 	if (strcmp(cmd, "migrate") == 0) {
 		return ctl_migrate(c);
@@ -249,8 +193,8 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_apikey_list(c, argc, argv);
 	}
-	if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0) {
-		return ctl_jobs_list(c, argc, argv);
+	if (strcmp(cmd, "jobs") == 0 && (rc = ctl_jobs(c, argc, argv)) != 2) {
+		return rc;
 	}
 	if (strcmp(cmd, "quota") == 0) {
 		return ctl_quota(c, argc, argv);

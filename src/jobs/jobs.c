@@ -560,12 +560,44 @@ enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count, struct buf
 	return EX_OK;
 }
 
-enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,
-			       PGresult **res, struct buf *err)
+enum ex_status jobs_admin_list(PGconn *conn, const struct jobs_filter *f, PGresult **res,
+			       struct buf *err)
 {
-	const char *params[2] = {workspace, status};
+	const char *params[5] = {f->workspace, f->status, f->type, f->older_than,
+				 f->stuck ? "stuck" : NULL};
 
-	return db_exec(conn, jobs_admin_list_sql, 2, params, res, err);
+	return db_exec(conn, jobs_admin_list_sql, 5, params, res, err);
+}
+
+enum ex_status jobs_admin_show(PGconn *conn, const char *id, const char *workspace, PGresult **res,
+			       struct buf *err)
+{
+	const char *params[2] = {id, workspace};
+
+	return db_exec(conn, jobs_admin_show_sql, 2, params, res, err);
+}
+
+enum ex_status jobs_admin_act(PGconn *conn, enum jobs_admin_action a, const char *id,
+			      const char *workspace, const char *reason, char *status, size_t cap,
+			      struct buf *err)
+{
+	static const char *const sql[] = {jobs_admin_retry_sql, jobs_admin_cancel_sql,
+					  jobs_admin_fail_sql};
+	const char *params[3] = {id, workspace, reason};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = db_exec(conn, sql[a], a == JOBS_ADMIN_FAIL ? 3 : 2, params, &res, err);
+	if (st) {
+		return st;
+	}
+	if (PQntuples(res) == 0) {
+		st = EX_ENOTFOUND;
+	} else {
+		snprintf(status, cap, "%s", PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return st;
 }
 
 enum ex_status jobs_admin_quota(PGconn *conn, const char *workspace, const struct jobs_limits *l,

@@ -169,10 +169,35 @@ enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count,
 enum ex_status jobs_admin_quota(PGconn *conn, const char *workspace, const struct jobs_limits *l,
 				PGresult **res, struct buf *err) EX_MUST_CHECK;
 
-/* exportctl: the newest 100 jobs, optionally of one workspace and status,
- * with the column names as a table header. */
-enum ex_status jobs_admin_list(PGconn *conn, const char *workspace, const char *status,
-			       PGresult **res, struct buf *err) EX_MUST_CHECK;
+/* exportctl jobs list: what to list (NULL members: any). */
+struct jobs_filter {
+	const char *workspace, *status, *type;
+	const char *older_than; /* a PostgreSQL interval: "7 days", "2h" */
+	int stuck;		/* processing with an expired lease */
+};
+
+/* exportctl: the newest 100 jobs that pass f, with the column names as a
+ * table header. */
+enum ex_status jobs_admin_list(PGconn *conn, const struct jobs_filter *f, PGresult **res,
+			       struct buf *err) EX_MUST_CHECK;
+
+/* exportctl jobs show: job id (of workspace, NULL: any) in full, one row
+ * (none: no such job). */
+enum ex_status jobs_admin_show(PGconn *conn, const char *id, const char *workspace, PGresult **res,
+			       struct buf *err) EX_MUST_CHECK;
+
+/* Operator actions (recorded in the job's history "by operator"). */
+enum jobs_admin_action {
+	JOBS_ADMIN_RETRY,  /* failed or cancelled: pending again, from the start */
+	JOBS_ADMIN_CANCEL, /* pending or processing: as DELETE /exports/{id} */
+	JOBS_ADMIN_FAIL,   /* pending or stuck: failed for good, with reason */
+};
+/* Apply a to job id (of workspace, NULL: any).  EX_ENOTFOUND when the job's
+ * state does not allow a (or there is no such job: jobs_admin_show tells
+ * which); status gets the job's new status. */
+enum ex_status jobs_admin_act(PGconn *conn, enum jobs_admin_action a, const char *id,
+			      const char *workspace, const char *reason, char *status, size_t cap,
+			      struct buf *err) EX_MUST_CHECK;
 
 /* Retention: in one transaction per batch, lock complete jobs past
  * expires_at, call remove for each (file_key NULL: no file); a job whose
