@@ -237,6 +237,26 @@ SELECT j.*, coalesce(j.status = 'processing' AND j.lease_expires_at < now(), fal
    FROM export_notifications n WHERE n.job_id = j.id) AS notifications
 FROM export_jobs j WHERE j.id = $1::uuid AND ($2::text IS NULL OR j.workspace = $2);
 
+-- exportctl jobs purge --before $1 [--workspace $2]: complete jobs that
+-- finished before $1, to expire first (their files removed), ...
+-- name: jobs_admin_expire_before
+SELECT id, file_key FROM export_jobs
+WHERE status = 'complete' AND completed_at < $1::timestamptz
+  AND ($2::text IS NULL OR workspace = $2)
+ORDER BY completed_at FOR UPDATE SKIP LOCKED LIMIT 100;
+
+-- ... then the rows of jobs in a final state that finished (or were
+-- created, for those that never ran) before $1, once folded into the
+-- /metrics totals (their counters never go down).
+-- name: jobs_admin_purge
+DELETE FROM export_jobs WHERE id IN (
+  SELECT id FROM export_jobs
+  WHERE status IN ('expired', 'failed', 'cancelled') AND metrics_folded
+    AND coalesce(completed_at, created_at) < $1::timestamptz
+    AND ($2::text IS NULL OR workspace = $2)
+  LIMIT 1000 FOR UPDATE SKIP LOCKED)
+RETURNING id;
+
 -- Operator actions; each appends to history and returns the job's new
 -- status, or no row when the job is not in a state that allows it.
 -- Retry: a failed or cancelled job runs again from its first row (the

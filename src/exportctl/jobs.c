@@ -8,6 +8,7 @@
 
 #include "db/db.h"
 #include "jobs/jobs.h"
+#include "storage/storage.h"
 
 static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 {
@@ -103,6 +104,59 @@ static int ctl_jobs_show(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* A finished export's file, removed as the janitor removes expired ones. */
+static enum ex_status ctl_jobs_remove(const void *arg, const char *id, const char *file_key)
+{
+	const struct ctl *c = arg;
+	struct buf err;
+	enum ex_status st;
+
+	if (file_key == NULL) {
+		return EX_OK;
+	}
+	buf_init(&err, 4096);
+	st = storage_remove(&c->cf, file_key, &err);
+	if (st) {
+		fprintf(stderr,
+			"exportctl: jobs purge: job %s keeps its row: cannot remove %s: %s\n", id,
+			file_key, buf_str(&err));
+	}
+	buf_free(&err);
+	return st;
+}
+
+/* Finished jobs' files and rows, older than --before (see jobs.h). */
+static int ctl_jobs_purge(struct ctl *c, int argc, char **argv)
+{
+	const char *before = ctl_option(argc, argv, "--before");
+	const char *ws = ctl_option(argc, argv, "--workspace");
+	int n = 1, expired = 0, deleted = 0;
+
+	if (before == NULL) {
+		fprintf(stderr, "exportctl: jobs purge needs --before DATE\n");
+		return 2;
+	}
+	while (n > 0) {
+		if (jobs_admin_expire_before(c->conn, before, ws, ctl_jobs_remove, c, &n,
+					     &c->err)) {
+			return ctl_fail(c, "jobs purge");
+		}
+		expired += n;
+	}
+	for (n = JOBS_FOLD_BATCH; n == JOBS_FOLD_BATCH;) {
+		if (jobs_metrics_fold(c->conn, JOBS_FOLD_BATCH, &n, &c->err)) {
+			return ctl_fail(c, "jobs purge");
+		}
+	}
+	for (n = 1; n > 0; deleted += n) {
+		if (jobs_admin_purge_batch(c->conn, before, ws, &n, &c->err)) {
+			return ctl_fail(c, "jobs purge");
+		}
+	}
+	printf("purged %d jobs (%d files removed)\n", deleted, expired);
+	return 0;
+}
+
 int ctl_jobs(struct ctl *c, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
@@ -110,6 +164,9 @@ int ctl_jobs(struct ctl *c, int argc, char **argv)
 
 	if (strcmp(sub, "list") == 0) {
 		return ctl_jobs_list(c, argc, argv);
+	}
+	if (strcmp(sub, "purge") == 0) {
+		return ctl_jobs_purge(c, argc, argv);
 	}
 	if (!has_id) {
 		return 2;

@@ -30,19 +30,14 @@ static enum ex_status janitor_remove(const void *arg, const char *id, const char
 	return st;
 }
 
-/* Jobs folded into the /metrics totals per statement: a short lock on
- * those rows, and a backlog (the first round after migration 009) goes
- * in steps. */
-#define JANITOR_FOLD_BATCH 5000
-
 /* Final-state jobs into the /metrics totals (jobs_metrics_fold), so that a
  * scrape never reads every job. */
 static void janitor_fold(PGconn *conn, struct buf *err)
 {
-	int n = JANITOR_FOLD_BATCH, total = 0;
+	int n = JOBS_FOLD_BATCH, total = 0;
 
-	while (n == JANITOR_FOLD_BATCH && !child_stop) {
-		if (jobs_metrics_fold(conn, JANITOR_FOLD_BATCH, &n, err)) {
+	while (n == JOBS_FOLD_BATCH && !child_stop) {
+		if (jobs_metrics_fold(conn, JOBS_FOLD_BATCH, &n, err)) {
 			log_warn("metrics totals: %s", buf_str(err));
 			break;
 		}

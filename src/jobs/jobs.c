@@ -653,10 +653,11 @@ enum ex_status jobs_queue_status(PGconn *conn, struct jobs_queue *out, struct bu
 	return st;
 }
 
-enum ex_status jobs_expire_batch(PGconn *conn,
-				 enum ex_status (*remove)(const void *arg, const char *id,
-							  const char *file_key),
-				 const void *arg, int *count, struct buf *err)
+/* One expiry batch: the complete jobs sql (params) selects, locked. */
+static enum ex_status
+jobs_expire_with(PGconn *conn, const char *sql, int n, const char *const *params,
+		 enum ex_status (*remove)(const void *arg, const char *id, const char *file_key),
+		 const void *arg, int *count, struct buf *err)
 {
 	static const struct db_field fields[] = {{"id", DB_TEXT, 0}, {"file_key", DB_TEXT, 0}};
 	PGresult *res = NULL;
@@ -667,8 +668,7 @@ enum ex_status jobs_expire_batch(PGconn *conn,
 	if (st) {
 		return st;
 	}
-	st = jobs_exec(conn, jobs_expired_batch_sql, 0, NULL, fields, JOBS_COUNT(fields), &res,
-		       err);
+	st = jobs_exec(conn, sql, n, params, fields, JOBS_COUNT(fields), &res, err);
 	if (st) {
 		goto out;
 	}
@@ -681,6 +681,41 @@ out:
 	if (st) {
 		db_rollback(conn);
 		*count = 0;
+	}
+	PQclear(res);
+	return st;
+}
+
+enum ex_status jobs_expire_batch(PGconn *conn,
+				 enum ex_status (*remove)(const void *arg, const char *id,
+							  const char *file_key),
+				 const void *arg, int *count, struct buf *err)
+{
+	return jobs_expire_with(conn, jobs_expired_batch_sql, 0, NULL, remove, arg, count, err);
+}
+
+enum ex_status jobs_admin_expire_before(PGconn *conn, const char *before, const char *workspace,
+					enum ex_status (*remove)(const void *arg, const char *id,
+								 const char *file_key),
+					const void *arg, int *count, struct buf *err)
+{
+	const char *params[2] = {before, workspace};
+
+	return jobs_expire_with(conn, jobs_admin_expire_before_sql, 2, params, remove, arg, count,
+				err);
+}
+
+enum ex_status jobs_admin_purge_batch(PGconn *conn, const char *before, const char *workspace,
+				      int *count, struct buf *err)
+{
+	const char *params[2] = {before, workspace};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	*count = 0;
+	st = db_exec(conn, jobs_admin_purge_sql, 2, params, &res, err);
+	if (st == EX_OK) {
+		*count = PQntuples(res);
 	}
 	PQclear(res);
 	return st;

@@ -159,6 +159,11 @@ struct jobs_metrics {
  * values. */
 enum ex_status jobs_metrics(PGconn *conn, PGresult **res, struct buf *err) EX_MUST_CHECK;
 void jobs_metrics_read(const PGresult *res, struct jobs_metrics *m);
+/* Jobs folded into the /metrics totals per statement: a short lock on
+ * those rows, and a backlog (the first round after migration 009) goes in
+ * steps. */
+#define JOBS_FOLD_BATCH 5000
+
 /* The janitor: fold up to batch jobs in a final state (expired, failed,
  * cancelled) into the totals, in one statement; *count: how many. */
 enum ex_status jobs_metrics_fold(PGconn *conn, int batch, int *count,
@@ -185,6 +190,20 @@ enum ex_status jobs_admin_list(PGconn *conn, const struct jobs_filter *f, PGresu
  * (none: no such job). */
 enum ex_status jobs_admin_show(PGconn *conn, const char *id, const char *workspace, PGresult **res,
 			       struct buf *err) EX_MUST_CHECK;
+
+/* exportctl jobs purge, in three steps: complete jobs finished before
+ * `before` (a timestamptz; of workspace, NULL: any) expire as retention
+ * would expire them (remove, then marked expired; a batch of 100 per
+ * call); the janitor's fold (jobs_metrics_fold) takes them into the
+ * /metrics totals; then up to 1000 folded final-state rows (expired,
+ * failed, cancelled) finished before `before` are deleted per call
+ * (their mails with them).  *count: how many in this call. */
+enum ex_status jobs_admin_expire_before(PGconn *conn, const char *before, const char *workspace,
+					enum ex_status (*remove)(const void *arg, const char *id,
+								 const char *file_key),
+					const void *arg, int *count, struct buf *err) EX_MUST_CHECK;
+enum ex_status jobs_admin_purge_batch(PGconn *conn, const char *before, const char *workspace,
+				      int *count, struct buf *err) EX_MUST_CHECK;
 
 /* Operator actions (recorded in the job's history "by operator"). */
 enum jobs_admin_action {

@@ -151,3 +151,37 @@ def test_list_filters_and_json(stack, failed_job):
     assert p.returncode == 0 and failed_job in p.stdout, p
     keys = json.loads(ctl(stack, "apikey", "list", "--json").stdout)
     assert keys and all("secret_hash" not in k for k in keys), keys
+
+
+def test_purge_removes_old_finished_jobs_files_and_rows(stack):
+    """Finished before --before: files removed, rows deleted (complete ones
+    expire first, all folded into the /metrics totals so that no counter
+    goes down); pending and newer jobs stay."""
+    from pathlib import Path
+    ws = "purge-%s" % uuid.uuid4().hex[:6]
+    stack.pg.query("INSERT INTO contacts (workspace, email) VALUES (%s, 'a@example.com')",
+                   (ws,))
+    done = str(stack.pg.query("INSERT INTO export_jobs (workspace, type, format)"
+                              " VALUES (%s, 'contacts', 'csv') RETURNING id", (ws,))[0][0])
+    S.wait_until(lambda: job(stack, done)[0] == "complete", 30, "the export")
+    key = stack.pg.query("SELECT file_key FROM export_jobs WHERE id = %s", (done,))[0][0]
+    path = Path(stack.storage_dir) / key
+    assert path.exists()
+    gone = later_job(stack, ws)
+    ctl(stack, "jobs", "cancel", gone)
+    waiting = later_job(stack, ws)
+    before = stack.pg.query("SELECT now() + interval '1 second'")[0][0].isoformat()
+    totals0 = stack.pg.query("SELECT expired, cancelled FROM export_job_totals")[0]
+    p = ctl(stack, "jobs", "purge", "--before", before, "--workspace", ws)
+    assert p.returncode == 0 and "purged 2 jobs (1 files removed)" in p.stdout, p
+    assert not path.exists()
+    left = [r[0] for r in stack.pg.query("SELECT id::text FROM export_jobs WHERE workspace = %s",
+                                         (ws,))]
+    assert left == [waiting], left
+    totals1 = stack.pg.query("SELECT expired, cancelled FROM export_job_totals")[0]
+    assert totals1[0] >= totals0[0] + 1 and totals1[1] >= totals0[1] + 1, (totals0, totals1)
+    p = ctl(stack, "jobs", "purge", "--before", "yesterday-ish")
+    assert p.returncode == 1 and "invalid input syntax for type timestamp" in p.stderr, p
+    p = ctl(stack, "jobs", "purge")
+    assert p.returncode == 2 and "--before" in p.stderr, p
+    ctl(stack, "jobs", "cancel", waiting)
