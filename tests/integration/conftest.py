@@ -11,8 +11,11 @@ Fixtures
           .wait_for_job(id, timeout), .exportctl(*args), .psql(*args), .pg
   apache  (module) Apache (fcgi-conf/apache.conf) on its own port in front of
           the same spawn-fcgi socket: .url, .api(...)
-  front   (function, parametrised) the Api of lighttpd, then of Apache, for
-          tests that must hold through both servers
+  nginx   (module) nginx (fcgi-conf/nginx.conf, rendered) in front of 4
+          export.fcgi of its own (download = x-accel-redirect): .url, .api
+  front   (function, parametrised) the Api of lighttpd, Apache, then nginx,
+          for tests that must hold through all three servers; front.pool
+          (None: the stack's) is whose export.fcgi answered
   side    (module) side(name, settings) -> a started stack.SideWeb: one
           more export.fcgi with a config of its own behind its own lighttpd
   complete_job  (module) a complete invoices CSV export of acme (job JSON)
@@ -191,12 +194,33 @@ def apache(stack, tmp_root, request):
         _stop(ap)
 
 
-@pytest.fixture(params=["lighttpd", "apache"])
+@pytest.fixture(scope="module")
+def nginx(stack, tmp_root, request):
+    """fcgi-conf/nginx.conf (rendered; workers as www-data) in front of 4
+    export.fcgi of its own, whose config is the session's with
+    http.download = x-accel-redirect: .url, .api(...), .run_dir."""
+    name = "nginx-" + request.module.__name__.rsplit(".", 1)[-1]
+    web = S.Nginx(stack, tmp_root / name, name, children=4, default_key=stack.key_acme)
+    web.run_dir.mkdir(mode=0o755)
+    web.conf = stack.write_conf(web.run_dir / "exportd.conf", download="x-accel-redirect")
+    _start(web)
+    try:
+        yield web
+    finally:
+        _stop(web)
+
+
+# Each web server with the download handover it supports.
+FRONTS = ["lighttpd", "apache", "nginx"]
+
+
+@pytest.fixture(params=FRONTS)
 def front(request, stack):
-    """The API client through lighttpd, then through Apache."""
+    """The API client through lighttpd (x-sendfile), Apache (x-sendfile),
+    then nginx (x-accel-redirect, export.fcgi of its own)."""
     if request.param == "lighttpd":
         return stack.api
-    return request.getfixturevalue("apache").api
+    return request.getfixturevalue(request.param).api
 
 
 @pytest.fixture(scope="module")
