@@ -834,9 +834,10 @@ class Stack:
     def fcgi_pids_alive(self):
         return [p for p in read_pids(self.fcgi_pidfile) if pid_alive(p)]
 
-    def httpd_env(self, port, run_dir):
-        """Environment for fcgi-conf/lighttpd.conf and fcgi-conf/apache.conf."""
-        return clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
+    def httpd_env(self, port, run_dir, fcgi_socket=None):
+        """Environment for fcgi-conf/lighttpd.conf and fcgi-conf/apache.conf
+        (in front of the stack's export.fcgi, or of those on fcgi_socket)."""
+        return clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=fcgi_socket or self.fcgi_socket,
                          HTTPD_STORAGE_DIR=self.storage_dir, HTTPD_RUN_DIR=run_dir)
 
     def start_lighttpd(self):
@@ -900,10 +901,12 @@ class Stack:
 
 
 class Apache:
-    """fcgi-conf/apache.conf on its own port, against the stack's socket."""
+    """fcgi-conf/apache.conf on its own port, against the stack's socket
+    (or fcgi_socket: the export.fcgi of a SideWeb)."""
 
-    def __init__(self, stack, root):
+    def __init__(self, stack, root, fcgi_socket=None):
         self.stack = stack
+        self.fcgi_socket = fcgi_socket
         self.run_dir = Path(root)
         self.port = None
         self.url = None
@@ -922,12 +925,12 @@ class Apache:
         t0 = time.monotonic()
         # Syntax first: a clear message instead of a dead server.
         run([apache2, "-t", "-f", str(conf)], "apache2 -t",
-            env=self.stack.httpd_env(free_port(), self.run_dir))
+            env=self.stack.httpd_env(free_port(), self.run_dir, self.fcgi_socket))
 
         def make(port):
             return Service("apache stderr", [apache2, "-f", conf, "-DFOREGROUND"],
                            self.run_dir / "apache.stderr",
-                           env=self.stack.httpd_env(port, self.run_dir))
+                           env=self.stack.httpd_env(port, self.run_dir, self.fcgi_socket))
 
         self.service, self.port = start_on_free_port(
             make, "Apache", ["apache stderr", "apache error log"])
