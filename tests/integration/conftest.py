@@ -30,14 +30,15 @@ all 4 export.fcgi processes were alive after the last one.
 
 Test modules, one per feature of the README (none depends on another's
 order or state; each can run alone):
-  test_smoke          the fixtures work: servers answer through both web servers
+  test_smoke          the fixtures work: servers answer through all three web servers
   test_create         POST /exports: 400/415, what is stored, jobs inserted by SQL
   test_limits         body size (413), Idempotency-Key, active-job limit (429)
   test_auth           401 for bad/revoked keys; other workspaces see 404
   test_routes         404 for unknown routes and ids, 405 with Allow
   test_get_list       GET /exports pagination, a job's fields
   test_delete_cancel  DELETE: cancel, 409, a complete export's file removed
-  test_download       download: 409, headers, ranges, HEAD, Repr-Digest, gzip
+  test_download       download through each server: 409, headers, ranges, HEAD,
+                      Repr-Digest, gzip; refused handovers; nginx's workers
   test_export_bytes   CSV/JSONL byte-identical to PostgreSQL's own output
   test_export_options gzip, checksums, filters, include_deleted, as-of, CSV
                       options, limits (daemons of its own)
@@ -46,7 +47,7 @@ order or state; each can run alone):
   test_mail           notification mails and signed links (SMTP capture)
   test_s3, test_s3server      the S3 backend, and the SigV4-verifying proxy
   test_bench_smoke    scripts/bench --rows 10000 --rounds 1
-  test_slow_clients   slow bodies through both servers, raw FastCGI clients
+  test_slow_clients   slow bodies through each server, raw FastCGI clients
                       that stall or send no method (fcgiraw.py), the socket's
                       mode, access logs without tokens, /metrics allow list
 
