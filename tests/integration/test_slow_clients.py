@@ -1,5 +1,5 @@
 """Slow and hostile clients (issue 11): request bodies sent a byte at a
-time through lighttpd and Apache, raw FastCGI clients that stall on the
+time through lighttpd, Apache and nginx, raw FastCGI clients that stall on the
 socket or send no REQUEST_METHOD, the socket's mode, the access logs (no
 link tokens) and /metrics from a non-loopback address.
 
