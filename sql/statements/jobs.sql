@@ -244,6 +244,13 @@ ORDER BY expires_at FOR UPDATE SKIP LOCKED LIMIT 100;
 -- name: jobs_expire
 UPDATE export_jobs SET status = 'expired', purged_at = now() WHERE id = $1;
 
+-- The service manager's STATUS line (exportd's janitor, under systemd):
+-- exports running, and due ones waiting for a worker.
+-- name: jobs_queue_status
+SELECT count(*) FILTER (WHERE status = 'processing') AS running,
+  count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS queued
+FROM export_jobs WHERE status IN ('pending', 'processing');
+
 -- Fold up to $2 jobs in a final state into export_job_totals (migration
 -- 009) and mark them, in one statement; no row when there was nothing to
 -- fold.  $1: the histogram's bounds, as jobs_metrics.  SKIP LOCKED: a row

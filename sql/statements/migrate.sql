@@ -18,3 +18,8 @@ SELECT version FROM exportd_migrations;
 
 -- name: migrate_record
 INSERT INTO exportd_migrations (version, name) VALUES ($1, $2);
+
+-- Whether anything was ever migrated (runtime roles read exportd_migrations
+-- since migration 010, for `exportd -t`).
+-- name: migrate_table_exists
+SELECT to_regclass('exportd_migrations') IS NOT NULL AS present;

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ enum conf_type {
 	CONF_SIZE,
 	CONF_DURATION,
 	CONF_ENUM,
+	CONF_MODE, /* octal file mode, "0640" */
 };
 
 struct conf_entry {
@@ -50,6 +52,7 @@ static const struct conf_entry conf_table[] = {
 	{"database", "url", CONF_STRING, OFF(db_url), "dbname=exportd", 0, 0, NULL, 1},
 	{"database", "api_url", CONF_STRING, OFF(db_api_url), "", 0, 0, NULL, 1},
 	{"database", "admin_url", CONF_STRING, OFF(db_admin_url), "", 0, 0, NULL, 1},
+	{"database", "session_url", CONF_STRING, OFF(db_session_url), "", 0, 0, NULL, 1},
 	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
 	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
 	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
@@ -70,6 +73,8 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
 	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
 	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
+	{"storage", "file_mode", CONF_MODE, OFF(storage_file_mode), "0640", 0600, 0666, NULL, 0},
+	{"storage", "file_group", CONF_STRING, OFF(storage_file_group), "", 0, 0, NULL, 0},
 	{"s3", "bucket", CONF_STRING, OFF(s3_bucket), "", 0, 0, NULL, 0},
 	{"s3", "prefix", CONF_STRING, OFF(s3_prefix), "exports/", 0, 0, NULL, 0},
 	{"s3", "region", CONF_STRING, OFF(s3_region), "us-east-1", 0, 0, NULL, 0},
@@ -138,9 +143,13 @@ static enum ex_status conf_parse_number(const char *value, enum conf_type type, 
 	size_t i;
 
 	errno = 0;
-	n = strtoll(value, &end, 10);
+	n = strtoll(value, &end, type == CONF_MODE ? 8 : 10);
 	if (errno != 0 || end == value || n < 0) {
 		return EX_EINVAL;
+	}
+	if (type == CONF_MODE) {
+		*out = n;
+		return *end == '\0' && value[0] == '0' ? EX_OK : EX_EINVAL;
 	}
 	if (type == CONF_INT) {
 		*out = n;
@@ -213,6 +222,10 @@ static void conf_describe_expected(const struct conf_entry *e, struct buf *err)
 		break;
 	case CONF_DURATION:
 		st = buf_printf(err, "a duration from %lldms to %lldms (suffix ms, s, m, h, d)",
+				e->min, e->max);
+		break;
+	case CONF_MODE:
+		st = buf_printf(err, "an octal mode from 0%llo to 0%llo, written with a leading 0",
 				e->min, e->max);
 		break;
 	case CONF_STRING:
@@ -530,8 +543,9 @@ static enum ex_status conf_check_link_secrets(const char *list, int *count, stru
 	return EX_OK;
 }
 
-/* database.api_url and admin_url default to database.url: one URL serves
- * all three programs until the operator gives each its own role. */
+/* database.api_url, admin_url and session_url default to database.url: one
+ * URL serves all three programs until the operator gives each its own role
+ * (or puts a transaction pooler in front of url). */
 static enum ex_status conf_database_urls(struct config *cf)
 {
 	enum ex_status st;
@@ -542,9 +556,36 @@ static enum ex_status conf_database_urls(struct config *cf)
 			return st;
 		}
 	}
+	if (cf->db_session_url[0] == '\0') {
+		st = conf_set_string(cf->db_url, &cf->db_session_url);
+		if (st) {
+			return st;
+		}
+	}
 	if (cf->db_admin_url[0] == '\0') {
 		return conf_set_string(cf->db_url, &cf->db_admin_url);
 	}
+	return EX_OK;
+}
+
+/* storage.file_group names a group of this machine (resolved once: every
+ * export file gets it). */
+static enum ex_status conf_check_file_group(struct config *cf, struct buf *err)
+{
+	struct group *g;
+
+	cf->storage_file_gid = -1;
+	if (cf->storage_file_group[0] == '\0') {
+		return EX_OK;
+	}
+	errno = 0;
+	g = getgrnam(cf->storage_file_group);
+	if (g == NULL) {
+		buf_msg(err, "storage.file_group: no group \"%s\" on this machine",
+			cf->storage_file_group);
+		return EX_EINVAL;
+	}
+	cf->storage_file_gid = (long long)g->gr_gid;
 	return EX_OK;
 }
 
@@ -560,8 +601,19 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "http.base_path: must be empty or start with '/'");
 		return EX_EINVAL;
 	}
+	if (cf->db_url[0] == '\0') {
+		/* Debian's /etc/exportd/exportd.conf ships it empty: nothing
+		 * starts before the admin has written it. */
+		buf_msg(err, "%s",
+			"database.url: empty; write the database's connection string (see the "
+			"README's \"Install on Debian\")");
+		return EX_EINVAL;
+	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (conf_check_file_group(cf, err) != EX_OK) {
 		return EX_EINVAL;
 	}
 	if (cf->mail_smtp_url[0] != '\0' && strncmp(cf->mail_smtp_url, "smtp://", 7) != 0 &&
@@ -750,6 +802,9 @@ enum ex_status conf_dump(const struct config *cf, struct buf *out)
 		} else if (e->type == CONF_ENUM) {
 			st = buf_printf(out, "%s = %s\n", e->key,
 					e->choices[*(const int *)(const void *)(base + e->offset)]);
+		} else if (e->type == CONF_MODE) {
+			st = buf_printf(out, "%s = 0%llo\n", e->key,
+					*(const long long *)(const void *)(base + e->offset));
 		} else {
 			st = buf_printf(out, "%s = %lld%s\n", e->key,
 					*(const long long *)(const void *)(base + e->offset),

@@ -46,6 +46,10 @@ struct config {
 	char *db_url;	    /* exportd (the worker role) */
 	char *db_api_url;   /* export.fcgi; database.url when not set */
 	char *db_admin_url; /* exportctl (the schema owner); database.url when not set */
+	/* exportd's session-bound connections (LISTEN, advisory locks, named
+	 * prepared statements): directly to PostgreSQL, never through a
+	 * transaction pooler; defaults to db_url */
+	char *db_session_url;
 
 	char *http_base_path; /* "" or "/prefix" without trailing slash */
 	long long http_body_limit;
@@ -69,6 +73,9 @@ struct config {
 
 	int storage_backend; /* enum conf_backend */
 	char *storage_dir;
+	long long storage_file_mode; /* export files (local backend) */
+	char *storage_file_group;    /* "": the process's group */
+	long long storage_file_gid;  /* storage_file_group resolved; -1: none */
 
 	char *s3_bucket;
 	char *s3_prefix;

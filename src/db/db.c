@@ -15,10 +15,18 @@ static void db_notice(void *arg, const char *message)
 
 enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **out, struct buf *err)
 {
-	const char *keys[] = {"dbname", "application_name", "options", NULL};
-	const char *values[] = {conninfo, appname, "-c TimeZone=UTC -c DateStyle=ISO,YMD", NULL};
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *values[] = {conninfo, appname, NULL};
 	PGconn *conn;
 
+	/* UTC and ISO dates (what every statement's text output assumes).
+	 * libpq sends $PGTZ and $PGDATESTYLE as startup parameters of their
+	 * own, which a transaction pooler (PgBouncer) tracks per client and
+	 * sets on whichever server connection serves it; "options", which
+	 * would carry them otherwise, is refused by PgBouncer. */
+	if (setenv("PGTZ", "UTC", 1) != 0 || setenv("PGDATESTYLE", "ISO, YMD", 1) != 0) {
+		return EX_ENOMEM;
+	}
 	/* expand_dbname=1: conninfo may be a "key=value" string or a URI. */
 	conn = PQconnectdbParams(keys, values, 1);
 	if (conn == NULL) {

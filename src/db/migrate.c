@@ -3,6 +3,7 @@
 #include "db/migrate.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "db/db.h"
@@ -78,6 +79,36 @@ static enum ex_status migrate_locked(PGconn *conn, int *applied, struct buf *err
 out:
 	PQclear(done);
 	return st;
+}
+
+enum ex_status migrate_pending(PGconn *conn, unsigned *pending, const char **first, struct buf *err)
+{
+	PGresult *done = NULL;
+	unsigned i;
+	enum ex_status st;
+
+	*pending = 0;
+	*first = NULL;
+	st = db_exec(conn, migrate_table_exists_sql, 0, NULL, &done, err);
+	if (st) {
+		return st;
+	}
+	if (strcmp(PQgetvalue(done, 0, 0), "t") == 0) {
+		PQclear(done);
+		done = NULL;
+		st = db_exec(conn, migrate_applied_sql, 0, NULL, &done, err);
+		if (st) {
+			return st;
+		}
+	}
+	for (i = 0; i < migrate_count; i++) {
+		if (!migrate_is_applied(done, migrate_list[i].version)) {
+			*first = *first != NULL ? *first : migrate_list[i].name;
+			(*pending)++;
+		}
+	}
+	PQclear(done);
+	return EX_OK;
 }
 
 enum ex_status migrate_run(PGconn *conn, int *applied, struct buf *err)

@@ -21,4 +21,10 @@ extern const unsigned migrate_count;
  * serialised by an advisory lock; *applied counts the new ones. */
 enum ex_status migrate_run(PGconn *conn, int *applied, struct buf *err) EX_MUST_CHECK;
 
+/* How many compiled-in migrations the database has not recorded (all of
+ * them when it has no exportd_migrations table); *first names the oldest
+ * missing one (NULL when none).  Reads only: for `exportd -t`. */
+enum ex_status migrate_pending(PGconn *conn, unsigned *pending, const char **first,
+			       struct buf *err) EX_MUST_CHECK;
+
 #endif

@@ -36,21 +36,21 @@ static void child_init(void)
 
 /* One attempt: connect (*conn may be set even when it fails) and run
  * listen_sql. */
-static enum ex_status child_connect_once(const struct config *cf, const char *appname,
-					 const char *listen_sql, PGconn **conn, struct buf *err)
+static enum ex_status child_connect_once(const struct config *cf, const struct child_loop *loop,
+					 PGconn **conn, struct buf *err)
 {
 	enum ex_status st;
 
-	st = db_connect(cf->db_url, appname, conn, err);
+	st = db_connect(loop->session ? cf->db_session_url : cf->db_url, loop->appname, conn, err);
 	if (st) {
 		return st;
 	}
-	return db_exec_script(*conn, listen_sql, err);
+	return db_exec_script(*conn, loop->listen_sql, err);
 }
 
 /* Connect and run listen_sql, retrying with capped backoff until it works
  * or child_stop is set (then NULL). */
-static PGconn *child_connect(const struct config *cf, const char *appname, const char *listen_sql)
+static PGconn *child_connect(const struct config *cf, const struct child_loop *loop)
 {
 	long long backoff = 100;
 	struct buf err;
@@ -60,7 +60,7 @@ static PGconn *child_connect(const struct config *cf, const char *appname, const
 
 	buf_init(&err, 4096);
 	while (!child_stop) {
-		st = child_connect_once(cf, appname, listen_sql, &conn, &err);
+		st = child_connect_once(cf, loop, &conn, &err);
 		if (!st) {
 			break;
 		}
@@ -102,7 +102,7 @@ int child_run(const struct config *cf, const struct child_loop *loop)
 			if (conn != NULL) {
 				PQfinish(conn);
 			}
-			conn = child_connect(cf, loop->appname, loop->listen_sql);
+			conn = child_connect(cf, loop);
 			continue; /* a round at once after (re)connecting */
 		}
 		wait_ms = loop->round(conn, cf, loop->arg);

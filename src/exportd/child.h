@@ -21,6 +21,9 @@ struct child_loop {
 	 * next round.  Rounds check child_stop between units of work. */
 	long long (*round)(PGconn *conn, const struct config *cf, void *arg);
 	void *arg;
+	/* Connect to database.session_url (LISTEN, session advisory locks),
+	 * not database.url (which may be a transaction pooler). */
+	int session;
 };
 
 /* In a freshly forked child: handlers on, signals unblocked; then rounds

@@ -681,7 +681,8 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	if (st) {
 		return st;
 	}
-	st = db_connect(ctx->cf->db_url, "exportd-data", &s->data, err);
+	/* The keyset chunk is a named prepared statement: session-bound. */
+	st = db_connect(ctx->cf->db_session_url, "exportd-data", &s->data, err);
 	if (st) {
 		return st;
 	}

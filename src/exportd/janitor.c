@@ -3,8 +3,10 @@
 #include "exportd/janitor.h"
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "db/db.h"
 #include "exportd/child.h"
+#include "exportd/notify.h"
 #include "jobs/jobs.h"
 #include "storage/storage.h"
 
@@ -51,12 +53,30 @@ static void janitor_fold(PGconn *conn, struct buf *err)
 	}
 }
 
-static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
+/* Under a Type=notify unit, `systemctl status exportd` shows the queue,
+ * refreshed this often (the janitor's connection is otherwise idle). */
+#define JANITOR_STATUS_MS 5000
+
+static void janitor_status(PGconn *conn, const struct config *cf)
+{
+	struct jobs_queue q;
+	struct buf err;
+
+	buf_init(&err, 1024);
+	if (jobs_queue_status(conn, &q, &err) == EX_OK) {
+		notify_send("STATUS=%lld workers; %lld export%s running, %lld waiting", cf->workers,
+			    q.running, q.running == 1 ? "" : "s", q.queued);
+	} else {
+		notify_send("STATUS=%lld workers; queue unknown: %s", cf->workers, buf_str(&err));
+	}
+	buf_free(&err);
+}
+
+static void janitor_expire(PGconn *conn, const struct config *cf)
 {
 	struct buf err;
 	int n = 1, total = 0;
 
-	(void)arg;
 	buf_init(&err, 4096);
 	while (n > 0 && !child_stop) {
 		if (jobs_expire_batch(conn, janitor_remove, cf, &n, &err)) {
@@ -70,12 +90,32 @@ static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
 	}
 	janitor_fold(conn, &err);
 	buf_free(&err);
-	return cf->cleanup_interval_ms;
+}
+
+/* Retention and the metrics fold every cleanup_interval; the STATUS line
+ * in between. */
+static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
+{
+	long long *next_expire = arg, now = timeutil_now_ms();
+
+	if (now >= *next_expire) {
+		janitor_expire(conn, cf);
+		*next_expire = now + cf->cleanup_interval_ms;
+	}
+	if (!notify_enabled()) {
+		return *next_expire - now;
+	}
+	janitor_status(conn, cf);
+	return *next_expire - now < JANITOR_STATUS_MS ? *next_expire - now : JANITOR_STATUS_MS;
 }
 
 int janitor_main(const struct config *cf)
 {
-	static const struct child_loop loop = {"exportd-janitor", "SELECT 1", janitor_round, NULL};
+	static long long next_expire; /* 0: at once */
+	static const struct child_loop loop = {.appname = "exportd-janitor",
+					       .listen_sql = "SELECT 1",
+					       .round = janitor_round,
+					       .arg = &next_expire};
 
 	return child_run(cf, &loop);
 }

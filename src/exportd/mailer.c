@@ -28,8 +28,10 @@ static long long mailer_round(PGconn *conn, const struct config *cf, void *arg)
 
 int mailer_main(const struct config *cf)
 {
-	static const struct child_loop loop = {"exportd-mailer", "LISTEN export_mail", mailer_round,
-					       NULL};
+	static const struct child_loop loop = {.appname = "exportd-mailer",
+					       .listen_sql = "LISTEN export_mail",
+					       .round = mailer_round,
+					       .session = 1};
 	int rc;
 
 	smtp_global_init();

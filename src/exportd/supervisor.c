@@ -14,6 +14,7 @@
 #include "common/timeutil.h"
 #include "exportd/janitor.h"
 #include "exportd/mailer.h"
+#include "exportd/notify.h"
 #include "exportd/worker.h"
 
 #define SUPERVISOR_MAX_WORKERS 256
@@ -143,33 +144,64 @@ static void supervisor_signal_all(struct supervisor *sv, int sig)
 	}
 }
 
-/* SIGTERM the workers, wait for the grace period, then SIGKILL. */
-static void supervisor_stop_workers(struct supervisor *sv, const sigset_t *set)
+static void supervisor_kill_all(struct supervisor *sv, const sigset_t *set)
+{
+	struct timespec tick = {0, 50 * 1000 * 1000};
+
+	supervisor_signal_all(sv, SIGKILL);
+	while (supervisor_running(sv) > 0) {
+		sigtimedwait(set, NULL, &tick);
+		supervisor_reap(sv, 1);
+	}
+}
+
+static int supervisor_is_stop(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
+
+/* SIGTERM the workers (they stop claiming, checkpoint and give their jobs
+ * back), wait for the grace period, then SIGKILL.  A stop signal while
+ * waiting (a second SIGTERM, or SIGQUIT) kills them at once: returns 1
+ * then, so that a reload in progress becomes a stop. */
+static int supervisor_stop_workers(struct supervisor *sv, const sigset_t *set)
 {
 	long long deadline = timeutil_now_ms() + sv->cf->shutdown_grace_ms + 1000;
 	struct timespec tick = {0, 50 * 1000 * 1000};
+	int sig;
 
 	supervisor_signal_all(sv, SIGTERM);
 	while (supervisor_running(sv) > 0 && timeutil_now_ms() < deadline) {
-		sigtimedwait(set, NULL, &tick);
+		sig = sigtimedwait(set, NULL, &tick);
+		if (supervisor_is_stop(sig)) {
+			log_warn("%s while draining: stopping at once", strsignal(sig));
+			supervisor_kill_all(sv, set);
+			return 1;
+		}
 		supervisor_reap(sv, 1);
 	}
 	if (supervisor_running(sv) > 0) {
 		log_warn("workers still running after the grace period; killing them");
-		supervisor_signal_all(sv, SIGKILL);
-		while (supervisor_running(sv) > 0) {
-			sigtimedwait(set, NULL, &tick);
-			supervisor_reap(sv, 1);
-		}
+		supervisor_kill_all(sv, set);
 	}
+	return 0;
 }
 
-static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
+static void supervisor_status(const struct supervisor *sv)
+{
+	notify_send("STATUS=%d workers, the janitor%s running", sv->nworkers,
+		    sv->nslots > sv->nworkers + 1 ? " and the mailer" : "");
+}
+
+/* Returns 1 when a stop signal came while the old workers drained. */
+static int supervisor_reload(struct supervisor *sv, const sigset_t *set)
 {
 	struct config fresh;
 	struct buf err;
 	enum ex_status st;
+	int stop = 0;
 
+	notify_send("RELOADING=1");
 	buf_init(&err, 4096);
 	st = conf_load(&fresh, sv->conf_path, &err);
 	if (st) {
@@ -177,15 +209,20 @@ static void supervisor_reload(struct supervisor *sv, const sigset_t *set)
 		goto out;
 	}
 	log_info("config reloaded; replacing workers");
-	supervisor_stop_workers(sv, set);
+	stop = supervisor_stop_workers(sv, set);
 	conf_free(sv->cf);
 	*sv->cf = fresh;
 	log_set_level((enum log_level)sv->cf->log_level);
 	memset(sv->slots, 0, sizeof(sv->slots));
 	supervisor_size(sv);
-	supervisor_restart_due(sv);
+	if (!stop) {
+		supervisor_restart_due(sv);
+	}
 out:
+	notify_send("READY=1");
+	supervisor_status(sv);
 	buf_free(&err);
+	return stop;
 }
 
 int supervisor_run(struct config *cf, const char *conf_path)
@@ -202,6 +239,7 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -209,19 +247,30 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	log_info("starting %d workers, the janitor%s", sv.nworkers,
 		 sv.nslots > sv.nworkers + 1 ? " and the mailer" : "");
 	supervisor_restart_due(&sv);
+	notify_send("READY=1");
+	supervisor_status(&sv);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
+		if (supervisor_is_stop(sig)) {
 			break;
 		}
-		if (sig == SIGHUP) {
-			supervisor_reload(&sv, &set);
+		if (sig == SIGHUP && supervisor_reload(&sv, &set)) {
+			sig = SIGQUIT; /* stopped at once while draining */
+			break;
 		}
 		supervisor_reap(&sv, 0);
 		supervisor_restart_due(&sv);
 	}
-	log_info("stopping");
-	supervisor_stop_workers(&sv, &set);
+	notify_send("STOPPING=1");
+	if (sig == SIGQUIT) {
+		/* Jobs stay claimed; their locks go with the connections and
+		 * the next exportd takes them over. */
+		log_info("stopping at once");
+		supervisor_kill_all(&sv, &set);
+	} else {
+		log_info("stopping");
+		supervisor_stop_workers(&sv, &set);
+	}
 	log_info("stopped");
 	return 0;
 }

@@ -145,8 +145,13 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 int worker_main(const struct config *cf, int slot)
 {
 	char owner[128], host[64] = "localhost";
-	struct child_loop loop = {"exportd-worker", "LISTEN export_jobs; LISTEN export_cancel",
-				  worker_round, owner};
+	/* session: LISTEN, and each claim's advisory lock lives as long as the
+	 * connection. */
+	struct child_loop loop = {.appname = "exportd-worker",
+				  .listen_sql = "LISTEN export_jobs; LISTEN export_cancel",
+				  .round = worker_round,
+				  .arg = owner,
+				  .session = 1};
 	int rc;
 
 	gethostname(host, sizeof(host) - 1);

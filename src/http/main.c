@@ -47,8 +47,16 @@ int main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)cf.log_level);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = main_on_term; /* no SA_RESTART: a blocked wait returns */
+	sa.sa_handler = main_on_term;
+	/* SA_RESTART: a read the signal interrupts in the middle of a request
+	 * goes on (without it libfcgi would take the EINTR for a broken
+	 * connection and the request would end in a 408); an idle process
+	 * exits in the handler itself. */
+	sa.sa_flags = SA_RESTART;
+	/* SIGTERM (systemd, spawn-fcgi users) and SIGUSR1 (multiwatch's
+	 * graceful stop by default) alike. */
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
 	if (st) {

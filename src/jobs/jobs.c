@@ -604,6 +604,23 @@ static enum ex_status jobs_expire_rows(PGconn *conn, const PGresult *res,
 	return EX_OK;
 }
 
+enum ex_status jobs_queue_status(PGconn *conn, struct jobs_queue *out, struct buf *err)
+{
+	static const struct db_field fields[] = {
+		{"running", DB_LLONG, offsetof(struct jobs_queue, running)},
+		{"queued", DB_LLONG, offsetof(struct jobs_queue, queued)}};
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = jobs_exec(conn, jobs_queue_status_sql, 0, NULL, fields, JOBS_COUNT(fields), &res, err);
+	if (st) {
+		return st;
+	}
+	st = db_fields_read(res, 0, fields, JOBS_COUNT(fields), out);
+	PQclear(res);
+	return st;
+}
+
 enum ex_status jobs_expire_batch(PGconn *conn,
 				 enum ex_status (*remove)(const void *arg, const char *id,
 							  const char *file_key),

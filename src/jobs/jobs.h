@@ -183,6 +183,13 @@ enum ex_status jobs_expire_batch(PGconn *conn,
 							  const char *file_key),
 				 const void *arg, int *count, struct buf *err) EX_MUST_CHECK;
 
+/* Exports running now, and due ones waiting for a worker. */
+struct jobs_queue {
+	long long running, queued;
+};
+enum ex_status jobs_queue_status(PGconn *conn, struct jobs_queue *out,
+				 struct buf *err) EX_MUST_CHECK;
+
 /* What a job's mail says about it (src/mail/outbox.c).  Strings point
  * into *res (the caller's to PQclear). */
 struct jobs_facts {

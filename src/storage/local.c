@@ -96,6 +96,48 @@ static enum ex_status local_resume(struct local_upload *up, const struct storage
 	return EX_OK;
 }
 
+/* The file-permission model: export files get storage.file_mode exactly
+ * (whatever the umask) and storage.file_group, so that the web server's
+ * group can read them for X-Sendfile / X-Accel-Redirect.  Changing the
+ * group needs exportd's user to be in it (or a setgid directory instead). */
+static enum ex_status local_permissions(const struct config *cf, int fd, const char *path,
+					struct buf *err)
+{
+	if (cf->storage_file_gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)cf->storage_file_gid) != 0) {
+		buf_msg(err, "chown %s to group %s: %s (exportd's user must be a member)", path,
+			cf->storage_file_group, strerror(errno));
+		return EX_EIO;
+	}
+	if (fchmod(fd, (mode_t)cf->storage_file_mode) != 0) {
+		return local_fail(err, "chmod", path);
+	}
+	return EX_OK;
+}
+
+/* storage.dir, when missing: 0750, with storage.file_group as its group
+ * when set, so that the group's members can reach the files. */
+static enum ex_status local_mkdir(const struct config *cf, struct buf *err)
+{
+	int fd;
+	enum ex_status st = EX_OK;
+
+	if (mkdir(cf->storage_dir, 0750) != 0) {
+		return errno == EEXIST ? EX_OK : local_fail(err, "mkdir", cf->storage_dir);
+	}
+	if (cf->storage_file_gid < 0) {
+		return EX_OK;
+	}
+	fd = open(cf->storage_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fchown(fd, (uid_t)-1, (gid_t)cf->storage_file_gid) != 0 ||
+	    fchmod(fd, 0750) != 0) {
+		st = local_fail(err, "chown/chmod", cf->storage_dir);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return st;
+}
+
 static enum ex_status local_open(const struct config *cf, const char *key,
 				 const struct storage_ckpt *resume, struct storage_upload **out,
 				 struct buf *err)
@@ -115,13 +157,18 @@ static enum ex_status local_open(const struct config *cf, const char *key,
 	if (st) {
 		goto out;
 	}
-	if (mkdir(cf->storage_dir, 0750) != 0 && errno != EEXIST) {
-		st = local_fail(err, "mkdir", cf->storage_dir);
+	st = local_mkdir(cf, err);
+	if (st) {
 		goto out;
 	}
-	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_CLOEXEC | (resuming ? 0 : O_TRUNC), 0640);
+	up->fd = open(up->tmp, O_WRONLY | O_CREAT | O_CLOEXEC | (resuming ? 0 : O_TRUNC),
+		      (mode_t)cf->storage_file_mode);
 	if (up->fd < 0) {
 		st = resuming && errno == ENOENT ? EX_ENOTFOUND : local_fail(err, "open", up->tmp);
+		goto out;
+	}
+	st = local_permissions(cf, up->fd, up->tmp, err);
+	if (st) {
 		goto out;
 	}
 	if (resuming) {

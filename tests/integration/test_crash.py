@@ -854,6 +854,59 @@ def test_sigterm_gives_the_job_back_and_restart_resumes(crash, daemons, trial):
         H.figure(FIGURES, "SIGTERM -> exportd exit (s)", "%.3f" % took)
 
 
+def test_sigquit_stops_at_once_and_the_next_daemon_takes_over(crash, daemons, trial):
+    """SIGQUIT: no drain (the workers are killed, the job stays claimed);
+    its lock goes with the connection, so the next exportd takes it over at
+    once and the file is still byte-identical."""
+    with trial:
+        rnd = trial.rnd
+        d = daemons.start("sigquit", shutdown_grace="20s")
+        ref = crash.reference("csv", d)
+        log0 = d.log_size()
+        job_id = insert_job(crash.pg, WS, THROTTLED, "csv")
+        row = wait_busy(crash.watch, job_id, d, min_rows=rnd.randint(ROWS // 10, ROWS // 2))
+        t0 = time.monotonic()
+        d.signal(signal.SIGQUIT)
+        rc = d.wait_exit(10)
+        took = time.monotonic() - t0
+        trial.event("SIGQUIT at %s: exit status %s after %.2fs", brief(row), rc, took)
+        assert rc == 0 and took < 3, (rc, took)
+        assert d.wait_for_log(r"^stopping at once", start=log0, timeout=1)
+        back = crash.watch.job(job_id)
+        assert back.status == "processing", "a SIGQUIT released the job: %s" % brief(back)
+        d.start()
+        row = wait_done(crash.watch, job_id, d)
+        trial.event("restarted; job ended: %s", brief(row))
+        check_export(crash, row, "csv", ref, [(x[2], x[3]) for x in resumes(d, job_id, log0)])
+        H.figure(FIGURES, "SIGQUIT -> exportd exit (s)", "%.3f" % took)
+
+
+def test_second_sigterm_while_draining_stops_at_once(crash, daemons, trial):
+    """A worker that cannot drain (stopped) holds the first SIGTERM's drain
+    for shutdown_grace; a second SIGTERM ends it at once."""
+    with trial:
+        d = daemons.start("sigterm2", shutdown_grace="20s")
+        log0 = d.log_size()
+        job_id = insert_job(crash.pg, WS, THROTTLED, "csv")
+        row = wait_busy(crash.watch, job_id, d, min_rows=ROWS // 10)
+        a = owner_pid(row)
+        os.kill(a, signal.SIGSTOP)
+        d.signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert d.alive(), "exportd exited before its stopped worker drained"
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        rc = d.wait_exit(10)
+        took = time.monotonic() - t0
+        trial.event("second SIGTERM: exit status %s after %.2fs", rc, took)
+        assert rc == 0 and took < 3, (rc, took)
+        assert d.wait_for_log(r"while draining: stopping at once", start=log0, timeout=1)
+        assert not S.pid_alive(a), "worker %d outlived the supervisor" % a
+        d.start()
+        row = wait_done(crash.watch, job_id, d)
+        assert row.status == "complete", brief(row)
+
+
 def test_cancel_while_running_stops_and_removes_the_file(crash, daemons, trial):
     with trial:
         rnd = trial.rnd

@@ -51,6 +51,8 @@ static void test_values(void)
 				   "part_size = 1M\n"
 				   "[storage]\n"
 				   "dir = /var/tmp/x\n"
+				   "file_mode = 0660\n"
+				   "file_group = root\n"
 				   "[export]\n"
 				   "csv_line_ending = lf\n";
 	struct config cf;
@@ -70,6 +72,8 @@ static void test_values(void)
 	UNIT_EQ_INT(cf.poll_interval_ms, 2000);
 	UNIT_EQ_INT(cf.part_size, 1024 * 1024);
 	UNIT_EQ_STR(cf.storage_dir, "/var/tmp/x");
+	UNIT_EQ_INT(cf.storage_file_mode, 0660);
+	UNIT_EQ_INT(cf.storage_file_gid, 0);
 	UNIT_EQ_INT(cf.csv_crlf, 0);
 	conf_free(&cf);
 	buf_free(&err);
@@ -94,6 +98,13 @@ static void test_errors_name_file_line(void)
 		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
 		{"[database]\nurl = \"unterminated\n", "test.conf:2: syntax error"},
 		{"[database]\nurl = \"a\" b\n", "test.conf:2: syntax error"},
+		{"[database]\nurl =\n", "database.url: empty"},
+		{"[storage]\nfile_mode = 640\n", "invalid value for storage.file_mode"},
+		{"[storage]\nfile_mode = 0700\n", "invalid value for storage.file_mode"},
+		{"[storage]\nfile_mode = 0500\n", "invalid value for storage.file_mode"},
+		{"[storage]\nfile_mode = 0648\n", "invalid value for storage.file_mode"},
+		{"[storage]\nfile_group = no-such-group-here\n",
+		 "storage.file_group: no group \"no-such-group-here\""},
 	};
 	struct config cf;
 	struct buf err;

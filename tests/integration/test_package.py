@@ -1,0 +1,315 @@
+"""The installed Debian package, used as an administrator would: the
+programs, config layout, SQL and web-server snippets the .deb put on the
+machine, the systemd units' command lines started by hand as the users the
+units name (there is no systemd PID 1 here), and one export end to end
+through each web server with its shipped snippet.
+
+Needs the package installed (CI: scripts/deb, then apt-get install
+./build-deb/exportd_*.deb); skipped otherwise.  It uses the installed
+/run/exportd/fcgi.sock and /var/lib/exportd/exports, as the units do.
+"""
+import configparser
+import csv
+import io
+import os
+import pwd
+import grp
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+import stack as S
+
+UNITS = Path("/lib/systemd/system")
+SOCKET = "/run/exportd/fcgi.sock"
+STORAGE = Path("/var/lib/exportd/exports")
+CONF = "/etc/exportd/exportd.conf"
+ROWS = 25
+LEFTOVERS = []
+
+
+def installed():
+    p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "exportd"],
+                       capture_output=True, text=True)
+    return p.returncode == 0 and p.stdout.endswith("installed")
+
+
+pytestmark = pytest.mark.skipif(
+    not installed() or os.geteuid() != 0,
+    reason="the exportd package is not installed (scripts/deb && apt-get install "
+           "./build-deb/exportd_*.deb; CI does) or not root")
+
+
+def unit(name):
+    """A unit file's [Service]/[Socket] settings (last one wins, as systemd
+    reads single-valued settings)."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read(UNITS / name)
+    section = "Socket" if name.endswith(".socket") else "Service"
+    return dict(cp[section])
+
+
+def unit_env(settings):
+    env = {}
+    for item in shlex.split(settings.get("Environment", "")):
+        k, _, v = item.partition("=")
+        env[k] = v
+    return env
+
+
+def as_unit_user(settings, argv):
+    """argv run as the unit's User/Group with its UMask."""
+    # setpriv execs (runuser would stay as a parent and die of the TERM).
+    return (["setpriv", "--reuid=" + settings["User"], "--regid=" + settings["Group"],
+             "--init-groups", "--", "sh", "-c",
+             'umask %s; exec "$@"' % settings.get("UMask", "0022"), "sh"] + argv)
+
+
+@pytest.fixture(scope="module")
+def pkgdb(stack):
+    """A database of its own on the session's cluster, migrated by the
+    installed exportctl, with login roles for the two programs, the
+    installed demo schema and a key for workspace acme."""
+    pg = stack.pg
+    db = "pkg_" + uuid.uuid4().hex[:8]
+    api, worker = db + "_fcgi", db + "_daemon"
+    pg.query("CREATE DATABASE %s OWNER %s" % (db, S.Postgres.OWNER), dbname="postgres")
+
+    def tcp(user):
+        # TCP: the cluster's socket directory is the suite's, not one the
+        # exportd user can be expected to reach.
+        return "host=127.0.0.1 port=%d dbname=%s user=%s" % (pg.port, db, user)
+
+    env = S.clean_env(EXPORTD_CONFIG=CONF, EXPORTD_DATABASE_URL=tcp(worker),
+                      EXPORTD_DATABASE_API_URL=tcp(api),
+                      EXPORTD_DATABASE_ADMIN_URL=tcp(S.Postgres.OWNER))
+
+    def exportctl(*args):
+        return S.run(["/usr/bin/exportctl"] + list(args), "installed exportctl", env=env)
+
+    exportctl("migrate")
+    pg.query("CREATE ROLE %s LOGIN IN ROLE %s_api; CREATE ROLE %s LOGIN IN ROLE %s_worker"
+             % (api, db, worker, db))
+    S.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.dsn(db),
+           "-f", "/usr/share/exportd/sql/demo/schema.sql"], "demo schema")
+    pg.query("INSERT INTO contacts (workspace, email) SELECT 'acme', 'p' || g || '@example.com'"
+             " FROM generate_series(1, %d) g" % ROWS, dbname=db)
+    pg.query("SELECT exportd_type_grant('contacts')", dbname=db)
+    key = exportctl("apikey", "create", "--workspace", "acme",
+                    "--email", "pkg@example.com").stdout.strip()
+    yield {"db": db, "env": env, "key": key}
+    pg.query("DROP DATABASE %s WITH (FORCE)" % db, dbname="postgres")
+    pg.query("DROP ROLE %s, %s, %s_api, %s_worker" % (api, worker, db, db))
+
+
+@pytest.fixture(scope="module")
+def daemon(pkgdb, tmp_path_factory):
+    """exportd.service's ExecStart, as its User, with its Environment."""
+    s = unit("exportd.service")
+    env = dict(pkgdb["env"], **unit_env(s))
+    # ExecStartPre first, as systemd runs it: config, database, schema.
+    p = subprocess.run(as_unit_user(s, shlex.split(s["ExecStartPre"])), env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "schema ok" in p.stdout, p
+    log = tmp_path_factory.mktemp("pkg") / "exportd.log"
+    svc = S.Service("pkg-exportd", as_unit_user(s, shlex.split(s["ExecStart"])), log,
+                    env=env).start()
+    time.sleep(0.5)
+    svc.check_alive()
+    yield svc
+    assert svc.stop() == 0, S.tail(log)
+
+
+def fcgi(pkgdb, download, log):
+    """export-fcgi.service's ExecStart on export-fcgi.socket's socket: what
+    systemd does, done by spawn-fcgi (which, like StandardInput=socket,
+    hands the listening socket over as standard input)."""
+    sock, svc = unit("export-fcgi.socket"), unit("export-fcgi.service")
+    assert sock["ListenStream"] == SOCKET
+    os.makedirs(os.path.dirname(SOCKET), mode=int(sock["DirectoryMode"], 8), exist_ok=True)
+    env = dict(pkgdb["env"], EXPORTD_HTTP_DOWNLOAD=download, **unit_env(svc))
+    # (the socket is root's as spawn-fcgi makes it: it refuses -U root)
+    assert sock["SocketUser"] == "root"
+    argv = ["spawn-fcgi", "-n", "-s", SOCKET, "-M", sock["SocketMode"],
+            "-G", sock["SocketGroup"],
+            "-u", svc["User"], "-g", svc["Group"], "--"] + shlex.split(svc["ExecStart"])
+    # spawn-fcgi drops to User/Group itself; the umask is the unit's.
+    argv = ["sh", "-c", 'umask %s; exec "$@"' % svc["UMask"], "sh"] + argv
+    return S.Service("pkg-fcgi", argv, log, env=env).start()
+
+
+def lighttpd(run, port):
+    # lighttpd opens its error log and upload dir after dropping to
+    # www-data, which cannot reach into pytest's 0700 temp tree.
+    run = Path(S.make_tmp_root("exportd-pkg-lighttpd-"))
+    LEFTOVERS.append(run)
+    pw = pwd.getpwnam("www-data")
+    os.chown(run, pw.pw_uid, pw.pw_gid)
+    conf = run / "lighttpd.conf"
+    conf.write_text("""
+server.modules = ( "mod_access", "mod_fastcgi" )
+server.bind = "127.0.0.1"
+server.port = %d
+server.document-root = "%s"
+server.pid-file = "%s/lighttpd.pid"
+server.errorlog = "%s/error.log"
+server.upload-dirs = ( "%s" )
+server.username = "www-data"
+server.groupname = "www-data"
+include "/etc/lighttpd/conf-available/50-exportd.conf"
+""" % (port, run, run, run, run))
+    S.run(["lighttpd", "-tt", "-f", conf], "lighttpd -tt")
+    return ["lighttpd", "-D", "-f", conf]
+
+
+def apache(run, port):
+    mods = ["mpm_event", "authz_core", "authz_host", "proxy", "proxy_fcgi", "buffer",
+            "headers", "rewrite", "env", "xsendfile"]
+    conf = run / "apache.conf"
+    conf.write_text("".join("LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n"
+                            % (m, m) for m in mods) + """
+ServerRoot "%s"
+DefaultRuntimeDir "%s"
+PidFile "%s/apache.pid"
+ErrorLog "%s/error.log"
+Listen 127.0.0.1:%d
+ServerName 127.0.0.1
+User www-data
+Group www-data
+Include /etc/apache2/conf-available/exportd.conf
+""" % (run, run, run, run, port))
+    S.run(["apache2", "-t", "-f", conf], "apache2 -t")
+    return ["apache2", "-f", conf, "-DFOREGROUND"]
+
+
+def nginx(run, port):
+    conf = run / "nginx.conf"
+    conf.write_text("""
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log warn;
+user www-data www-data;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %s/body;
+    fastcgi_temp_path %s/fastcgi;
+    proxy_temp_path %s/proxy;
+    uwsgi_temp_path %s/uwsgi;
+    scgi_temp_path %s/scgi;
+    server {
+        listen 127.0.0.1:%d;
+        include /etc/nginx/snippets/exportd.conf;
+    }
+}
+""" % ((run,) * 7 + (port,)))
+    S.run(["nginx", "-t", "-c", conf], "nginx -t")
+    return ["nginx", "-c", conf]
+
+
+SERVERS = {"lighttpd": (lighttpd, "x-sendfile"), "apache": (apache, "x-sendfile"),
+           "nginx": (nginx, "x-accel-redirect")}
+
+
+@pytest.mark.parametrize("server", ["lighttpd", "apache", "nginx"])
+@pytest.mark.parametrize("mode", ["stream", "server"])
+def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, server, mode):
+    """mode "stream": export.fcgi sends the file; "server": the web server
+    does (X-Sendfile / X-Accel-Redirect), as www-data."""
+    make, offload = SERVERS[server]
+    download = offload if mode == "server" else "stream"
+    tmp_path.chmod(0o755)
+    fc = fcgi(pkgdb, download, tmp_path / "fcgi.log")
+    web = None
+    try:
+        S.wait_until(lambda: os.path.exists(SOCKET), 10, "the FastCGI socket",
+                     check=fc.check_alive)
+        st = os.stat(SOCKET)
+        assert (oct(st.st_mode & 0o777), grp.getgrgid(st.st_gid).gr_name) == \
+            ("0o660", "www-data")
+        port = S.free_port()
+        web = S.Service("pkg-" + server, make(tmp_path, port), tmp_path / "web.log").start()
+        base = "http://127.0.0.1:%d/exportd" % port
+        S.wait_until(lambda: S.port_open(port), 10, server, check=web.check_alive)
+        auth = {"Authorization": "Bearer " + pkgdb["key"]}
+
+        r = requests.get(base + "/healthz", timeout=10)
+        assert r.status_code == 200, r.text
+        r = requests.post(base + "/exports", json={"type": "contacts",
+                                                   "columns": ["id", "email"]},
+                          headers=auth, timeout=10)
+        assert r.status_code == 202, r.text
+        job = r.json()
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("complete", "failed", "cancelled"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+            job = requests.get(base + "/exports/" + job["id"], headers=auth, timeout=10).json()
+        assert job["status"] == "complete", job
+
+        # The file: group www-data (the storage directory is setgid), not
+        # readable by others; the web server (www-data) serves it.
+        files = [p for p in STORAGE.iterdir() if p.name.startswith(job["id"])]
+        assert len(files) == 1, files
+        st = files[0].stat()
+        assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+                oct(st.st_mode & 0o777)) == ("exportd", "www-data", "0o640")
+
+        r = requests.get(base + "/exports/" + job["id"] + "/download", headers=auth,
+                         timeout=30)
+        assert r.status_code == 200, (r.status_code, r.text[:300])
+        rows = list(csv.reader(io.StringIO(r.content.decode())))
+        assert rows[0] == ["id", "email"]
+        ids = stack.pg.query("SELECT id FROM contacts WHERE workspace = 'acme'",
+                             dbname=pkgdb["db"])
+        assert sorted(int(x[0]) for x in rows[1:]) == sorted(x[0] for x in ids)
+        r = requests.get(base + "/exports/" + job["id"] + "/download",
+                         headers=dict(auth, Range="bytes=0-4"), timeout=30)
+        assert (r.status_code, r.content) == (206, b"id,em")
+
+        # /metrics: this machine only (the snippet's rule), and it answers.
+        r = requests.get(base + "/metrics", timeout=10)
+        assert r.status_code == 200 and "exportd_jobs" in r.text, r.text[:300]
+        requests.delete(base + "/exports/" + job["id"], headers=auth, timeout=10)
+    finally:
+        if web is not None:
+            web.stop()
+        fc.stop()
+        if os.path.exists(SOCKET):
+            os.unlink(SOCKET)
+        while LEFTOVERS:
+            shutil.rmtree(LEFTOVERS.pop(), ignore_errors=True)
+
+
+def test_the_daemon_refuses_to_start_without_a_database_url():
+    """What `systemctl start exportd` does on a fresh install: the config
+    ships without a database URL, and the daemon says so and exits."""
+    s = unit("exportd.service")
+    p = subprocess.run(as_unit_user(s, shlex.split(s["ExecStartPre"])),
+                       env=S.clean_env(**unit_env(s)), capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1, p
+    assert "database.url: empty" in p.stderr, p.stderr
+
+
+def test_installed_files_and_modes():
+    st = os.stat(CONF)
+    assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            oct(st.st_mode & 0o777)) == ("root", "exportd", "0o640")
+    st = STORAGE.stat()
+    assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            oct(st.st_mode & 0o7777)) == ("exportd", "www-data", "0o2750")
+    for path in ("/usr/sbin/exportd", "/usr/bin/exportctl", "/usr/lib/cgi-bin/export.fcgi"):
+        assert os.access(path, os.X_OK), path
+    p = subprocess.run(["systemd-analyze", "verify"] + [str(UNITS / u) for u in (
+        "exportd.service", "export-fcgi.socket", "export-fcgi.service")],
+        capture_output=True, text=True, cwd="/")
+    assert p.returncode == 0, p.stderr
