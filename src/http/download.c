@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/crypto.h"
@@ -115,6 +116,62 @@ static void download_sendfile(struct app *app, struct http_request *r,
 	request_head(r, 200, NULL, extra);
 }
 
+/* Web servers that ignore one of the two handover headers and send the
+ * app's empty body as the answer instead (seen: nginx with X-Sendfile, a
+ * 200 without a byte), by the start of the SERVER_SOFTWARE they pass, with
+ * the one they act on.  Other servers are trusted with either. */
+struct download_server {
+	const char *software;
+	enum conf_download acts_on;
+};
+
+static const struct download_server download_servers[] = {
+	{"nginx", CONF_DOWNLOAD_XACCEL},
+	{"lighttpd", CONF_DOWNLOAD_XSENDFILE},
+	{"Apache", CONF_DOWNLOAD_XSENDFILE},
+};
+
+static const char *download_mode_name(int mode)
+{
+	return mode == CONF_DOWNLOAD_XSENDFILE ? "x-sendfile" : "x-accel-redirect";
+}
+
+/* The known server that passed software and ignores the header of mode, or NULL. */
+static const struct download_server *download_ignored_by(int mode, const char *software)
+{
+	const struct download_server *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(download_servers) / sizeof(download_servers[0]); i++) {
+		s = &download_servers[i];
+		if (strncasecmp(software, s->software, strlen(s->software)) == 0 &&
+		    (int)s->acts_on != mode) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* A handover the web server would drop is a 500 and an error line naming
+ * the setting, never an empty 200 (nor the storage path sent to the client). */
+static int download_handover_refused(struct app *app, struct http_request *r)
+{
+	const struct download_server *s =
+		download_ignored_by(app->cf->http_download, r->server_software);
+
+	if (s == NULL) {
+		return 0;
+	}
+	log_error("request %s: http.download = %s, but the web server (SERVER_SOFTWARE %.60s) "
+		  "ignores that header and would send an empty body: set http.download = %s "
+		  "(or stream)",
+		  r->id, download_mode_name(app->cf->http_download), r->server_software,
+		  download_mode_name(s->acts_on));
+	problem_reply(r, 500, "download-misconfigured", "Internal Server Error",
+		      "the server is not set up to send export files; its log says why", "");
+	return 1;
+}
+
 /* Copy [start, end] of fd to the client in stream_chunk pieces. */
 static void download_copy(struct app *app, struct http_request *r, int fd, long long start,
 			  long long end)
@@ -211,7 +268,7 @@ static void download_hand_over(struct app *app, struct http_request *r, const PG
 		download_digest(job, digest, sizeof(digest));
 		if (app->cf->http_download == CONF_DOWNLOAD_STREAM) {
 			download_stream(app, r, &h, headers, digest);
-		} else {
+		} else if (!download_handover_refused(app, r)) {
 			download_sendfile(app, r, &h, key, headers, digest);
 		}
 	}

@@ -173,6 +173,7 @@ void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_tim
 	r->authorization = request_param(r, "HTTP_AUTHORIZATION");
 	r->range = FCGX_GetParam("HTTP_RANGE", fcgi->envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fcgi->envp);
+	r->server_software = request_param(r, "SERVER_SOFTWARE");
 	r->head = strcmp(r->method, "HEAD") == 0;
 	len = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
 	r->content_length = -1;

@@ -11,8 +11,11 @@ Fixtures
           .wait_for_job(id, timeout), .exportctl(*args), .psql(*args), .pg
   apache  (module) Apache (fcgi-conf/apache.conf) on its own port in front of
           the same spawn-fcgi socket: .url, .api(...)
-  front   (function, parametrised) the Api of lighttpd, then of Apache, for
-          tests that must hold through both servers
+  nginx   (module) nginx (fcgi-conf/nginx.conf, rendered) in front of 4
+          export.fcgi of its own (download = x-accel-redirect): .url, .api
+  front   (function, parametrised) the Api of lighttpd, Apache, then nginx,
+          for tests that must hold through all three servers; front.pool
+          (None: the stack's) is whose export.fcgi answered
   side    (module) side(name, settings) -> a started stack.SideWeb: one
           more export.fcgi with a config of its own behind its own lighttpd
   complete_job  (module) a complete invoices CSV export of acme (job JSON)
@@ -27,14 +30,15 @@ all 4 export.fcgi processes were alive after the last one.
 
 Test modules, one per feature of the README (none depends on another's
 order or state; each can run alone):
-  test_smoke          the fixtures work: servers answer through both web servers
+  test_smoke          the fixtures work: servers answer through all three web servers
   test_create         POST /exports: 400/415, what is stored, jobs inserted by SQL
   test_limits         body size (413), Idempotency-Key, active-job limit (429)
   test_auth           401 for bad/revoked keys; other workspaces see 404
   test_routes         404 for unknown routes and ids, 405 with Allow
   test_get_list       GET /exports pagination, a job's fields
   test_delete_cancel  DELETE: cancel, 409, a complete export's file removed
-  test_download       download: 409, headers, ranges, HEAD, Repr-Digest, gzip
+  test_download       download through each server: 409, headers, ranges, HEAD,
+                      Repr-Digest, gzip; refused handovers; nginx's workers
   test_export_bytes   CSV/JSONL byte-identical to PostgreSQL's own output
   test_export_options gzip, checksums, filters, include_deleted, as-of, CSV
                       options, limits (daemons of its own)
@@ -43,7 +47,7 @@ order or state; each can run alone):
   test_mail           notification mails and signed links (SMTP capture)
   test_s3, test_s3server      the S3 backend, and the SigV4-verifying proxy
   test_bench_smoke    scripts/bench --rows 10000 --rounds 1
-  test_slow_clients   slow bodies through both servers, raw FastCGI clients
+  test_slow_clients   slow bodies through each server, raw FastCGI clients
                       that stall or send no method (fcgiraw.py), the socket's
                       mode, access logs without tokens, /metrics allow list
 
@@ -191,12 +195,33 @@ def apache(stack, tmp_root, request):
         _stop(ap)
 
 
-@pytest.fixture(params=["lighttpd", "apache"])
+@pytest.fixture(scope="module")
+def nginx(stack, tmp_root, request):
+    """fcgi-conf/nginx.conf (rendered; workers as www-data) in front of 4
+    export.fcgi of its own, whose config is the session's with
+    http.download = x-accel-redirect: .url, .api(...), .run_dir."""
+    name = "nginx-" + request.module.__name__.rsplit(".", 1)[-1]
+    web = S.Nginx(stack, tmp_root / name, name, children=4, default_key=stack.key_acme)
+    web.run_dir.mkdir(mode=0o755)
+    web.conf = stack.write_conf(web.run_dir / "exportd.conf", download="x-accel-redirect")
+    _start(web)
+    try:
+        yield web
+    finally:
+        _stop(web)
+
+
+# Each web server with the download handover it supports.
+FRONTS = ["lighttpd", "apache", "nginx"]
+
+
+@pytest.fixture(params=FRONTS)
 def front(request, stack):
-    """The API client through lighttpd, then through Apache."""
+    """The API client through lighttpd (x-sendfile), Apache (x-sendfile),
+    then nginx (x-accel-redirect, export.fcgi of its own)."""
     if request.param == "lighttpd":
         return stack.api
-    return request.getfixturevalue("apache").api
+    return request.getfixturevalue(request.param).api
 
 
 @pytest.fixture(scope="module")

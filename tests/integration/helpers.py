@@ -6,7 +6,7 @@ mailstack.py (SMTP capture), s3stack.py / s3export.py (the S3 server).
 This module only asks things of what those started:
 
   answers    problem(), field_problem(), json_pointer(): RFC 9457 bodies
-  requests   call() (records the answer, checks no export.fcgi died),
+  requests   pool(), call() (records the answer, checks no export.fcgi died),
              create(), wait_all(), download(), content_disposition(),
              post(), post_raw(), assert_writes_nothing()
   database   Poll (a polling connection), qi(), jobs_in(), row(), db_status(), insert_pending(),
@@ -114,16 +114,23 @@ def field_problem(r, field, status=400):
 
 # ------------------------------------------------------------ requests
 
+def pool(stack, api):
+    """Whose export.fcgi processes answer through api (fcgi_pids_alive()):
+    the stack's, or those of the nginx in front (their own config)."""
+    return getattr(api, "pool", None) or stack
+
+
 def call(stack, api, method, path, **kw):
     """api(method, path, **kw), recording the answer in ANSWERS and checking
-    that no export.fcgi process died while it was handled."""
-    before = set(stack.fcgi_pids_alive())
+    that no export.fcgi process (of the pool behind api) died while it was
+    handled."""
+    procs = pool(stack, api)
+    before = set(procs.fcgi_pids_alive())
     r = api(method, path, **kw)
     if r.status_code >= 500:
         time.sleep(0.3)  # a crashed child: let it become a zombie first
-    alive = set(stack.fcgi_pids_alive())
-    ANSWERS.append(("lighttpd" if api is stack.api else "apache", method, path, r.status_code,
-                    len(alive)))
+    alive = set(procs.fcgi_pids_alive())
+    ANSWERS.append((getattr(api, "server", "?"), method, path, r.status_code, len(alive)))
     lost = before - alive
     assert not lost, ("export.fcgi pid(s) %s died handling %s %s (answer %d: %r)"
                       % (sorted(lost), method, path, r.status_code, r.text[:300]))

@@ -278,14 +278,15 @@ class MailStack:
                 sections.setdefault(cur, {})[k.strip()] = v.strip()
         return sections
 
-    def write_conf(self, name, mail):
+    def write_conf(self, name, mail, download="x-sendfile"):
         """A config file: the session's [database]/[storage], fast polling,
-        x-sendfile downloads and [mail] = `mail`. Returns its path."""
+        x-sendfile downloads (lighttpd, Apache; x-accel-redirect for nginx)
+        and [mail] = `mail`. Returns its path."""
         self._confs += 1
         path = self.root / ("%02d-%s.conf" % (self._confs, name))
         sections = self.base_sections()
         sections.update({
-            "http": {"base_path": "", "download": "x-sendfile"},
+            "http": {"base_path": "", "download": download},
             "exportd": {"workers": str(self.workers), "poll_interval": "200ms"},
             "export": {"csv_line_ending": "lf"},
             "log": {"level": "info"},

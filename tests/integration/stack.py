@@ -559,10 +559,12 @@ class Api:
     stream=, allow_redirects=, timeout=...). Returns the requests.Response.
     """
 
-    def __init__(self, base_url, default_key=None, timeout=30):
+    def __init__(self, base_url, default_key=None, timeout=30, server="lighttpd", pool=None):
         self.base_url = base_url.rstrip("/")
         self.default_key = default_key
         self.timeout = timeout
+        self.server = server  # the web server in front, for reports
+        self.pool = pool      # whose export.fcgi answer (fcgi_pids_alive()); None: the stack's
 
     def url(self, path):
         if path.startswith(("http://", "https://")):
@@ -696,16 +698,18 @@ class Stack:
 
     # -- set-up
 
-    def write_conf(self):
-        write_private(
-            self.conf_path,
+    def write_conf(self, path=None, download="x-sendfile"):
+        """The session's exportd.conf (at conf_path), or the same with another
+        http.download at path (for the export.fcgi behind nginx)."""
+        return write_private(
+            path or self.conf_path,
             "# written by tests/integration/stack.py\n"
             "[database]\n"
             "%(db)s"
             "\n"
             "[http]\n"
             "base_path =\n"
-            "download = x-sendfile\n"
+            "download = %(download)s\n"
             "\n"
             "[exportd]\n"
             "workers = %(workers)d\n"
@@ -724,7 +728,7 @@ class Stack:
             "[log]\n"
             "level = %(level)s\n"
             % {"db": "".join("%s = %s\n" % kv for kv in self.pg.database_conf().items()),
-               "workers": self.workers, "url": self.base_url,
+               "workers": self.workers, "url": self.base_url, "download": download,
                "storage": self.storage_dir,
                "level": os.environ.get("EXPORTD_TEST_LOG_LEVEL", "info")})
 
@@ -830,9 +834,10 @@ class Stack:
     def fcgi_pids_alive(self):
         return [p for p in read_pids(self.fcgi_pidfile) if pid_alive(p)]
 
-    def httpd_env(self, port, run_dir):
-        """Environment for fcgi-conf/lighttpd.conf and fcgi-conf/apache.conf."""
-        return clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.fcgi_socket,
+    def httpd_env(self, port, run_dir, fcgi_socket=None):
+        """Environment for fcgi-conf/lighttpd.conf and fcgi-conf/apache.conf
+        (in front of the stack's export.fcgi, or of those on fcgi_socket)."""
+        return clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=fcgi_socket or self.fcgi_socket,
                          HTTPD_STORAGE_DIR=self.storage_dir, HTTPD_RUN_DIR=run_dir)
 
     def start_lighttpd(self):
@@ -896,10 +901,12 @@ class Stack:
 
 
 class Apache:
-    """fcgi-conf/apache.conf on its own port, against the stack's socket."""
+    """fcgi-conf/apache.conf on its own port, against the stack's socket
+    (or fcgi_socket: the export.fcgi of a SideWeb)."""
 
-    def __init__(self, stack, root):
+    def __init__(self, stack, root, fcgi_socket=None):
         self.stack = stack
+        self.fcgi_socket = fcgi_socket
         self.run_dir = Path(root)
         self.port = None
         self.url = None
@@ -918,12 +925,12 @@ class Apache:
         t0 = time.monotonic()
         # Syntax first: a clear message instead of a dead server.
         run([apache2, "-t", "-f", str(conf)], "apache2 -t",
-            env=self.stack.httpd_env(free_port(), self.run_dir))
+            env=self.stack.httpd_env(free_port(), self.run_dir, self.fcgi_socket))
 
         def make(port):
             return Service("apache stderr", [apache2, "-f", conf, "-DFOREGROUND"],
                            self.run_dir / "apache.stderr",
-                           env=self.stack.httpd_env(port, self.run_dir))
+                           env=self.stack.httpd_env(port, self.run_dir, self.fcgi_socket))
 
         self.service, self.port = start_on_free_port(
             make, "Apache", ["apache stderr", "apache error log"])
@@ -935,7 +942,7 @@ class Apache:
             raise StackError("%s\n%s" % (e, logs_excerpt(
                 ["apache error log", "apache stderr", "export.fcgi"]))) from None
         self.timings["apache up + /healthz"] = time.monotonic() - t0
-        self.api = Api(self.url, self.stack.keys.get("acme"))
+        self.api = Api(self.url, self.stack.keys.get("acme"), server="apache")
         return self
 
     def stop(self):
@@ -957,34 +964,56 @@ class SideWeb:
     (fcgi-conf/lighttpd.conf), reading a config file of their own; the
     session's stack is untouched. Files and logs in run_dir, log names
     "<name> export.fcgi", "<name> lighttpd error log", "<name> lighttpd
-    stderr". Downloads are served from the stack's storage dir."""
+    stderr". Downloads are served from the stack's storage dir.
 
-    def __init__(self, stack, run_dir, name, children=4, default_key=None):
+    shared_pool: front the export.fcgi processes of another (an object with
+    fcgi_socket and fcgi_pids_alive(), e.g. the Stack) instead of starting
+    some; start(None) then and stop() leaves them alone. Subclasses (Nginx)
+    replace the web server: server, server_logs, start_httpd()."""
+
+    server = "lighttpd"
+    server_logs = ("lighttpd error log", "lighttpd stderr")
+
+    def __init__(self, stack, run_dir, name, children=4, default_key=None, shared_pool=None):
         self.stack, self.name = stack, name
         self.run_dir = Path(run_dir)
         self.children = children
         self.default_key = default_key
-        self.fcgi_socket = self.run_dir / "fcgi.sock"
+        self.shared_pool = shared_pool
+        self.fcgi_socket = shared_pool.fcgi_socket if shared_pool else self.run_dir / "fcgi.sock"
         self.fcgi_pidfile = self.run_dir / "fcgi.pid"
         self.fcgi_log = self.run_dir / "export.fcgi.log"
         self.conf = None
-        self.lighttpd = None
+        self.httpd = None   # the web server's Service
         self.port = None
         self.base_url = None
         self.api = None
-        self.log_names = ["%s export.fcgi" % name, "%s lighttpd error log" % name,
-                          "%s lighttpd stderr" % name]
+        self.timings = {}
+        self.log_names = ["%s export.fcgi" % name] + ["%s %s" % (name, n)
+                                                      for n in self.server_logs]
 
     @property
     def url(self):
         return self.base_url
 
-    def start(self, conf, wait_healthy=True):
-        """export.fcgi reading conf, then lighttpd on a free port; with
-        wait_healthy, until GET /healthz answers 200 (not for a config whose
-        database is unreachable on purpose)."""
+    def start(self, conf=None, wait_healthy=True):
+        """export.fcgi reading conf (default: self.conf), then the web server
+        on a free port; with wait_healthy, until GET /healthz answers 200
+        (not for a config whose database is unreachable on purpose)."""
+        t0 = time.monotonic()
         self.run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
-        self.start_fcgi(conf)
+        if self.shared_pool is None:
+            self.start_fcgi(conf or self.conf)
+        self.httpd, self.port = self.start_httpd()
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.api = Api(self.base_url, self.default_key, server=self.server, pool=self)
+        if wait_healthy:
+            self.wait_healthz()
+        self.timings["%s up + /healthz" % self.name] = time.monotonic() - t0
+        return self
+
+    def start_httpd(self):
+        """fcgi-conf/lighttpd.conf on a free port: (Service, port)."""
         lighttpd = which("lighttpd", "apt-get install lighttpd")
         LOGS[self.log_names[1]] = self.run_dir / "lighttpd-error.log"
 
@@ -996,20 +1025,19 @@ class SideWeb:
                                          HTTPD_STORAGE_DIR=self.stack.storage_dir,
                                          HTTPD_RUN_DIR=self.run_dir))
 
-        self.lighttpd, self.port = start_on_free_port(make, "lighttpd (%s)" % self.name,
-                                                      self.log_names[1:])
-        self.base_url = "http://127.0.0.1:%d" % self.port
-        self.api = Api(self.base_url, self.default_key)
-        if wait_healthy:
-            self.wait_healthz()
-        return self
+        return start_on_free_port(make, "lighttpd (%s)" % self.name, self.log_names[1:])
 
     def wait_healthz(self):
         try:
-            wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
-                         what="GET /healthz through the %s lighttpd" % self.name)
+            wait_http_ok(self.base_url + "/healthz", 20, check=self.httpd.check_alive,
+                         what="GET /healthz through the %s %s" % (self.name, self.server))
         except StackError as e:
             raise StackError("%s\n%s" % (e, logs_excerpt(self.log_names))) from None
+
+    def fcgi_pids_alive(self):
+        if self.shared_pool is not None:
+            return self.shared_pool.fcgi_pids_alive()
+        return [p for p in read_pids(self.fcgi_pidfile) if pid_alive(p)]
 
     def start_fcgi(self, conf):
         LOGS[self.log_names[0]] = self.fcgi_log
@@ -1027,6 +1055,8 @@ class SideWeb:
         self.conf = conf
 
     def stop_fcgi(self):
+        if self.shared_pool is not None:
+            return
         kill_pids(read_pids(self.fcgi_pidfile), grace=2.0)
         for p in (self.fcgi_socket, self.fcgi_pidfile):
             try:
@@ -1035,17 +1065,77 @@ class SideWeb:
                 pass
 
     def restart_fcgi(self, conf):
-        """export.fcgi with another config (lighttpd keeps running)."""
+        """export.fcgi with another config (the web server keeps running)."""
         self.stop_fcgi()
         self.start_fcgi(conf)
         self.wait_healthz()
 
     def stop(self):
-        if self.lighttpd is not None:
-            self.lighttpd.stop()
+        if self.httpd is not None:
+            self.httpd.stop()
         self.stop_fcgi()
         for name in self.log_names:
             LOGS.pop(name, None)
+
+
+# The placeholders of fcgi-conf/nginx.conf (nginx has no environment
+# substitution): the names lighttpd.conf and apache.conf read from the
+# environment.
+NGINX_PLACEHOLDERS = ("HTTPD_PORT", "HTTPD_FCGI_SOCKET", "HTTPD_STORAGE_DIR", "HTTPD_RUN_DIR")
+
+
+def render_nginx_conf(out, values):
+    """fcgi-conf/nginx.conf with exactly its ${HTTPD_*} placeholders
+    replaced by values[name] (what the envsubst line at its top does),
+    written to out; StackError when a non-comment line still holds a ${...}."""
+    text = (SRCDIR / "fcgi-conf/nginx.conf").read_text()
+    for name in NGINX_PLACEHOLDERS:
+        text = text.replace("${%s}" % name, str(values[name]))
+    left = [line for line in text.splitlines()
+            if "${" in line and not line.lstrip().startswith("#")]
+    if left:
+        raise StackError("fcgi-conf/nginx.conf: placeholders left after rendering: %r" % left)
+    Path(out).write_text(text)
+    return out
+
+
+class Nginx(SideWeb):
+    """fcgi-conf/nginx.conf, rendered, as shipped otherwise: master as root,
+    workers as www-data (its `user`), so that the workers open the socket
+    and the export files with a web server's rights, not root's. In front
+    of export.fcgi processes of its own reading conf (which should say
+    download = x-accel-redirect; see Stack.write_conf), or of a shared_pool.
+    Log names "<name> nginx error log", "<name> nginx access log",
+    "<name> nginx stderr"."""
+
+    server = "nginx"
+    server_logs = ("nginx error log", "nginx stderr", "nginx access log")
+
+    def start_httpd(self):
+        nginx = which("nginx", "apt-get install nginx")
+        err = self.run_dir / "nginx-error.log"
+        LOGS[self.log_names[1]] = err
+        LOGS[self.log_names[3]] = self.run_dir / "nginx-access.log"
+        conf = self.run_dir / "nginx.conf"
+
+        def render(port):
+            return render_nginx_conf(conf, {
+                "HTTPD_PORT": port, "HTTPD_FCGI_SOCKET": self.fcgi_socket,
+                "HTTPD_STORAGE_DIR": self.stack.storage_dir, "HTTPD_RUN_DIR": self.run_dir})
+
+        # Syntax first: a clear message instead of a dead server.
+        run([nginx, "-t", "-q", "-e", err, "-c", render(free_port())], "nginx -t")
+
+        def make(port):
+            render(port)
+            return Service(self.log_names[2], [nginx, "-e", err, "-c", conf],
+                           self.run_dir / "nginx.stderr")
+
+        return start_on_free_port(make, "nginx (%s)" % self.name, self.log_names[1:3])
+
+    def worker_pids(self):
+        """nginx's worker processes (children of the master)."""
+        return children_of(self.httpd.pid) if self.httpd and self.httpd.alive() else []
 
 
 def write_private(path, text):

@@ -343,7 +343,7 @@ def test_bad_requests_crash_no_process(front, stack):
         H.call(stack, front, "GET", path)
     H.call(stack, front, "PUT", "/exports", data=b"{}",
            headers={"Content-Type": "application/json"})
-    alive = stack.fcgi_pids_alive()
+    alive = H.pool(stack, front).fcgi_pids_alive()
     errors = [a[:4] for a in H.ANSWERS[first:] if a[3] >= 500]
     assert len(alive) == 4 and not errors, (
         "%d of 4 export.fcgi processes alive; 5xx answers: %s" % (len(alive), errors))

@@ -1,6 +1,6 @@
 """Routing (README "HTTP API"): unknown routes and malformed ids are 404,
 a known route with the wrong method is 405 with Allow; all RFC 9457
-problems, through lighttpd and Apache.
+problems, through lighttpd, Apache and nginx.
 """
 
 import pytest

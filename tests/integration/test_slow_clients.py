@@ -1,5 +1,5 @@
 """Slow and hostile clients (issue 11): request bodies sent a byte at a
-time through lighttpd and Apache, raw FastCGI clients that stall on the
+time through lighttpd, Apache and nginx, raw FastCGI clients that stall on the
 socket or send no REQUEST_METHOD, the socket's mode, the access logs (no
 link tokens) and /metrics from a non-loopback address.
 
@@ -217,12 +217,14 @@ def _log_lines(path, needle, timeout=5):
         time.sleep(0.2)
 
 
-def test_access_logs_hold_the_download_path_without_the_token(stack, apache, complete_job):
+def test_access_logs_hold_the_download_path_without_the_token(stack, apache, nginx,
+                                                              complete_job):
     job = complete_job["id"]
     path = "/exports/%s/download" % job
     token = "4102444800.c2VjcmV0LXRva2VuLW5vdC1pbi1sb2dz"
     for base, log in ((stack.base_url, stack.run_dir / "lighttpd-access.log"),
-                      (apache.url, apache.run_dir / "apache-access.log")):
+                      (apache.url, apache.run_dir / "apache-access.log"),
+                      (nginx.url, nginx.run_dir / "nginx-access.log")):
         r = requests.get(base + path + "?token=" + token, timeout=10, allow_redirects=False)
         # No [mail] link_secrets here: the link is refused, but the line
         # the server logs for it is the one a valid link gets.

@@ -1,4 +1,4 @@
-"""Do the fixtures work? The servers answer through lighttpd and Apache."""
+"""Do the fixtures work? The servers answer through lighttpd, Apache and nginx."""
 
 import helpers as H
 
