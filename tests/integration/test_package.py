@@ -275,6 +275,12 @@ def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, se
                          headers=dict(auth, Range="bytes=0-4"), timeout=30)
         assert (r.status_code, r.content) == (206, b"id,em")
 
+        # A body over 64k (http.body_limit): 413 problem+json, not read.
+        r = requests.post(base + "/exports", data=b"x" * 70000, timeout=10,
+                          headers=dict(auth, **{"Content-Type": "application/json"}))
+        assert r.status_code == 413 and r.headers["Content-Type"].startswith(
+            "application/problem+json") and r.json()["status"] == 413, (r.status_code, r.text)
+
         # /metrics: this machine only (the snippet's rule), and it answers.
         r = requests.get(base + "/metrics", timeout=10)
         assert r.status_code == 200 and "exportd_jobs" in r.text, r.text[:300]
