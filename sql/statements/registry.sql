@@ -36,3 +36,28 @@ FROM export_types t WHERE t.name = $1;
 SELECT column_type, canonical,
   CASE WHEN column_type IS NOT NULL THEN canonical IS NOT DISTINCT FROM $2 END AS ok
 FROM export_workspace_check($1, $2);
+
+-- exportctl doctor: for every type, what would make its exports fail or
+-- crawl: the relation, the key and workspace columns, an index leading
+-- with (workspace, key) for the keyset query, and SELECT on every column
+-- it reads for the worker role (exportctl type grant).
+-- name: registry_doctor
+SELECT t.name, r.oid IS NOT NULL AS relation_ok,
+  EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid
+          AND a.attname = t.key_column AND NOT a.attisdropped) AS key_ok,
+  EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid
+          AND a.attname = t.workspace_column AND NOT a.attisdropped) AS workspace_ok,
+  r.relkind <> 'r' OR EXISTS (SELECT 1 FROM pg_index i
+    JOIN pg_attribute w ON w.attrelid = i.indrelid AND w.attnum = i.indkey[0]
+    JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = i.indkey[1]
+    WHERE i.indrelid = r.oid AND w.attname = t.workspace_column
+      AND k.attname = t.key_column) AS index_ok,
+  (SELECT coalesce(string_agg(c, ', ' ORDER BY c), '') FROM unnest(
+     t.columns || ARRAY[t.key_column, t.workspace_column]) c
+   WHERE r.oid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute a
+     WHERE a.attrelid = r.oid AND a.attname = c AND NOT a.attisdropped)
+   AND NOT has_column_privilege(exportd_role('worker'), r.oid, c, 'SELECT'))
+   AS not_granted
+FROM export_types t
+LEFT JOIN pg_class r ON r.oid = to_regclass(format('%I.%I', t.schema_name, t.relation))
+ORDER BY t.name;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "exportctl/ctl.h"
+#include "exportctl/doctor.h"
 #include "exportctl/jobs.h"
 
 #include "common/apikey.h"
@@ -32,7 +33,8 @@ static void usage(FILE *to)
 		"  jobs fail ID --reason TEXT [--workspace W]  fail a pending or stuck job\n"
 		"  quota [--workspace W] [--json]            usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
-		"  config check                              validate and print the config\n");
+		"  config check                              validate and print the config\n"
+		"  doctor                                    check the deployment end to end\n");
 }
 
 static int ctl_migrate(struct ctl *c)
@@ -236,7 +238,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (db_connect(c.cf.db_admin_url, "exportctl", &c.conn, &c.err)) {
+		if (strcmp(argv[optind], "doctor") == 0) {
+			rc = ctl_doctor(&c,
+					conf_path(arg)); /* says what failed, and checks no more */
+			goto out;
+		}
 		rc = ctl_fail(&c, "database");
+		goto out;
+	}
+	if (strcmp(argv[optind], "doctor") == 0) {
+		rc = ctl_doctor(&c, conf_path(arg));
 		goto out;
 	}
 	rc = ctl_dispatch(&c, argc - optind, argv + optind);

@@ -239,3 +239,8 @@ int registry_column_index(const struct registry_type *t, const char *column)
 	}
 	return -1;
 }
+
+enum ex_status registry_doctor(PGconn *conn, PGresult **res, struct buf *err)
+{
+	return db_exec(conn, registry_doctor_sql, 0, NULL, res, err);
+}

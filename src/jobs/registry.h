@@ -50,4 +50,8 @@ int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */
 int registry_filterable(const struct registry_type *t, const char *column);
 
+/* exportctl doctor: one row per type (registry.sql registry_doctor):
+ * name, relation_ok, key_ok, workspace_ok, index_ok, not_granted. */
+enum ex_status registry_doctor(PGconn *conn, PGresult **res, struct buf *err) EX_MUST_CHECK;
+
 #endif

@@ -60,6 +60,38 @@ static void smtp_setup(CURL *curl, const struct config *cf, struct curl_slist *r
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 }
 
+enum ex_status smtp_check(const struct config *cf, struct buf *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *curl = curl_easy_init();
+	long response = 0;
+	CURLcode rc;
+
+	if (curl == NULL) {
+		return EX_ENOMEM;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, cf->mail_smtp_url);
+	curl_easy_setopt(curl, CURLOPT_USE_SSL, smtp_use_ssl(cf));
+	if (cf->mail_username[0] != '\0') {
+		curl_easy_setopt(curl, CURLOPT_USERNAME, cf->mail_username);
+		curl_easy_setopt(curl, CURLOPT_PASSWORD, cf->mail_password);
+	}
+	/* No recipient, no upload: libcurl sends the custom command. */
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "NOOP");
+	curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)cf->mail_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	rc = curl_easy_perform(curl);
+	if (rc != CURLE_OK) {
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
+		buf_msg(err, "SMTP: %s%s%s (server code %ld)", curl_easy_strerror(rc),
+			errbuf[0] ? ": " : "", errbuf, response);
+	}
+	curl_easy_cleanup(curl);
+	return rc == CURLE_OK ? EX_OK : EX_EIO;
+}
+
 enum ex_status smtp_send(const struct config *cf, const char *to, const struct buf *message,
 			 struct buf *err)
 {

@@ -21,4 +21,9 @@ void smtp_global_init(void);
 enum ex_status smtp_send(const struct config *cf, const char *to, const struct buf *message,
 			 struct buf *err) EX_MUST_CHECK;
 
+/* exportctl doctor: connect to mail.smtp_url, EHLO, STARTTLS and AUTH as
+ * smtp_send would, then NOOP and QUIT: no mail is sent.  EX_EIO with a
+ * one-line reason when any of it fails. */
+enum ex_status smtp_check(const struct config *cf, struct buf *err) EX_MUST_CHECK;
+
 #endif

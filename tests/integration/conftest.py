@@ -63,6 +63,7 @@ log) are attached to its report, after the traceback.
 """
 
 import os
+import pwd
 import shutil
 import signal
 import sys
@@ -222,6 +223,57 @@ def front(request, stack):
     if request.param == "lighttpd":
         return stack.api
     return request.getfixturevalue(request.param).api
+
+
+# Login roles test_doctor.py makes in a database of its own, known to the
+# pgbouncer below (its auth_file lists every user it lets in).
+DOCTOR_LOGINS = ("doctor_worker", "doctor_api")
+
+
+def pgbouncer_bin():
+    return shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
+
+
+@pytest.fixture(scope="module")
+def bouncer(stack, tmp_root):
+    """A pgbouncer (pool_mode = transaction) in front of the session's
+    database, on a free port; its port."""
+    pg = stack.pg
+    # one per module that uses it
+    run = S.make_tmp_root("exportd-pgbouncer-")
+    pw = pwd.getpwnam("postgres")
+    os.chown(run, pw.pw_uid, pw.pw_gid)
+    users = run / "users.txt"
+    users.write_text("".join('"%s" ""\n' % u for u in (
+        S.Postgres.API_LOGIN, S.Postgres.WORKER_LOGIN, "postgres") + DOCTOR_LOGINS))
+    port = S.free_port()
+    ini = run / "pgbouncer.ini"
+    ini.write_text("""[databases]
+%s = host=127.0.0.1 port=%d dbname=%s
+* = host=127.0.0.1 port=%d
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s
+pool_mode = transaction
+default_pool_size = 3
+max_client_conn = 200
+logfile = %s/pgbouncer.log
+pidfile = %s/pgbouncer.pid
+""" % (pg.dbname, pg.port, pg.dbname, pg.port, port, users, run, run))
+    for f in (users, ini):
+        os.chown(f, pw.pw_uid, pw.pw_gid)
+    S.LOGS["pgbouncer"] = run / "pgbouncer.log"
+    svc = S.Service("pgbouncer stderr",
+                    ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--",
+                     pgbouncer_bin(), ini], run / "pgbouncer.stderr").start()
+    S.wait_until(lambda: S.port_open(port), 15, "pgbouncer", check=svc.check_alive)
+    yield port
+    svc.stop()
+
 
 
 @pytest.fixture(scope="module")

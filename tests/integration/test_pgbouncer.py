@@ -5,8 +5,6 @@ PostgreSQL: export.fcgi (database.api_url) and exportd's pooled connections
 database.session_url) go straight to PostgreSQL.  The core export must be
 byte-identical to `psql \\copy`."""
 import os
-import pwd
-import shutil
 import time
 
 import pytest
@@ -15,52 +13,10 @@ import helpers as H
 import stack as S
 
 
-def pgbouncer_bin():
-    return shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
-
+from conftest import pgbouncer_bin
 
 pytestmark = pytest.mark.skipif(pgbouncer_bin() is None and not os.environ.get("CI"),
                                 reason="pgbouncer is not installed (scripts/install-deps)")
-
-
-@pytest.fixture(scope="module")
-def bouncer(stack, tmp_root):
-    """A pgbouncer (pool_mode = transaction) in front of the session's
-    database, on a free port; its port."""
-    pg = stack.pg
-    run = tmp_root / "pgbouncer-server"
-    run.mkdir(mode=0o755)
-    pw = pwd.getpwnam("postgres")
-    os.chown(run, pw.pw_uid, pw.pw_gid)
-    users = run / "users.txt"
-    users.write_text("".join('"%s" ""\n' % u for u in (
-        S.Postgres.API_LOGIN, S.Postgres.WORKER_LOGIN, "postgres")))
-    port = S.free_port()
-    ini = run / "pgbouncer.ini"
-    ini.write_text("""[databases]
-%s = host=127.0.0.1 port=%d dbname=%s
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = %d
-unix_socket_dir =
-auth_type = trust
-auth_file = %s
-pool_mode = transaction
-default_pool_size = 3
-max_client_conn = 200
-logfile = %s/pgbouncer.log
-pidfile = %s/pgbouncer.pid
-""" % (pg.dbname, pg.port, pg.dbname, port, users, run, run))
-    for f in (users, ini):
-        os.chown(f, pw.pw_uid, pw.pw_gid)
-    S.LOGS["pgbouncer"] = run / "pgbouncer.log"
-    svc = S.Service("pgbouncer stderr",
-                    ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--",
-                     pgbouncer_bin(), ini], run / "pgbouncer.stderr").start()
-    S.wait_until(lambda: S.port_open(port), 15, "pgbouncer", check=svc.check_alive)
-    yield port
-    svc.stop()
 
 
 def through(stack, port, user):
