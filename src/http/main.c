@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = main_on_term; /* no SA_RESTART: a blocked wait returns */
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
 	if (st) {
 		log_error("cannot set up the FastCGI socket (fd 0: run under spawn-fcgi): %s",
