@@ -1061,7 +1061,8 @@ class SideWeb:
 
     def wait_healthz(self):
         try:
-            wait_http_ok(self.base_url + "/healthz", 20, check=self.lighttpd.check_alive,
+            wait_http_ok(self.base_url + "/healthz", 20 * TIME_SCALE,
+                         check=self.lighttpd.check_alive,
                          what="GET /healthz through the %s lighttpd" % self.name)
         except StackError as e:
             raise StackError("%s\n%s" % (e, logs_excerpt(self.log_names))) from None
@@ -1072,8 +1073,9 @@ class SideWeb:
         spawn = which("spawn-fcgi", "apt-get install spawn-fcgi")
         # As Stack.start_fcgi: the shell keeps export.fcgi's stderr in its log.
         argv = [spawn, "-s", self.fcgi_socket] + FCGI_SOCKET_MODE + ["-F", str(self.children),
-                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
-                self.stack.export_fcgi, self.fcgi_log]
+                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$@" 2>>"$0"',
+                self.fcgi_log] + valgrind_argv(self.stack.valgrind_dir, "export.fcgi") + [
+                self.stack.export_fcgi]
         run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
             env=clean_env(EXPORTD_CONFIG=conf), timeout=30)
         pids = read_pids(self.fcgi_pidfile)
@@ -1082,7 +1084,7 @@ class SideWeb:
         self.conf = conf
 
     def stop_fcgi(self):
-        kill_pids(read_pids(self.fcgi_pidfile), grace=2.0)
+        kill_pids(read_pids(self.fcgi_pidfile), grace=2.0 * TIME_SCALE)
         for p in (self.fcgi_socket, self.fcgi_pidfile):
             try:
                 p.unlink()
@@ -1242,7 +1244,8 @@ class ExtraExportd:
         pg_stat_activity -- that count covers every exportd on the database."""
         if self.alive():
             raise StackError("%s is already running (pid %d)" % (self.name, self.pid))
-        self.service = Service(self.name, [self.stack.exportd_bin, "-c", self.conf_path],
+        self.service = Service(self.name, valgrind_argv(self.stack.valgrind_dir, "exportd") + [
+                               self.stack.exportd_bin, "-c", self.conf_path],
                                self.log, env=clean_env())
         self.service.start()
         want = self.workers if wait_connected is None else wait_connected
@@ -1257,7 +1260,7 @@ class ExtraExportd:
     def wait_connected(self, n, timeout=15):
         try:
             wait_until(lambda: len(self.worker_pids()) >= self.workers
-                       and self.connected_workers() >= n, timeout,
+                       and self.connected_workers() >= n, timeout * TIME_SCALE,
                        "%s: %d workers forked and %d exportd-worker connections"
                        % (self.name, self.workers, n), interval=0.05,
                        check=lambda: self.service.check_alive())
