@@ -40,7 +40,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	}
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		stamp[0] = '\0';
+	}
 	n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: ", stamp, (long)tv.tv_usec / 1000,
 		     log_progname, (long)getpid(), log_level_name(level));
 	if (n < 0 || (size_t)n >= sizeof(line)) {

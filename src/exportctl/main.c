@@ -169,7 +169,7 @@ static int ctl_config_check(struct ctl *c)
 	struct buf out;
 	int rc = 0;
 
-	buf_init(&out, 64 * 1024);
+	buf_init(&out, 64 * 1024UL);
 	if (conf_dump(&c->cf, &out)) {
 		rc = 1;
 	}

@@ -750,7 +750,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	memset(&s, 0, sizeof(s));
 	s.ctx = ctx;
 	buf_init(&s.out, (size_t)(ctx->cf->write_buffer + ctx->cf->max_row_size));
-	buf_init(&s.last_key, 64 * 1024);
+	buf_init(&s.last_key, 64 * 1024UL);
 	s.last_beat_ms = ctx->job->claimed_ms;
 	st = export_setup(&s, err);
 	if (st) {

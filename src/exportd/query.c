@@ -268,7 +268,7 @@ static enum ex_status query_filters(struct query *q, PGconn *conn, const struct 
 	struct buf conds;
 	enum ex_status st;
 
-	buf_init(&conds, 256 * 1024);
+	buf_init(&conds, 256 * 1024UL);
 	out.sql = &conds;
 	st = filterspec_sql(&q->filters, t, &out, err);
 	if (st) {
@@ -306,8 +306,8 @@ enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *co
 	enum ex_status st;
 
 	memset(q, 0, sizeof(*q));
-	buf_init(&q->first, 256 * 1024);
-	buf_init(&q->next, 256 * 1024);
+	buf_init(&q->first, 256 * 1024UL);
+	buf_init(&q->next, 256 * 1024UL);
 	filterspec_init(&q->filters);
 	/* A job inserted by SQL may hold anything: say what is wrong with it. */
 	st = filterspec_parse(job->filters_json, &q->filters, err);

@@ -146,7 +146,7 @@ static void supervisor_signal_all(struct supervisor *sv, int sig)
 
 static void supervisor_kill_all(struct supervisor *sv, const sigset_t *set)
 {
-	struct timespec tick = {0, 50 * 1000 * 1000};
+	struct timespec tick = {0, 50L * 1000 * 1000};
 
 	supervisor_signal_all(sv, SIGKILL);
 	while (supervisor_running(sv) > 0) {
@@ -167,7 +167,7 @@ static int supervisor_is_stop(int sig)
 static int supervisor_stop_workers(struct supervisor *sv, const sigset_t *set)
 {
 	long long deadline = timeutil_now_ms() + sv->cf->shutdown_grace_ms + 1000;
-	struct timespec tick = {0, 50 * 1000 * 1000};
+	struct timespec tick = {0, 50L * 1000 * 1000};
 	int sig;
 
 	supervisor_signal_all(sv, SIGTERM);
@@ -228,7 +228,7 @@ out:
 int supervisor_run(struct config *cf, const char *conf_path)
 {
 	struct supervisor sv;
-	struct timespec tick = {0, 200 * 1000 * 1000};
+	struct timespec tick = {0, 200L * 1000 * 1000};
 	sigset_t set;
 	int sig;
 
@@ -243,7 +243,7 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	log_info("starting %d workers, the janitor%s", sv.nworkers,
 		 sv.nslots > sv.nworkers + 1 ? " and the mailer" : "");
 	supervisor_restart_due(&sv);

@@ -189,6 +189,8 @@ enum ex_status format_timestamp(const char *value, size_t len, struct buf *out)
 	memcpy(tmp, value, n);
 	tmp[ts.space] = 'T';
 	if (ts.tz_end != 0) {
+		/* tmp is length-counted (n), not a C string. */
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 		memcpy(tmp + n, ":00", 3);
 		memcpy(tmp + n + 3, value + n, len - n);
 		n = len + 3;

@@ -243,6 +243,7 @@ static enum ex_status jsonl_key(const char *name, size_t i, struct buf *out)
 		*p++ = ',';
 	}
 	*p++ = '"';
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): buf bytes, length-counted */
 	memcpy(p, name, len);
 	p += len;
 	*p++ = '"';

@@ -93,7 +93,11 @@ static void download_digest(const PGresult *job, char *out, size_t size)
 	}
 	/* base64url without padding -> base64: 32 bytes are 43 digits + "=". */
 	for (i = 0; b64[i] != '\0'; i++) {
-		b64[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+		if (b64[i] == '-') {
+			b64[i] = '+';
+		} else if (b64[i] == '_') {
+			b64[i] = '/';
+		}
 	}
 	snprintf(out, size, "Repr-Digest: sha-256=:%s=:\r\nDigest: sha-256=%s=\r\n", b64, b64);
 }

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	 * graceful stop by default) alike. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	st = request_deadlines_init();
 	if (st) {
 		log_error("cannot set up the FastCGI socket (fd 0: run under spawn-fcgi): %s",

@@ -77,8 +77,8 @@ static void problem_pointer(const char *field, int is_member, char *out, size_t 
 	out[o] = '\0';
 }
 
-/* in NULL: a field of the body, at pointer; else where the fault is
- * (header, API key), without a pointer. */
+/* pointer set: a field of the body, at pointer; else where the fault is
+ * (in: header, API key), without a pointer. */
 static void problem_add(struct problem *p, const char *name, const char *pointer, const char *in,
 			const char *detail)
 {
@@ -96,9 +96,9 @@ static void problem_add(struct problem *p, const char *name, const char *pointer
 	}
 	e = json_object_new_object();
 	json_object_object_add(e, "field", problem_string(name));
-	if (in == NULL) {
+	if (pointer != NULL) {
 		json_object_object_add(e, "pointer", problem_string(pointer));
-	} else {
+	} else if (in != NULL) {
 		json_object_object_add(e, "in", json_object_new_string(in));
 	}
 	json_object_object_add(e, "detail", problem_string(detail));

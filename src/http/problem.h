@@ -36,7 +36,7 @@ void problem_add_member(struct problem *p, const char *parent, const char *membe
  * no pointer (it is not in the body). */
 void problem_add_header(struct problem *p, const char *name, const char *detail);
 /* A fault outside the body, named where it is: {"field": name, "in": in,
- * "detail"} (in: "header", "api_key"), no pointer. */
+ * "detail"} (in: "header", "api_key"; NULL: no "in"), no pointer. */
 void problem_add_outside(struct problem *p, const char *name, const char *in, const char *detail);
 int problem_has_errors(const struct problem *p);
 /* Send and release; extra as for request_head. */

@@ -126,6 +126,7 @@ static enum ex_status mime_hdr_encoded(struct mime_hdr *h, const char *s, size_t
 			}
 			continue;
 		}
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): "?=" ends it below */
 		memcpy(word, "=?UTF-8?B?", 10);
 		b64 = EVP_EncodeBlock((unsigned char *)word + 10, (const unsigned char *)s, (int)n);
 		memcpy(word + 10 + b64, "?=", 3);

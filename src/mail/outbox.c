@@ -116,7 +116,7 @@ static enum ex_status outbox_try(const struct config *cf, const struct outbox_ro
 	struct buf msg;
 	enum ex_status st;
 
-	buf_init(&msg, 256 * 1024);
+	buf_init(&msg, 256 * 1024UL);
 	st = outbox_message(cf, row, time(NULL), expires, &msg, why);
 	if (st) {
 		goto out;

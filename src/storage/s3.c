@@ -17,7 +17,7 @@
 
 #define S3_MAX_QUERY	4
 #define S3_MIN_PART	(5LL * 1024 * 1024) /* S3's minimum for all parts but the last */
-#define S3_RESPONSE_CAP (1024 * 1024)
+#define S3_RESPONSE_CAP (1024 * 1024UL)
 #define S3_KEY_CAP	1024 /* S3's own limit on a key */
 #define S3_ID_CAP	1024 /* upload ids are ~100 bytes in practice */
 #define S3_ETAG_CAP	256  /* quoted MD5 hex, or hex-N for a multipart object */
@@ -240,7 +240,7 @@ static CURLcode s3_attempt(const struct config *cf, struct s3_call *c, struct bu
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 	curl_off_t length = -1;
 
-	buf_init(&url, 16 * 1024);
+	buf_init(&url, 16 * 1024UL);
 	buf_reset(&c->response);
 	buf_reset(&c->etag);
 	c->etag_toobig = 0;
@@ -422,7 +422,7 @@ static enum ex_status s3_open(const struct config *cf, const char *key,
 	 * write_buffer more at most, and gzip adds up to ~0.1% (stored blocks).
 	 * What is under S3_MIN_PART is held and the next part comes on top. */
 	buf_init(&up->part, (size_t)(S3_MIN_PART + chunk + chunk / 256 + 4096));
-	buf_init(&up->state, 4 * 1024 * 1024);
+	buf_init(&up->state, 4UL * 1024 * 1024);
 	st = s3_full_key(cf, key, &up->key, err);
 	if (st) {
 		goto out;
@@ -648,7 +648,7 @@ static enum ex_status s3_complete(struct storage_upload *base, struct buf *err)
 	struct s3_call c;
 	enum ex_status st;
 
-	buf_init(&xml, 2 * 1024 * 1024);
+	buf_init(&xml, 2UL * 1024 * 1024);
 	s3_call_init(&c, "POST", buf_str(&up->key));
 	/* What is left (or all of a small export) is the last part; an empty
 	 * export still needs one. */

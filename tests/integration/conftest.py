@@ -57,6 +57,10 @@ Environment
   EXPORTD_KEEP_TMP=1 keep the temp dir (its path is printed at the end)
   EXPORTD_TEST_TMPDIR  parent for the temp dir (default: $TMPDIR or /tmp)
   EXPORTD_TEST_LOG_LEVEL  log.level written to exportd.conf (default info)
+  EXPORTD_VALGRIND=1 run the stack's export.fcgi and exportd under valgrind
+                     memcheck (logs in run/valgrind/, suppressions in
+                     valgrind.supp); any error or definitely lost byte fails
+                     the run; deadlines x EXPORTD_TIME_SCALE (default 10)
 
 When a test fails, the lines each server logged while it ran (last 60 per
 log) are attached to its report, after the traceback.
@@ -183,6 +187,10 @@ def stack(pg, tmp_root):
                           % st.exportd.returncode)
         # Leak reports are written at exit, after every test has run.
         _FATAL.extend(_sanitizer_reports())
+        if S.VALGRIND:
+            complaints, summary = S.valgrind_verdict(st.valgrind_dir)
+            _NOTES.append(summary)
+            _FATAL.extend(complaints)
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +409,7 @@ def pytest_terminal_summary(terminalreporter):
         for what, secs in _TIMINGS.items():
             terminalreporter.write_line("%-42s %7.3f s" % (what, secs))
     if _FATAL:
-        terminalreporter.section("exportd integration: SANITIZER REPORTS (the run fails)")
+        terminalreporter.section("exportd integration: SANITIZER/VALGRIND REPORTS (the run fails)")
         for line in _FATAL[:50]:
             terminalreporter.write_line(line)
     if _NOTES:

@@ -196,7 +196,8 @@ class MailExportd:
     def start(self, timeout=15):
         self.ms.wait_no_exportd()
         self.service = S.Service("mail " + self.name,
-                                 [self.ms.stack.exportd_bin, "-c", self.conf_path],
+                                 S.valgrind_argv(self.ms.stack.valgrind_dir, "exportd") + [
+                                     self.ms.stack.exportd_bin, "-c", self.conf_path],
                                  self.log, env=S.clean_env())
         self.service.start()
 
@@ -205,7 +206,7 @@ class MailExportd:
             return w >= self.ms.workers and m >= 1
 
         try:
-            S.wait_until(up, timeout, "%s: %d workers and the mailer connected"
+            S.wait_until(up, timeout * S.TIME_SCALE, "%s: %d workers and the mailer connected"
                          % (self.name, self.ms.workers),
                          check=self.service.check_alive)
         except S.StackError as e:

@@ -23,6 +23,7 @@ Conventions:
 
 import os
 import pwd
+import re
 import grp
 import shlex
 import shutil
@@ -44,6 +45,15 @@ TERMINAL_STATUSES = frozenset({"complete", "failed", "cancelled", "expired"})
 
 # name -> Path of every log file of the running servers (insertion ordered).
 LOGS = {}
+
+# EXPORTD_VALGRIND=1: export.fcgi and exportd (and every process they fork)
+# run under valgrind's memcheck, one log per process in the stack's
+# run/valgrind/; valgrind_verdict() reads them when the stack stops. The
+# programs are ~20x slower there: deadlines that wait for them are
+# multiplied by TIME_SCALE (EXPORTD_TIME_SCALE, default 10 under valgrind).
+VALGRIND = os.environ.get("EXPORTD_VALGRIND") == "1"
+TIME_SCALE = float(os.environ.get("EXPORTD_TIME_SCALE") or (10 if VALGRIND else 1))
+VALGRIND_SUPP = HERE / "valgrind.supp"
 
 
 class StackError(RuntimeError):
@@ -341,6 +351,44 @@ class Service:
         return self.returncode
 
 
+def valgrind_argv(log_dir, name):
+    """The command prefix that runs a program under memcheck (empty without
+    EXPORTD_VALGRIND=1); its logs go to log_dir/name.<pid>.log."""
+    if not VALGRIND:
+        return []
+    log_dir.mkdir(mode=0o755, exist_ok=True)
+    return [which("valgrind", "apt-get install valgrind"), "--tool=memcheck",
+            "--error-exitcode=97", "--leak-check=full", "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite", "--trace-children=yes",
+            "--child-silent-after-fork=no", "--num-callers=30",
+            "--suppressions=%s" % VALGRIND_SUPP,
+            "--log-file=%s/%s.%%p.log" % (log_dir, name)]
+
+
+VALGRIND_ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+VALGRIND_DEFINITE = re.compile(r"definitely lost: ([\d,]+) bytes")
+
+
+def valgrind_verdict(log_dir):
+    """(complaints, summary) over every memcheck log in log_dir: a complaint
+    per log with errors or definitely lost bytes; summary counts them all."""
+    complaints, logs, errors, lost, unfinished = [], 0, 0, 0, 0
+    for log in sorted(Path(log_dir).glob("*.log")):
+        text = log.read_text(errors="replace")
+        logs += 1
+        e = sum(int(n.replace(",", "")) for n in VALGRIND_ERRORS.findall(text))
+        d = sum(int(n.replace(",", "")) for n in VALGRIND_DEFINITE.findall(text))
+        if not VALGRIND_ERRORS.search(text):
+            unfinished += 1  # killed (SIGKILL) before memcheck's summary
+        errors, lost = errors + e, lost + d
+        if e or d:
+            complaints.append("%s: %d errors, %d bytes definitely lost:\n%s"
+                              % (log.name, e, d, text[-6000:]))
+    summary = ("valgrind: %d process logs, %d errors, %d bytes definitely lost, "
+               "%d without a summary (killed)" % (logs, errors, lost, unfinished))
+    return complaints, summary
+
+
 def wait_until(pred, timeout, what, interval=0.05, check=None):
     """Poll pred() until true; StackError after timeout. check() may raise early."""
     deadline = time.monotonic() + timeout
@@ -559,7 +607,8 @@ class Api:
     stream=, allow_redirects=, timeout=...). Returns the requests.Response.
     """
 
-    def __init__(self, base_url, default_key=None, timeout=30, server="lighttpd", pool=None):
+    def __init__(self, base_url, default_key=None, timeout=30 * TIME_SCALE, server="lighttpd",
+                 pool=None):
         self.base_url = base_url.rstrip("/")
         self.default_key = default_key
         self.timeout = timeout
@@ -634,6 +683,7 @@ class Stack:
         self.fcgi_pidfile = self.run_dir / "fcgi.pid"
         self.fcgi_log = self.run_dir / "export.fcgi.log"
         self.exportd_log = self.run_dir / "exportd.log"
+        self.valgrind_dir = self.run_dir / "valgrind"  # EXPORTD_VALGRIND=1
         self.port = None
         self.base_url = None
         self.keys = {}
@@ -674,6 +724,7 @@ class Stack:
                      api=None, interval=0.1):
         """Poll GET /exports/{id} until its status is in `until`; the JSON body."""
         api = api or self.api
+        timeout *= TIME_SCALE
         deadline = time.monotonic() + timeout
         body = None
         while True:
@@ -804,10 +855,12 @@ class Stack:
         self.fcgi_log.touch()
         # spawn-fcgi points the children's stdout/stderr at /dev/null; the
         # shell keeps export.fcgi's stderr (its log) in a file instead and
-        # then execs it, so the pid in the pid file is export.fcgi's.
+        # then execs it (under valgrind with EXPORTD_VALGRIND=1, which runs
+        # in the same process), so the pid in the pid file is export.fcgi's.
         argv = [self.spawn_fcgi_bin, "-s", self.fcgi_socket] + FCGI_SOCKET_MODE + [
                 "-F", str(self.fcgi_children), "-P", self.fcgi_pidfile, "--",
-                "/bin/sh", "-c", 'exec "$0" 2>>"$1"', self.export_fcgi, self.fcgi_log]
+                "/bin/sh", "-c", 'exec "$@" 2>>"$0"', self.fcgi_log] + valgrind_argv(
+                self.valgrind_dir, "export.fcgi") + [self.export_fcgi]
         run([str(a) for a in argv], "spawn-fcgi",
             env=clean_env(EXPORTD_CONFIG=self.conf_path), timeout=30)
         pids = read_pids(self.fcgi_pidfile)
@@ -816,9 +869,10 @@ class Stack:
                              % (pids, self.fcgi_pidfile, self.fcgi_children))
 
     def stop_fcgi(self, grace=2.0):
-        """SIGTERM the FastCGI processes, SIGKILL after `grace` s.
+        """SIGTERM the FastCGI processes, SIGKILL after `grace` s (scaled).
 
         Returns a complaint (str) when some needed SIGKILL, else None."""
+        grace *= TIME_SCALE
         pids = read_pids(self.fcgi_pidfile)
         killed = kill_pids(pids, grace=grace)
         for p in (self.fcgi_socket, self.fcgi_pidfile):
@@ -855,7 +909,7 @@ class Stack:
 
     def wait_healthz(self):
         try:
-            wait_http_ok(self.base_url + "/healthz", 20,
+            wait_http_ok(self.base_url + "/healthz", 20 * TIME_SCALE,
                          check=lambda: self.lighttpd.check_alive(),
                          what="GET /healthz through lighttpd")
         except StackError as e:
@@ -863,7 +917,8 @@ class Stack:
                 ["export.fcgi", "lighttpd error log", "lighttpd stderr"]))) from None
 
     def start_exportd(self):
-        self.exportd = Service("exportd", [self.exportd_bin, "-c", self.conf_path],
+        self.exportd = Service("exportd", valgrind_argv(self.valgrind_dir, "exportd") + [
+                               self.exportd_bin, "-c", self.conf_path],
                                self.exportd_log, env=clean_env())
         self.exportd.start()
         # exportd has no port: it is up once each worker has connected its
@@ -873,7 +928,8 @@ class Stack:
                "AND application_name = 'exportd-worker'")
         try:
             wait_until(lambda: self.pg.query(sql, (self.pg.dbname,))[0][0] >= self.workers,
-                       15, "%d exportd workers to connect" % self.workers, interval=0.05,
+                       15 * TIME_SCALE, "%d exportd workers to connect" % self.workers,
+                       interval=0.05,
                        check=lambda: self.exportd.check_alive())
         except StackError as e:
             raise StackError("%s\n%s" % (e, logs_excerpt(["exportd"]))) from None
@@ -883,7 +939,7 @@ class Stack:
         errors = []
         if self.exportd is not None:
             try:
-                self.exportd.stop(grace=15)
+                self.exportd.stop(grace=15 * TIME_SCALE)
             except Exception as e:  # noqa: BLE001
                 errors.append("exportd: %r" % (e,))
         if self.lighttpd is not None:
@@ -1029,7 +1085,7 @@ class SideWeb:
 
     def wait_healthz(self):
         try:
-            wait_http_ok(self.base_url + "/healthz", 20, check=self.httpd.check_alive,
+            wait_http_ok(self.base_url + "/healthz", 20 * TIME_SCALE, check=self.httpd.check_alive,
                          what="GET /healthz through the %s %s" % (self.name, self.server))
         except StackError as e:
             raise StackError("%s\n%s" % (e, logs_excerpt(self.log_names))) from None
@@ -1045,8 +1101,9 @@ class SideWeb:
         spawn = which("spawn-fcgi", "apt-get install spawn-fcgi")
         # As Stack.start_fcgi: the shell keeps export.fcgi's stderr in its log.
         argv = [spawn, "-s", self.fcgi_socket] + FCGI_SOCKET_MODE + ["-F", str(self.children),
-                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$0" 2>>"$1"',
-                self.stack.export_fcgi, self.fcgi_log]
+                "-P", self.fcgi_pidfile, "--", "/bin/sh", "-c", 'exec "$@" 2>>"$0"',
+                self.fcgi_log] + valgrind_argv(self.stack.valgrind_dir, "export.fcgi") + [
+                self.stack.export_fcgi]
         run([str(a) for a in argv], "spawn-fcgi (%s)" % self.name,
             env=clean_env(EXPORTD_CONFIG=conf), timeout=30)
         pids = read_pids(self.fcgi_pidfile)
@@ -1057,7 +1114,7 @@ class SideWeb:
     def stop_fcgi(self):
         if self.shared_pool is not None:
             return
-        kill_pids(read_pids(self.fcgi_pidfile), grace=2.0)
+        kill_pids(read_pids(self.fcgi_pidfile), grace=2.0 * TIME_SCALE)
         for p in (self.fcgi_socket, self.fcgi_pidfile):
             try:
                 p.unlink()
@@ -1154,7 +1211,6 @@ def write_conf_file(path, sections):
         "%s = %s\n" % kv for kv in items.items())) for s, items in sections.items()))
 
 
-import re  # noqa: E402
 import signal as _signal_mod  # noqa: E402 (ExtraExportd.signal shadows the name)
 
 LOG_LINE_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z exportd\[(\d+)\] (\w+): (.*)$")
@@ -1278,7 +1334,8 @@ class ExtraExportd:
         pg_stat_activity -- that count covers every exportd on the database."""
         if self.alive():
             raise StackError("%s is already running (pid %d)" % (self.name, self.pid))
-        self.service = Service(self.name, [self.stack.exportd_bin, "-c", self.conf_path],
+        self.service = Service(self.name, valgrind_argv(self.stack.valgrind_dir, "exportd") + [
+                               self.stack.exportd_bin, "-c", self.conf_path],
                                self.log, env=clean_env())
         self.service.start()
         want = self.workers if wait_connected is None else wait_connected
@@ -1293,7 +1350,7 @@ class ExtraExportd:
     def wait_connected(self, n, timeout=15):
         try:
             wait_until(lambda: len(self.worker_pids()) >= self.workers
-                       and self.connected_workers() >= n, timeout,
+                       and self.connected_workers() >= n, timeout * TIME_SCALE,
                        "%s: %d workers forked and %d exportd-worker connections"
                        % (self.name, self.workers, n), interval=0.05,
                        check=lambda: self.service.check_alive())

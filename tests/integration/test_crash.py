@@ -473,6 +473,11 @@ def test_kill9_busy_worker_at_random_moments(crash, daemons, trial, fmt):
             token = row.lease_token
         row = wait_done(crash.watch, job_id, d)
         trial.event("job ended: %s", brief(row))
+        if row.status == "complete":
+            # The row turns complete at the worker's commit, and the worker
+            # logs "complete" just after: a slow one (valgrind) logs it later.
+            S.wait_until(lambda: log_events(d, job_id, "complete", log0), 10 * S.TIME_SCALE,
+                         "the worker to log the job's completion", interval=0.01)
 
         claims = log_events(d, job_id, "claimed", log0)
         done = log_events(d, job_id, "complete", log0)

@@ -59,6 +59,22 @@ static void test_outside(void)
 	problem_free(&p);
 }
 
+/* Found by clang-analyzer: an outside fault with no place (in NULL) passed
+ * NULL to strlen(); now it is an error with neither "in" nor "pointer". */
+static void test_outside_without_in(void)
+{
+	struct json_object *e;
+	struct problem p;
+
+	problem_init(&p, 400, "bad-request", "Bad Request", "x");
+	problem_add_outside(&p, "thing", NULL, "wrong");
+	e = json_object_array_get_idx(json_object_object_get(p.body, "errors"), 0);
+	UNIT_EQ_STR(json_object_get_string(json_object_object_get(e, "field")), "thing");
+	UNIT_CHECK(!json_object_object_get_ex(e, "in", NULL));
+	UNIT_CHECK(!json_object_object_get_ex(e, "pointer", NULL));
+	problem_free(&p);
+}
+
 /* A caller quoting bytes that are not UTF-8 gets them repaired. */
 static void test_never_invalid_utf8(void)
 {
@@ -79,6 +95,7 @@ int main(void)
 		UNIT_TEST(test_errors_capped),
 		UNIT_TEST(test_under_the_cap),
 		UNIT_TEST(test_outside),
+		UNIT_TEST(test_outside_without_in),
 		UNIT_TEST(test_never_invalid_utf8),
 	};
 
