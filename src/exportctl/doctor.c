@@ -48,7 +48,9 @@ static void doctor_line(struct doctor *d, enum doctor_level l, const char *check
 	va_end(ap);
 	/* One line per check: libpq's messages come with newlines and tabs. */
 	for (i = 0; text[i] != '\0'; i++) {
-		text[i] = text[i] == '\n' || text[i] == '\t' ? ' ' : text[i];
+		if (text[i] == '\n' || text[i] == '\t') {
+			text[i] = ' ';
+		}
 	}
 	for (n = i; n > 0 && text[n - 1] == ' '; n--) {
 		text[n - 1] = '\0';

@@ -30,14 +30,14 @@ static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 static int ctl_jobs_refused(struct ctl *c, const char *action, const char *id,
 			    const char *workspace)
 {
-	static const char *const allowed[] = {
-		"retry",
-		"only failed or cancelled jobs can be retried",
-		"cancel",
-		"only pending or processing jobs can be cancelled",
-		"fail",
-		"only pending jobs, or processing ones whose lease expired (stuck), can "
-		"be failed; cancel a running one instead",
+	static const struct {
+		const char *action, *needs;
+	} allowed[] = {
+		{"retry", "only failed or cancelled jobs can be retried"},
+		{"cancel", "only pending or processing jobs can be cancelled"},
+		{"fail",
+		 "only pending jobs, or processing ones whose lease expired (stuck), can be "
+		 "failed; cancel a running one instead"},
 	};
 	const char *status, *why = "";
 	PGresult *res = NULL;
@@ -46,8 +46,8 @@ static int ctl_jobs_refused(struct ctl *c, const char *action, const char *id,
 	if (jobs_admin_show(c->conn, id, workspace, &res, &c->err)) {
 		return ctl_fail(c, action);
 	}
-	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i += 2) {
-		why = strcmp(allowed[i], action) == 0 ? allowed[i + 1] : why;
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		why = strcmp(allowed[i].action, action) == 0 ? allowed[i].needs : why;
 	}
 	if (PQntuples(res) == 0) {
 		fprintf(stderr, "exportctl: jobs %s: no job %s%s%s\n", action, id,
