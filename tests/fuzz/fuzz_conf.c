@@ -3,9 +3,33 @@
  *
  * Property: a configuration that loads prints (conf_dump) as text that loads
  * again and prints the same: every value the parser accepts has one
- * spelling the parser reads back as itself. */
+ * spelling the parser reads back as itself.  Secrets print masked, so the
+ * reload gets them from the environment (EXPORTD_<SECTION>_<KEY>), as an
+ * operator's deployment may. */
 #include "common/conf.h"
 #include "fuzz.h"
+
+/* The secrets' variables set to cf's values (cf NULL: unset). */
+static void fuzz_conf_secrets(const struct config *cf)
+{
+	const char *names[] = {
+		"EXPORTD_DATABASE_URL",	    "EXPORTD_DATABASE_API_URL",	    "EXPORTD_DATABASE_ADMIN_URL",
+		"EXPORTD_S3_SECRET_ACCESS_KEY", "EXPORTD_S3_SESSION_TOKEN", "EXPORTD_MAIL_PASSWORD",
+		"EXPORTD_MAIL_LINK_SECRETS",
+	};
+	const char *values[] = {
+		cf ? cf->db_url : NULL,		      cf ? cf->db_api_url : NULL,
+		cf ? cf->db_admin_url : NULL,	      cf ? cf->s3_secret_access_key : NULL,
+		cf ? cf->s3_session_token : NULL,     cf ? cf->mail_password : NULL,
+		cf ? cf->mail_link_secrets : NULL,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		FUZZ_CHECK(values[i] != NULL ? setenv(names[i], values[i], 1) == 0
+					     : unsetenv(names[i]) == 0);
+	}
+}
 
 static void fuzz_conf_dump(const struct config *cf, struct buf *out)
 {
@@ -30,14 +54,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	fuzz_conf_dump(&cf, &dump);
+	fuzz_conf_secrets(&cf);
 	conf_free(&cf);
 	st = conf_load_text(&again, buf_str(&dump), "dump", &err);
+	fuzz_conf_secrets(NULL);
 	if (st) {
 		fprintf(stderr, "reloading the dump: %s\n%s", buf_str(&err), buf_str(&dump));
 	}
 	FUZZ_CHECK(st == EX_OK);
 	fuzz_conf_dump(&again, &dump2);
 	conf_free(&again);
+	if (dump.len != dump2.len || memcmp(dump.data, dump2.data, dump.len) != 0) {
+		fprintf(stderr, "first dump:\n%s\nsecond dump:\n%s", buf_str(&dump), buf_str(&dump2));
+	}
 	FUZZ_CHECK(dump.len == dump2.len && memcmp(dump.data, dump2.data, dump.len) == 0);
 out:
 	buf_free(&err);
