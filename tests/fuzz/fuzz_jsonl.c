@@ -135,11 +135,10 @@ static void fuzz_jsonl_build(struct fuzz_jsonl_case *k, struct fuzz_in *in)
 	static const enum format_type types[] = {FORMAT_TEXT, FORMAT_NUMBER, FORMAT_BOOL};
 	size_t i, n = 1 + fuzz_byte(in) % FUZZ_JSONL_COLUMNS;
 	unsigned kinds = fuzz_byte(in);
-
-	kinds |= fuzz_byte(in) << 8;
 	struct format_field *f;
 	char *p;
 
+	kinds |= fuzz_byte(in) << 8;
 	k->w = (struct format_writer){FORMAT_JSONL, 0, k->cols, n, 0};
 	while (in->n > 0 && k->npieces < n * (FUZZ_JSONL_ROWS + 1)) {
 		k->pieces[k->npieces++] = fuzz_str(in, NULL);
