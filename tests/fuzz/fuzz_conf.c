@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_conf_dump(&again, &dump2);
 	conf_free(&again);
 	if (dump.len != dump2.len || memcmp(dump.data, dump2.data, dump.len) != 0) {
-		fprintf(stderr, "first dump:\n%s\nsecond dump:\n%s", buf_str(&dump), buf_str(&dump2));
+		fprintf(stderr, "first dump:\n%s\nsecond dump:\n%s", buf_str(&dump),
+			buf_str(&dump2));
 	}
 	FUZZ_CHECK(dump.len == dump2.len && memcmp(dump.data, dump2.data, dump.len) == 0);
 out:

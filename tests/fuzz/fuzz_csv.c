@@ -151,7 +151,8 @@ static void fuzz_csv_build(struct fuzz_csv_case *k, struct fuzz_in *in)
 	struct format_field *f;
 	char *p;
 
-	k->w = (struct format_writer){FORMAT_CSV, (int)(opts & 1), k->cols, n, (int)(opts >> 1 & 1)};
+	k->w = (struct format_writer){FORMAT_CSV, (int)(opts & 1), k->cols, n,
+				      (int)(opts >> 1 & 1)};
 	while (in->n > 0 && k->npieces < n * (FUZZ_CSV_ROWS + 1)) {
 		k->pieces[k->npieces++] = fuzz_str(in, NULL);
 	}

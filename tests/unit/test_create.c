@@ -35,10 +35,8 @@ static int judge(const char *body, size_t len, const char **field, char *detail,
 static void test_strict_utf8(void)
 {
 	static const char *const bad[] = {
-		"{\"type\": \"c\xc0\xaf\"}",
-		"{\"type\": \"c\xed\xa0\x80\"}",
-		"{\"type\": \"c\xf4\x90\x80\x80\"}",
-		"{\"x\xed\xbf\xbf\": 1, \"type\": \"c\"}",
+		"{\"type\": \"c\xc0\xaf\"}",	     "{\"type\": \"c\xed\xa0\x80\"}",
+		"{\"type\": \"c\xf4\x90\x80\x80\"}", "{\"x\xed\xbf\xbf\": 1, \"type\": \"c\"}",
 		"{\"type\": \"c\xf8\x90\x80\x80\"}", /* F8 is no lead byte */
 	};
 	const char *field, *body;
