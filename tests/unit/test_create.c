@@ -35,9 +35,12 @@ static int judge(const char *body, size_t len, const char **field, char *detail,
 static void test_strict_utf8(void)
 {
 	static const char *const bad[] = {
-		"{\"type\": \"c\xc0\xaf\"}",	     "{\"type\": \"c\xed\xa0\x80\"}",
-		"{\"type\": \"c\xf4\x90\x80\x80\"}", "{\"x\xed\xbf\xbf\": 1, \"type\": \"c\"}",
-		"{\"type\": \"c\xf8\x90\x80\x80\"}", /* F8 is no lead byte */
+		"{\"type\": \"c\xc0\xaf\"}",
+		"{\"type\": \"c\xed\xa0\x80\"}",
+		"{\"type\": \"c\xf4\x90\x80\x80\"}",
+		"{\"x\xed\xbf\xbf\": 1, \"type\": \"c\"}",
+		/* F8 is no lead byte (found by tests/fuzz) */
+		"{\"type\": \"c\xf8\x90\x80\x80\"}",
 	};
 	const char *field, *body;
 	char detail[256];
