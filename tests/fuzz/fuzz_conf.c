@@ -9,25 +9,38 @@
 #include "common/conf.h"
 #include "fuzz.h"
 
-/* The secrets' variables set to cf's values (cf NULL: unset). */
-static void fuzz_conf_secrets(const struct config *cf)
+static const char *const fuzz_conf_secret_vars[] = {
+	"EXPORTD_DATABASE_URL",		"EXPORTD_DATABASE_API_URL", "EXPORTD_DATABASE_ADMIN_URL",
+	"EXPORTD_S3_SECRET_ACCESS_KEY", "EXPORTD_S3_SESSION_TOKEN", "EXPORTD_MAIL_PASSWORD",
+	"EXPORTD_MAIL_LINK_SECRETS",
+};
+#define FUZZ_CONF_SECRETS (sizeof(fuzz_conf_secret_vars) / sizeof(fuzz_conf_secret_vars[0]))
+
+/* The secrets' variables set to cf's values. */
+static void fuzz_conf_secrets_set(const struct config *cf)
 {
-	const char *names[] = {
-		"EXPORTD_DATABASE_URL",	    "EXPORTD_DATABASE_API_URL",	    "EXPORTD_DATABASE_ADMIN_URL",
-		"EXPORTD_S3_SECRET_ACCESS_KEY", "EXPORTD_S3_SESSION_TOKEN", "EXPORTD_MAIL_PASSWORD",
-		"EXPORTD_MAIL_LINK_SECRETS",
-	};
-	const char *values[] = {
-		cf ? cf->db_url : NULL,		      cf ? cf->db_api_url : NULL,
-		cf ? cf->db_admin_url : NULL,	      cf ? cf->s3_secret_access_key : NULL,
-		cf ? cf->s3_session_token : NULL,     cf ? cf->mail_password : NULL,
-		cf ? cf->mail_link_secrets : NULL,
+	const char *values[FUZZ_CONF_SECRETS] = {
+		cf->db_url,
+		cf->db_api_url,
+		cf->db_admin_url,
+		cf->s3_secret_access_key,
+		cf->s3_session_token,
+		cf->mail_password,
+		cf->mail_link_secrets,
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		FUZZ_CHECK(values[i] != NULL ? setenv(names[i], values[i], 1) == 0
-					     : unsetenv(names[i]) == 0);
+	for (i = 0; i < FUZZ_CONF_SECRETS; i++) {
+		FUZZ_CHECK(setenv(fuzz_conf_secret_vars[i], values[i], 1) == 0);
+	}
+}
+
+static void fuzz_conf_secrets_unset(void)
+{
+	size_t i;
+
+	for (i = 0; i < FUZZ_CONF_SECRETS; i++) {
+		FUZZ_CHECK(unsetenv(fuzz_conf_secret_vars[i]) == 0);
 	}
 }
 
@@ -54,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	fuzz_conf_dump(&cf, &dump);
-	fuzz_conf_secrets(&cf);
+	fuzz_conf_secrets_set(&cf);
 	conf_free(&cf);
 	st = conf_load_text(&again, buf_str(&dump), "dump", &err);
-	fuzz_conf_secrets(NULL);
+	fuzz_conf_secrets_unset();
 	if (st) {
 		fprintf(stderr, "reloading the dump: %s\n%s", buf_str(&err), buf_str(&dump));
 	}
