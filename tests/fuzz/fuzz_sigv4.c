@@ -32,7 +32,7 @@ static void fuzz_sigv4_encode(const char *s, int keep_slash, struct buf *out)
 	enum ex_status st;
 
 	for (; *p != '\0'; p++) {
-		if (*p != '\0' && (fuzz_sigv4_unreserved(*p) || (keep_slash && *p == '/'))) {
+		if (fuzz_sigv4_unreserved(*p) || (keep_slash && *p == '/')) {
 			st = buf_putc(out, (char)*p);
 		} else {
 			pct[1] = hex[*p >> 4];
