@@ -596,7 +596,9 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	size_t len = strlen(cf->http_base_path);
 	int secrets;
 
-	while (len > 0 && cf->http_base_path[len - 1] == '/') {
+	/* "/api /" is "/api": white space bared by the slashes goes too. */
+	while (len > 0 && (cf->http_base_path[len - 1] == '/' ||
+			   isspace((unsigned char)cf->http_base_path[len - 1]))) {
 		cf->http_base_path[--len] = '\0';
 	}
 	if (len > 0 && cf->http_base_path[0] != '/') {
@@ -780,6 +782,38 @@ const char *conf_path(const char *arg)
 	return env != NULL && env[0] != '\0' ? env : CONF_DEFAULT_PATH;
 }
 
+/* Would v, written bare after "key = ", read back as something else?  The
+ * parser trims white space, cuts comments and unquotes a leading '"'. */
+static int conf_needs_quotes(const char *v)
+{
+	const char *p;
+
+	if (v[0] == '\0') {
+		return 0;
+	}
+	if (isspace((unsigned char)v[0]) || v[0] == '"' ||
+	    isspace((unsigned char)v[strlen(v) - 1])) {
+		return 1;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if ((*p == '#' || *p == ';') && (p == v || isspace((unsigned char)p[-1]))) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* "key = value", quoted when it must be so that the line reads back as the
+ * same value (a value with '"' in it cannot be quoted; it never needs to be,
+ * unless it came from the environment). */
+static enum ex_status conf_dump_string(struct buf *out, const char *key, const char *v)
+{
+	if (conf_needs_quotes(v) && strchr(v, '"') == NULL) {
+		return buf_printf(out, "%s = \"%s\"\n", key, v);
+	}
+	return buf_printf(out, "%s = %s\n", key, v);
+}
+
 enum ex_status conf_dump(const struct config *cf, struct buf *out)
 {
 	const char *base = (const char *)cf, *last = "";
@@ -799,8 +833,8 @@ enum ex_status conf_dump(const struct config *cf, struct buf *out)
 		if (e->secret) {
 			st = buf_printf(out, "%s = (set, not shown)\n", e->key);
 		} else if (e->type == CONF_STRING) {
-			st = buf_printf(out, "%s = %s\n", e->key,
-					*(char *const *)(const void *)(base + e->offset));
+			st = conf_dump_string(out, e->key,
+					      *(char *const *)(const void *)(base + e->offset));
 		} else if (e->type == CONF_ENUM) {
 			st = buf_printf(out, "%s = %s\n", e->key,
 					e->choices[*(const int *)(const void *)(base + e->offset)]);

@@ -21,6 +21,9 @@ size_t utf8_decode(const char *s, size_t len, unsigned int *cp)
 		*cp = c;
 		return 1;
 	}
+	if (c > 0xF4) {
+		return 0; /* F5-FF start nothing: F8-FC would pass for F0-F4 below */
+	}
 	if (c >= 0xF0) {
 		n = 4;
 		min = 0x10000;

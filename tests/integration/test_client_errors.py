@@ -61,6 +61,9 @@ BAD_UTF8 = [
     pytest.param(b"\xed\xbf\xbf", id="surrogate-ED-BF-BF"),
     pytest.param(b"\xf4\x90\x80\x80", id="past-10FFFF-F4-90"),
     pytest.param(b"\xf8\x88\x80\x80\x80", id="five-bytes"),
+    # F8-FC once passed for F0-F4 (found by tests/fuzz/fuzz_jsonl.c)
+    pytest.param(b"\xf8\x90\x80\x80", id="F8-as-F0"),
+    pytest.param(b"\xfc\x8c\x9e\x98", id="FC-as-F4"),
     pytest.param(b"\xc3", id="truncated"),
 ]
 

@@ -241,6 +241,36 @@ static void test_link_secrets_length(void)
 	buf_free(&err);
 }
 
+/* What config check prints reads back as the same values (found by
+ * tests/fuzz/fuzz_conf.c). */
+static void test_dump_reads_back(void)
+{
+	static const char text[] = "[http]\nbase_path = \"/api /\"\n"
+				   "[s3]\nprefix = \"a #b \"\nregion = \" eu;1\"\n";
+	struct config cf, again;
+	struct buf err, out;
+
+	buf_init(&err, 4096);
+	buf_init(&out, 65536);
+	if (UNIT_EQ_INT(load(&cf, text, &err), EX_OK)) {
+		UNIT_EQ_STR(cf.http_base_path, "/api");
+		UNIT_EQ_INT(conf_dump(&cf, &out), EX_OK);
+		UNIT_CHECK(strstr(buf_str(&out), "prefix = \"a #b \"\n") != NULL);
+		/* Secrets print masked: the reload gets a real one from outside. */
+		setenv("EXPORTD_MAIL_LINK_SECRETS", "0123456789abcdef0123456789abcdef", 1);
+		if (UNIT_EQ_INT(load(&again, buf_str(&out), &err), EX_OK)) {
+			UNIT_EQ_STR(again.http_base_path, "/api");
+			UNIT_EQ_STR(again.s3_prefix, "a #b ");
+			UNIT_EQ_STR(again.s3_region, " eu;1");
+			conf_free(&again);
+		}
+		unsetenv("EXPORTD_MAIL_LINK_SECRETS");
+		conf_free(&cf);
+	}
+	buf_free(&out);
+	buf_free(&err);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -251,6 +281,7 @@ int main(void)
 		UNIT_TEST(test_database_urls),
 		UNIT_TEST(test_dump_hides_secrets),
 		UNIT_TEST(test_link_secrets_length),
+		UNIT_TEST(test_dump_reads_back),
 	};
 
 	unsetenv("EXPORTD_EXPORTD_WORKERS");

@@ -39,6 +39,8 @@ static void test_strict_utf8(void)
 		"{\"type\": \"c\xed\xa0\x80\"}",
 		"{\"type\": \"c\xf4\x90\x80\x80\"}",
 		"{\"x\xed\xbf\xbf\": 1, \"type\": \"c\"}",
+		/* F8 is no lead byte (found by tests/fuzz) */
+		"{\"type\": \"c\xf8\x90\x80\x80\"}",
 	};
 	const char *field, *body;
 	char detail[256];

@@ -158,11 +158,32 @@ static void test_clean_out_of_room(void)
 	buf_free(&out);
 }
 
+/* Bytes F8-FF never start a sequence, even when their low bits followed by
+ * three continuation bytes would spell a code point in range (found by
+ * tests/fuzz/fuzz_jsonl.c: F8-FC were read as F0-F4). */
+static void test_no_lead_past_f4(void)
+{
+	static const char *const bad[] = {
+		"\xf8\x90\x80\x80", /* would be U+10000 */
+		"\xfb\xbf\xbf\xbf", /* would be U+FFFFF */
+		"\xfc\x8c\x9e\x98", /* would be U+10C798 */
+		"\xfc\x8f\xbf\xbf", /* would be U+10FFFF */
+	};
+	unsigned int cp = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		UNIT_EQ_INT(decode(bad[i], &cp), 0);
+		UNIT_CHECK(!utf8_valid(bad[i], strlen(bad[i])));
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_decode),
 		UNIT_TEST(test_decode_invalid),
+		UNIT_TEST(test_no_lead_past_f4),
 
 		UNIT_TEST(test_valid),
 		UNIT_TEST(test_cut),
