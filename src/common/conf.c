@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 
 enum conf_type {
@@ -112,6 +113,8 @@ static const struct conf_entry conf_table[] = {
 	{"mail", "retry_base", CONF_DURATION, OFF(mail_retry_base_ms), "10s", 10, DAY, NULL, 0},
 	{"mail", "retry_max", CONF_DURATION, OFF(mail_retry_max_ms), "30m", 10, 30 * DAY, NULL, 0},
 	{"mail", "poll_interval", CONF_DURATION, OFF(mail_poll_interval_ms), "2s", 50, 3600 * SEC, NULL, 0},
+	{"embed", "secrets", CONF_STRING, OFF(embed_secrets), "", 0, 0, NULL, 1},
+	{"embed", "max_lifetime", CONF_DURATION, OFF(embed_max_lifetime_ms), "12h", 60 * SEC, 7 * DAY, NULL, 0},
 };
 /* clang-format on */
 
@@ -508,35 +511,25 @@ static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
-/* Each of mail.link_secrets' comma-separated secrets (spaces and tabs
- * trimmed, empty ones skipped, as src/mail/linktoken.c reads them) must
- * have CONF_LINK_SECRET_MIN bytes: a short one can be guessed offline from
- * one mailed link.  *count: how many there are.  The message never shows a
- * secret, only its position and length. */
-static enum ex_status conf_check_link_secrets(const char *list, int *count, struct buf *err)
+/* Each of a secret list's comma-separated secrets (mail.link_secrets,
+ * embed.secrets; read by crypto_secret_next as the verifiers read them)
+ * must have CONF_LINK_SECRET_MIN bytes: a short one can be guessed offline
+ * from one mailed link or one page's token.  *count: how many there are.
+ * The message never shows a secret, only its position and length. */
+static enum ex_status conf_check_secrets(const char *name, const char *list, int *count,
+					 struct buf *err)
 {
-	const char *p = list, *end, *next;
+	const char *pos = list, *s;
+	size_t len;
 
 	*count = 0;
-	for (; *p != '\0'; p = next) {
-		end = strchr(p, ',');
-		next = end != NULL ? end + 1 : p + strlen(p);
-		end = end != NULL ? end : next;
-		while (p < end && (*p == ' ' || *p == '\t')) {
-			p++;
-		}
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-			end--;
-		}
-		if (end == p) {
-			continue;
-		}
+	while (crypto_secret_next(&pos, &s, &len)) {
 		++*count;
-		if (end - p < CONF_LINK_SECRET_MIN) {
+		if (len < CONF_LINK_SECRET_MIN) {
 			buf_msg(err,
-				"mail.link_secrets: secret %d is %ld bytes, fewer than %d "
+				"%s: secret %d is %ld bytes, fewer than %d "
 				"(make one with: openssl rand -hex 32)",
-				*count, (long)(end - p), CONF_LINK_SECRET_MIN);
+				name, *count, (long)len, CONF_LINK_SECRET_MIN);
 			return EX_EINVAL;
 		}
 	}
@@ -621,7 +614,8 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "mail.smtp_url: must start with smtp:// or smtps://");
 		return EX_EINVAL;
 	}
-	if (conf_check_link_secrets(cf->mail_link_secrets, &secrets, err)) {
+	if (conf_check_secrets("embed.secrets", cf->embed_secrets, &secrets, err) ||
+	    conf_check_secrets("mail.link_secrets", cf->mail_link_secrets, &secrets, err)) {
 		return EX_EINVAL;
 	}
 	if (cf->mail_smtp_url[0] != '\0' && secrets == 0) {

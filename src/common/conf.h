@@ -117,9 +117,12 @@ struct config {
 	long long mail_retry_base_ms;
 	long long mail_retry_max_ms;
 	long long mail_poll_interval_ms;
+
+	char *embed_secrets; /* comma-separated; the first signs; "" = no embed tokens */
+	long long embed_max_lifetime_ms;
 };
 
-/* The shortest secret mail.link_secrets accepts, in bytes. */
+/* The shortest secret mail.link_secrets and embed.secrets accept, in bytes. */
 #define CONF_LINK_SECRET_MIN 32
 
 /* Defaults, then the file at path (NULL: none), then the environment. */

@@ -9,9 +9,45 @@
 #include "common/apikey.h"
 #include "common/log.h"
 #include "keys/keys.h"
+#include "http/embed.h"
 #include "http/problem.h"
 #include "http/reply.h"
 #include "mail/linktoken.h"
+
+int auth_embed(const struct app *app, struct http_request *r, const char *token, struct auth *who)
+{
+	struct embed_claims c;
+
+	if (app->cf->embed_secrets[0] == '\0') {
+		reply_unauthorized(r, "embed tokens are not enabled here (embed.secrets is empty)");
+		return 0;
+	}
+	switch (embed_verify(app->cf->embed_secrets, token, time(NULL),
+			     app->cf->embed_max_lifetime_ms / 1000, &c)) {
+	case EMBED_VALID:
+		break;
+	case EMBED_EXPIRED:
+		problem_reply(r, 401, "token-expired", "Unauthorized",
+			      "your session has expired; reload the page",
+			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	case EMBED_TOO_LONG:
+		problem_reply(r, 401, "invalid-token", "Unauthorized",
+			      "the embed token expires further ahead than embed.max_lifetime allows",
+			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	default:
+		problem_reply(r, 401, "invalid-token", "Unauthorized",
+			      "the embed token is not valid (malformed, altered, or signed with "
+			      "a secret this server does not have)",
+			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	}
+	who->key_id[0] = '\0';
+	snprintf(who->workspace, sizeof(who->workspace), "%s", c.workspace);
+	snprintf(who->email, sizeof(who->email), "%s", c.email);
+	return 1;
+}
 
 int auth_key(struct app *app, struct http_request *r, struct auth *who)
 {
@@ -23,6 +59,9 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	enum ex_status st;
 	int ok = 0;
 
+	if (strncasecmp(h, "Bearer ", 7) == 0 && embed_is_token(h + 7)) {
+		return auth_embed(app, r, h + 7, who);
+	}
 	if (strncasecmp(h, "Bearer ", 7) != 0 || apikey_parse(h + 7, &key) != EX_OK) {
 		reply_unauthorized(r, "an API key is required: Authorization: Bearer <key>");
 		return 0;

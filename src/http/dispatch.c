@@ -6,6 +6,7 @@
 
 #include "db/db.h"
 #include "http/auth.h"
+#include "http/embed.h"
 #include "http/problem.h"
 #include "http/reply.h"
 #include "http/routes.h"
@@ -37,7 +38,7 @@ static int dispatch_db(struct app *app, struct http_request *r)
 static int dispatch_access(struct app *app, struct http_request *r, const struct router_match *m,
 			   struct auth *who, int *keyed)
 {
-	char token[LINKTOKEN_MAX + 1];
+	char token[EMBED_TOKEN_MAX];
 	int rc;
 
 	*keyed = 0;
@@ -45,9 +46,16 @@ static int dispatch_access(struct app *app, struct http_request *r, const struct
 		return 1;
 	}
 	if (m->route->access == ROUTER_KEY_OR_LINK && r->authorization[0] == '\0') {
-		rc = router_query_get(r->query, "token", token, sizeof(token));
+		rc = router_query_get(r->query, "token", token, LINKTOKEN_MAX + 1);
 		if (rc != 0) {
 			return auth_link(app, r, m->id, rc > 0 ? token : "");
+		}
+		/* A browser's download link cannot carry a header: the page's
+		 * embed token rides in the query (RFC 6750 2.3) on this route only. */
+		rc = router_query_get(r->query, "access_token", token, sizeof(token));
+		if (rc != 0) {
+			*keyed = 1;
+			return auth_embed(app, r, rc > 0 ? token : "", who);
 		}
 	}
 	*keyed = 1;
