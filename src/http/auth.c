@@ -27,20 +27,23 @@ int auth_embed(const struct app *app, struct http_request *r, const char *token,
 	case EMBED_VALID:
 		break;
 	case EMBED_EXPIRED:
-		problem_reply(r, 401, "token-expired", "Unauthorized",
-			      "your session has expired; reload the page",
-			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		problem_reply(
+			r, 401, "token-expired", "Unauthorized",
+			"your session has expired; reload the page",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
 		return 0;
 	case EMBED_TOO_LONG:
-		problem_reply(r, 401, "invalid-token", "Unauthorized",
-			      "the embed token expires further ahead than embed.max_lifetime allows",
-			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		problem_reply(
+			r, 401, "invalid-token", "Unauthorized",
+			"the embed token expires further ahead than embed.max_lifetime allows",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
 		return 0;
 	default:
-		problem_reply(r, 401, "invalid-token", "Unauthorized",
-			      "the embed token is not valid (malformed, altered, or signed with "
-			      "a secret this server does not have)",
-			      "WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		problem_reply(
+			r, 401, "invalid-token", "Unauthorized",
+			"the embed token is not valid (malformed, altered, or signed with "
+			"a secret this server does not have)",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
 		return 0;
 	}
 	who->key_id[0] = '\0';

@@ -42,7 +42,7 @@ static int dispatch_access(struct app *app, struct http_request *r, const struct
 	int rc;
 
 	*keyed = 0;
-	if (m->route->access == ROUTER_OPEN) {
+	if (m->route->access == ROUTER_OPEN || m->route->access == ROUTER_STATIC) {
 		return 1;
 	}
 	if (m->route->access == ROUTER_KEY_OR_LINK && r->authorization[0] == '\0') {
@@ -85,7 +85,7 @@ void dispatch_request(struct app *app, struct http_request *r)
 			      "this route does not support that method", allow);
 		return;
 	}
-	if (!dispatch_db(app, r)) {
+	if (m.route->access != ROUTER_STATIC && !dispatch_db(app, r)) {
 		return;
 	}
 	memset(&who, 0, sizeof(who));

@@ -17,7 +17,7 @@
 #include "common/utf8.h"
 #include "mail/address.h"
 
-#define EMBED_SIG_LEN	 43 /* base64url of 32 bytes, unpadded */
+#define EMBED_SIG_LEN	 43  /* base64url of 32 bytes, unpadded */
 #define EMBED_PAYLOAD	 600 /* decoded payload bytes at most */
 #define EMBED_EXPIRY_MAX 19
 
@@ -135,8 +135,8 @@ enum ex_status embed_sign(const char *secrets, const char *workspace, const char
 static int embed_split(const char *token, size_t *signed_len, char sig[EMBED_SIG_LEN + 1])
 {
 	const char *dot = strrchr(token, '.');
-	int ok = embed_is_token(token) && dot != NULL &&
-		 dot > token + strlen(EMBED_PREFIX) && strlen(dot + 1) == EMBED_SIG_LEN;
+	int ok = embed_is_token(token) && dot != NULL && dot > token + strlen(EMBED_PREFIX) &&
+		 strlen(dot + 1) == EMBED_SIG_LEN;
 
 	memset(sig, 0, EMBED_SIG_LEN + 1);
 	*signed_len = ok ? (size_t)(dot - token) : strlen(token);

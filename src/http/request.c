@@ -173,6 +173,7 @@ void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_tim
 	r->authorization = request_param(r, "HTTP_AUTHORIZATION");
 	r->range = FCGX_GetParam("HTTP_RANGE", fcgi->envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fcgi->envp);
+	r->if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fcgi->envp);
 	r->head = strcmp(r->method, "HEAD") == 0;
 	len = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
 	r->content_length = -1;
@@ -230,6 +231,8 @@ static const char *request_reason(int status)
 		return "Partial Content";
 	case 302:
 		return "Found";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:

@@ -33,6 +33,7 @@ struct http_request {
 	const char *authorization;
 	const char *range;
 	const char *idempotency_key; /* NULL when the header is absent */
+	const char *if_none_match;   /* NULL when the header is absent */
 	long long content_length;    /* -1 when absent */
 	long long body_timeout_ms;   /* request_read_body's deadline */
 	int head;

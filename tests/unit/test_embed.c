@@ -13,7 +13,7 @@
 /* python3: p = "exe1." + b64url(b"acme\nana@example.com\n1764405000");
  * p + "." + b64url(hmac.new(SECRET, p.encode(), sha256).digest()) */
 #define VECTOR                                                                                     \
-	"exe1.YWNtZQphbmFAZXhhbXBsZS5jb20KMTc2NDQwNTAwMA."                                        \
+	"exe1.YWNtZQphbmFAZXhhbXBsZS5jb20KMTc2NDQwNTAwMA."                                         \
 	"Nh_dJO5rB2eMhspiZ7WElOhs7YLQ61QA-rLVlY0h_eY"
 
 static void test_embed_vector(void)
@@ -80,7 +80,8 @@ static void test_embed_tampered(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (!UNIT_EQ_INT(embed_verify(SECRET, bad[i], EXPIRY - 1, DAY, &c), EMBED_INVALID)) {
+		if (!UNIT_EQ_INT(embed_verify(SECRET, bad[i], EXPIRY - 1, DAY, &c),
+				 EMBED_INVALID)) {
 			fprintf(stderr, "  case %lu\n", (unsigned long)i);
 		}
 	}
@@ -93,9 +94,10 @@ static void test_embed_bad_claims(void)
 	static const struct {
 		const char *workspace, *email;
 	} bad[] = {
-		{"", "ana@example.com"},     {"acme", ""},	     {"acme", "not-an-address"},
-		{"ac\tme", "ana@example.com"}, {"acme\n", "ana@example.com"},
-		{"acme", "ana@example.com\nx"}, {"\xff", "ana@example.com"},
+		{"", "ana@example.com"},       {"acme", ""},
+		{"acme", "not-an-address"},    {"ac\tme", "ana@example.com"},
+		{"acme\n", "ana@example.com"}, {"acme", "ana@example.com\nx"},
+		{"\xff", "ana@example.com"},
 	};
 	char tok[EMBED_TOKEN_MAX], ws[300];
 	size_t i;
