@@ -446,7 +446,9 @@
 		} else {
 			this.stateText.textContent = 'Exporting\u2026';
 		}
-		if (pct === null || pct === undefined) {
+		/* an estimate below what is done already is stale: no percent */
+		if (pct === null || pct === undefined ||
+				(p.rows_estimated !== null && p.rows_estimated < p.rows_done)) {
 			this.bar.removeAttribute('aria-valuenow');
 			this.bar.setAttribute('aria-valuetext', fmtInt(p.rows_done || 0) + ' rows so far');
 			this.bar.classList.add('exportd-indeterminate');
