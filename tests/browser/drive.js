@@ -3,6 +3,7 @@
  * tests/integration/test_browser.py, which asserts on what it prints.
  *
  *   node drive.js SCENARIO PAGE_URL OUT_DIR
+ *   (crosssite: also CROSS_TARGET, CROSS_TOKEN, CROSS_JOB in the environment)
  *
  * Debian's chromium (/usr/bin/chromium, or $CHROMIUM) under playwright-core,
  * headless, with a fresh profile in OUT_DIR.  Prints one JSON object on
@@ -183,6 +184,50 @@ const scenarios = {
 		return {focused, state, next};
 	},
 
+	/* Another origin's page (CROSS_TARGET is the API's origin) tries to
+	 * create and to delete: a form POST (no header can be added, so no
+	 * credential), and fetches with the token, which need a CORS preflight
+	 * the API does not grant. */
+	async crosssite(page) {
+		const target = process.env.CROSS_TARGET, token = process.env.CROSS_TOKEN;
+		const job = process.env.CROSS_JOB;
+		const fetches = await page.evaluate(async ([target, token, job]) => {
+			const out = {};
+			const tryFetch = async (name, url, opts) => {
+				try {
+					const r = await fetch(url, opts);
+					out[name] = 'answered ' + r.status;
+				} catch (e) {
+					out[name] = 'blocked';
+				}
+			};
+			const auth = {'Authorization': 'Bearer ' + token};
+			await tryFetch('post', target + '/exports', {method: 'POST', body: '{"type":"contacts"}',
+				headers: Object.assign({'Content-Type': 'application/json'}, auth)});
+			await tryFetch('post_simple', target + '/exports', {method: 'POST', mode: 'no-cors',
+				body: '{"type":"contacts"}', headers: {'Content-Type': 'text/plain'}});
+			await tryFetch('delete', target + '/exports/' + job, {method: 'DELETE', headers: auth});
+			await tryFetch('delete_bare', target + '/exports/' + job, {method: 'DELETE'});
+			return out;
+		}, [target, token, job]);
+		const [resp] = await Promise.all([
+			page.waitForResponse((r) => r.url().startsWith(target + '/exports'), {timeout: STEP}),
+			page.evaluate((target) => {
+				const f = document.createElement('form');
+				f.method = 'POST';
+				f.action = target + '/exports';
+				f.enctype = 'text/plain';
+				const i = document.createElement('input');
+				i.name = '{"type":"contacts","x":"';
+				i.value = '"}';
+				f.appendChild(i);
+				document.body.appendChild(f);
+				f.submit();
+			}, target)
+		]);
+		return {fetches, form: {status: resp.status(), body: await resp.text()}};
+	},
+
 	/* axe-core on the page (idle and complete), and 320 px wide. */
 	async axe(page) {
 		const run = async () => {
@@ -219,7 +264,7 @@ async function main() {
 		downloadsPath: outDir,
 		/* axe is injected as a script tag, which the page's strict CSP
 		 * (rightly) refuses; only the axe scenario lifts it */
-		bypassCSP: scenario === 'axe',
+		bypassCSP: scenario === 'axe' || scenario === 'crosssite',
 		viewport: {width: 1000, height: 700},
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update', '--disable-sync']

@@ -59,12 +59,12 @@ def big_workspace(stack, slow_parts):
     return ws
 
 
-def drive(browser, host_page, scenario, timeout=240, **query):
+def drive(browser, host_page, scenario, timeout=240, env=None, base=None, **query):
     """Run one scenario of drive.js against the host page with `query`."""
-    url = requests.Request("GET", host_page.url, params=query).prepare().url
+    url = requests.Request("GET", base or host_page.url, params=query).prepare().url
     p = subprocess.run(["node", str(BROWSER_DIR / "drive.js"), scenario, url, str(browser)],
                        capture_output=True, text=True, timeout=timeout,
-                       env=S.clean_env(), cwd=str(BROWSER_DIR))
+                       env=S.clean_env(**(env or {})), cwd=str(BROWSER_DIR))
     assert p.returncode == 0, "drive.js %s failed:\n%s\n%s\n%s" % (
         scenario, p.stderr[-4000:], p.stdout[-2000:], S.logs_excerpt(["export.fcgi"]))
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -174,3 +174,25 @@ def test_axe_and_narrow_screen(stack, host_page, browser, slow_parts, view):
     bad = [v for v in out["idle"] + out["done"] if v["impact"] in ("serious", "critical")]
     assert not bad, bad
     assert out["overflow"]["doc"] <= 320 and out["overflow"]["widget"] <= 320, out["overflow"]
+
+
+def test_cross_site_post_and_delete_are_refused(stack, host_page, browser, slow_parts):
+    """CSRF: a page of another origin (localhost vs 127.0.0.1) cannot create
+    or delete.  A form POST carries no credential (401, nothing written);
+    fetches with a token need a CORS preflight the API does not grant (no
+    CORS by default), so the browser never sends them."""
+    ws = "xs_" + uuid.uuid4().hex[:8]
+    tok = H.embed_token(ws, "victim@example.com")
+    pending = H.insert_pending(stack, workspace=ws)
+    target = host_page.url.rstrip("/")
+    out = drive(browser, host_page, "crosssite", base=target.replace("127.0.0.1", "localhost") + "/",
+                env={"CROSS_TARGET": target, "CROSS_TOKEN": tok, "CROSS_JOB": pending})
+    f = out["fetches"]
+    assert f["post"] == "blocked" and f["delete"] == "blocked" and f["delete_bare"] == "blocked", f
+    assert f["post_simple"] == "answered 0", f          # opaque: sent, but with no credential
+    assert out["form"]["status"] == 401, out["form"]
+    assert _jobs(stack, ws) == [pending]                 # nothing created
+    assert H.db_status(stack, pending) == "pending"      # nothing cancelled
+    r = requests.options(target + "/exports", timeout=10, headers={
+        "Origin": "http://localhost", "Access-Control-Request-Method": "DELETE"})
+    assert "Access-Control-Allow-Origin" not in r.headers, dict(r.headers)
