@@ -9,7 +9,8 @@
 // Run by php-cgi under lighttpd (examples/php/lighttpd.conf), on the same
 // origin as the API.  Environment: EXPORTD_EMBED_SECRET (the first of
 // embed.secrets); EXPORTD_API_BASE (where export.fcgi is mounted, i.e.
-// http.base_path; "" by default); EXPORTD_EXAMPLE_TESTING=1 lets the
+// http.base_path; "" by default); EXPORTD_EXAMPLE_WORKSPACE (the signed-in
+// user's workspace); EXPORTD_EXAMPLE_TESTING=1 lets the
 // browser tests ask for ?workspace= and an already expired ?lifetime=.
 require __DIR__ . '/embed_token.php';
 
@@ -20,7 +21,7 @@ function h(string $s): string
 
 $secret = getenv('EXPORTD_EMBED_SECRET') ?: '';
 $api = rtrim(getenv('EXPORTD_API_BASE') ?: '', '/');
-$workspace = 'acme';
+$workspace = getenv('EXPORTD_EXAMPLE_WORKSPACE') ?: 'acme';
 $email = 'demo.user@example.com';
 $lifetime = 3600;
 $type = 'contacts';

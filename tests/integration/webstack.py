@@ -29,7 +29,8 @@ class HostPage:
         return S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.stack.fcgi_socket,
                            HTTPD_STORAGE_DIR=self.stack.storage_dir, HTTPD_RUN_DIR=self.run_dir,
                            HTTPD_DOCROOT=S.SRCDIR / "examples/php",
-                           HTTPD_EMBED_SECRET=S.EMBED_SECRET, HTTPD_EXAMPLE_TESTING="1")
+                           HTTPD_EMBED_SECRET=S.EMBED_SECRET, HTTPD_EXAMPLE_WORKSPACE="acme",
+                           HTTPD_EXAMPLE_TESTING="1")
 
     def start(self):
         lighttpd = S.which("lighttpd", "apt-get install lighttpd")
