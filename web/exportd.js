@@ -8,8 +8,9 @@
  *        data-format="csv" data-label="Export contacts"></div>
  *   <div data-exportd-downloads data-token="exe1...."></div>
  *
- * Attributes: data-token (the embed token the host's server minted;
- * required), data-api (the API's base URL; default: where this script was
+ * Attributes: data-token (the embed token the host's server minted; leave
+ * it out when the web server logs users in and exportd trusts its
+ * REMOTE_USER, auth.remote_user), data-api (the API's base URL; default: where this script was
  * loaded from, without /web/exportd.js), data-type, data-format,
  * data-compression, data-columns (JSON array), data-filters (JSON object),
  * data-label, data-key (the name under which a running export is
@@ -85,12 +86,18 @@
 	/* One call to the API: resolves {status, body}; rejects on a network
 	 * failure only.  An expired token is reported as {expired: true}. */
 	function call(base, token, method, path, body) {
+		/* With a token, no ambient credential is sent at all; without one
+		 * (auth.remote_user), the web server's login of this origin is, and
+		 * X-Exportd-Request shows the API the call is not another site's. */
 		var opts = {
 			method: method,
-			headers: {'Authorization': 'Bearer ' + token, 'Accept': 'application/json'},
-			credentials: 'omit',
+			headers: {'Accept': 'application/json', 'X-Exportd-Request': '1'},
+			credentials: token ? 'omit' : 'same-origin',
 			cache: 'no-store'
 		};
+		if (token) {
+			opts.headers['Authorization'] = 'Bearer ' + token;
+		}
 		if (body !== undefined) {
 			opts.headers['Content-Type'] = 'application/json';
 			opts.body = JSON.stringify(body);
@@ -131,8 +138,8 @@
 	/* A link cannot carry a header: the token rides in the query, on the
 	 * download route only (docs/CONTRACTS.md "Embed token"). */
 	function downloadHref(base, token, job) {
-		return base + '/exports/' + encodeURIComponent(job.id) + '/download?access_token=' +
-			encodeURIComponent(token);
+		var href = base + '/exports/' + encodeURIComponent(job.id) + '/download';
+		return token ? href + '?access_token=' + encodeURIComponent(token) : href;
 	}
 
 	/* ------------------------------------------------------ the button */

@@ -40,6 +40,7 @@ static const char *const conf_addressing_choices[] = {"virtual", "path", NULL};
 static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const conf_starttls_choices[] = {"try", "require", "never", NULL};
+static const char *const conf_switch_choices[] = {"off", "on", NULL};
 
 #define KB     1024LL
 #define MB     (1024LL * 1024)
@@ -113,6 +114,7 @@ static const struct conf_entry conf_table[] = {
 	{"mail", "retry_base", CONF_DURATION, OFF(mail_retry_base_ms), "10s", 10, DAY, NULL, 0},
 	{"mail", "retry_max", CONF_DURATION, OFF(mail_retry_max_ms), "30m", 10, 30 * DAY, NULL, 0},
 	{"mail", "poll_interval", CONF_DURATION, OFF(mail_poll_interval_ms), "2s", 50, 3600 * SEC, NULL, 0},
+	{"auth", "remote_user", CONF_ENUM, OFF(auth_remote_user), "off", 0, 0, conf_switch_choices, 0},
 	{"embed", "secrets", CONF_STRING, OFF(embed_secrets), "", 0, 0, NULL, 1},
 	{"embed", "max_lifetime", CONF_DURATION, OFF(embed_max_lifetime_ms), "12h", 60 * SEC, 7 * DAY, NULL, 0},
 };

@@ -118,6 +118,8 @@ struct config {
 	long long mail_retry_max_ms;
 	long long mail_poll_interval_ms;
 
+	int auth_remote_user; /* 1: trust the web server's REMOTE_USER (exportd_web_users) */
+
 	char *embed_secrets; /* comma-separated; the first signs; "" = no embed tokens */
 	long long embed_max_lifetime_ms;
 };

@@ -12,6 +12,7 @@
 #include "mail/address.h"
 #include "jobs/jobs.h"
 #include "keys/keys.h"
+#include "keys/users.h"
 
 struct ctl {
 	struct config cf;
@@ -27,6 +28,9 @@ static void usage(FILE *to)
 		"  apikey create --workspace W --email E     create a key (printed once)\n"
 		"  apikey revoke KEY_OR_ID                   revoke a key\n"
 		"  apikey list [--workspace W]               list keys (ids, never secrets)\n"
+		"  user add --workspace W --email E NAME     map a web server user (REMOTE_USER)\n"
+		"  user remove NAME                          remove a web server user\n"
+		"  user list                                 list web server users\n"
 		"  jobs list [--workspace W] [--status S]    list recent jobs\n"
 		"  quota [--workspace W]                     usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
@@ -178,6 +182,60 @@ static int ctl_apikey_list(struct ctl *c, int argc, char **argv)
 	return ctl_listing(c, st, res);
 }
 
+/* user add --workspace W --email E NAME: NAME last, as the web server
+ * spells it (auth.remote_user). */
+static int ctl_user_add(struct ctl *c, int argc, char **argv)
+{
+	const char *ws = ctl_option(argc, argv, "--workspace");
+	const char *email = ctl_option(argc, argv, "--email");
+	const char *name = argv[argc - 1];
+	int rc;
+
+	if (ws == NULL || email == NULL || ws[0] == '\0' || argc != 7 || name[0] == '\0' ||
+	    name[0] == '-') {
+		fprintf(stderr, "exportctl: user add needs --workspace W --email E NAME\n");
+		return 2;
+	}
+	if (!address_valid(email)) {
+		fprintf(stderr, "exportctl: --email: not an address mail can be sent to: %s\n",
+			email);
+		return 2;
+	}
+	rc = ctl_workspace_check(c, ws);
+	if (rc) {
+		return rc;
+	}
+	if (users_add(c->conn, name, ws, email, &c->err)) {
+		return ctl_fail(c, "user add");
+	}
+	printf("user %s: workspace %s, %s\n", name, ws, email);
+	return 0;
+}
+
+static int ctl_user_remove(struct ctl *c, const char *name)
+{
+	enum ex_status st = users_remove(c->conn, name, &c->err);
+
+	if (st == EX_ENOTFOUND) {
+		fprintf(stderr, "exportctl: no such user: %s\n", name);
+		return 1;
+	}
+	if (st) {
+		return ctl_fail(c, "user remove");
+	}
+	printf("removed %s\n", name);
+	return 0;
+}
+
+static int ctl_user_list(struct ctl *c)
+{
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = users_list(c->conn, &res, &c->err);
+	return ctl_listing(c, st, res);
+}
+
 static int ctl_jobs_list(struct ctl *c, int argc, char **argv)
 {
 	PGresult *res = NULL;
@@ -248,6 +306,15 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_apikey_list(c, argc, argv);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "add") == 0) {
+		return ctl_user_add(c, argc, argv);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "remove") == 0 && argc == 3) {
+		return ctl_user_remove(c, argv[2]);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "list") == 0) {
+		return ctl_user_list(c);
 	}
 	if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_jobs_list(c, argc, argv);

@@ -9,6 +9,7 @@
 #include "common/apikey.h"
 #include "common/log.h"
 #include "keys/keys.h"
+#include "keys/users.h"
 #include "http/embed.h"
 #include "http/problem.h"
 #include "http/reply.h"
@@ -50,6 +51,44 @@ int auth_embed(const struct app *app, struct http_request *r, const char *token,
 	snprintf(who->workspace, sizeof(who->workspace), "%s", c.workspace);
 	snprintf(who->email, sizeof(who->email), "%s", c.email);
 	return 1;
+}
+
+int auth_remote_user(struct app *app, struct http_request *r, struct auth *who)
+{
+	const char *ws = NULL, *email = NULL;
+	PGresult *res = NULL;
+	struct buf err;
+	enum ex_status st;
+	int ok = 0;
+
+	/* The browser sends the web server's credentials by itself; a custom
+	 * header is what another site's form or script cannot add without a
+	 * CORS preflight this API never grants. */
+	if (!r->head && strcmp(r->method, "GET") != 0 && !r->same_origin_header) {
+		problem_reply(r, 403, "cross-site-request", "Forbidden",
+			      "a state-changing request with the web server's login must carry the "
+			      "header X-Exportd-Request (the widget sends it)",
+			      "");
+		return 0;
+	}
+	buf_init(&err, 4096);
+	st = users_lookup(app->conn, r->remote_user, &ws, &email, &res, &err);
+	if (st == EX_ENOTFOUND) {
+		problem_reply(r, 403, "unknown-user", "Forbidden",
+			      "you are signed in to the web server, but not mapped to a workspace; "
+			      "ask an administrator (exportctl user add)",
+			      "");
+	} else if (st) {
+		reply_db_error(app, r, &err);
+	} else {
+		who->key_id[0] = '\0';
+		snprintf(who->workspace, sizeof(who->workspace), "%s", ws);
+		snprintf(who->email, sizeof(who->email), "%s", email);
+		ok = 1;
+	}
+	PQclear(res);
+	buf_free(&err);
+	return ok;
 }
 
 int auth_key(struct app *app, struct http_request *r, struct auth *who)

@@ -25,4 +25,10 @@ int auth_link(const struct app *app, struct http_request *r, const char *id, con
  * still be live.  A revoked or deleted key answers 403 link-revoked. */
 int auth_link_key(struct app *app, struct http_request *r, const char *key_id);
 
+/* auth.remote_user: the web server authenticated r->remote_user; 1 and
+ * *who filled (no key id) when exportd_web_users maps it.  403
+ * unknown-user when it does not; 403 cross-site-request for a POST or
+ * DELETE without X-Exportd-Request (ambient credentials are CSRF-able). */
+int auth_remote_user(struct app *app, struct http_request *r, struct auth *who);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db/db.h"
 #include "http/auth.h"
@@ -59,6 +60,12 @@ static int dispatch_access(struct app *app, struct http_request *r, const struct
 		}
 	}
 	*keyed = 1;
+	/* A Bearer credential always wins; otherwise, when trusted, the web
+	 * server's own login (its Basic credentials may be in the header). */
+	if (app->cf->auth_remote_user && r->remote_user[0] != '\0' &&
+	    strncasecmp(r->authorization, "Bearer ", 7) != 0) {
+		return auth_remote_user(app, r, who);
+	}
 	return auth_key(app, r, who);
 }
 

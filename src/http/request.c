@@ -174,6 +174,8 @@ void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_tim
 	r->range = FCGX_GetParam("HTTP_RANGE", fcgi->envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fcgi->envp);
 	r->if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fcgi->envp);
+	r->remote_user = request_param(r, "REMOTE_USER");
+	r->same_origin_header = FCGX_GetParam("HTTP_X_EXPORTD_REQUEST", fcgi->envp) != NULL;
 	r->head = strcmp(r->method, "HEAD") == 0;
 	len = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
 	r->content_length = -1;
@@ -237,6 +239,8 @@ static const char *request_reason(int status)
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:

@@ -34,6 +34,8 @@ struct http_request {
 	const char *range;
 	const char *idempotency_key; /* NULL when the header is absent */
 	const char *if_none_match;   /* NULL when the header is absent */
+	const char *remote_user;     /* REMOTE_USER the web server set, or "" */
+	int same_origin_header;	     /* X-Exportd-Request was sent (a CORS preflight's proof) */
 	long long content_length;    /* -1 when absent */
 	long long body_timeout_ms;   /* request_read_body's deadline */
 	int head;

@@ -1,0 +1,136 @@
+"""Trusted web-server login (README "In the browser", auth.remote_user):
+the web server authenticates (here lighttpd's Basic auth,
+tests/integration/lighttpd-basic.conf) and passes REMOTE_USER; exportd maps
+it to a workspace and an email through `exportctl user add|remove|list`.
+An unknown user is 403; a state-changing request must carry
+X-Exportd-Request (ambient credentials are forgeable cross-site); with the
+setting off (the default) REMOTE_USER is ignored.
+"""
+
+import uuid
+
+import pytest
+import requests
+
+import helpers as H
+import stack as S
+
+
+class BasicWeb:
+    """lighttpd-basic.conf on a free port in front of an export.fcgi socket."""
+
+    def __init__(self, stack, root, socket):
+        self.stack, self.run_dir, self.socket = stack, root, socket
+        self.service = None
+        self.url = None
+        self.timings = {}
+
+    def start(self):
+        lighttpd = S.which("lighttpd", "apt-get install lighttpd")
+        self.run_dir.mkdir(mode=0o755)
+        users = self.run_dir / "users"
+        users.write_text("ana:ana-password\nbob:bob-password\n")
+        conf = S.SRCDIR / "tests/integration/lighttpd-basic.conf"
+
+        def make(port):
+            return S.Service("basic-auth lighttpd", [lighttpd, "-D", "-f", conf],
+                             self.run_dir / "lighttpd.stderr",
+                             env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.socket,
+                                             HTTPD_STORAGE_DIR=self.stack.storage_dir,
+                                             HTTPD_RUN_DIR=self.run_dir, HTTPD_USERFILE=users))
+
+        self.service, port = S.start_on_free_port(make, "basic-auth lighttpd",
+                                                  ["basic-auth lighttpd"])
+        self.url = "http://127.0.0.1:%d" % port
+        S.wait_until(lambda: requests.get(self.url + "/healthz", timeout=2).status_code == 401,
+                     20, "basic-auth lighttpd to answer")
+        return self
+
+    def stop(self):
+        if self.service is not None:
+            self.service.stop()
+        return []
+
+    def call(self, user, method, path, **kw):
+        auth = (user, user + "-password") if user else None
+        return requests.request(method, self.url + path, auth=auth, timeout=30, **kw)
+
+
+@pytest.fixture(scope="module")
+def web(stack, tmp_root):
+    w = BasicWeb(stack, tmp_root / "basic-auth", stack.fcgi_socket).start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="module")
+def ana(stack):
+    ws = "ru_" + uuid.uuid4().hex[:8]
+    H.add_contacts(stack, ws, 7)
+    out = stack.exportctl("user", "add", "--workspace", ws, "--email", "ana@example.com", "ana")
+    assert "ana" in out.stdout
+    yield ws
+    stack.exportctl("user", "remove", "ana", check=False)
+
+
+WRITE = {"X-Exportd-Request": "1", "Content-Type": "application/json"}
+
+
+def test_mapped_user_creates_lists_downloads(stack, web, ana):
+    r = web.call("ana", "POST", "/exports", json={"type": "contacts"}, headers=WRITE)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert H.row(stack, job["id"], "requester_email, workspace, api_key_id") == (
+        "ana@example.com", ana, None)
+    S.wait_until(lambda: H.db_status(stack, job["id"]) == "complete", 60, "the export")
+    listed = web.call("ana", "GET", "/exports").json()["data"]
+    assert [j["id"] for j in listed] == [job["id"]]
+    r = web.call("ana", "GET", "/exports/%s/download" % job["id"])
+    assert r.status_code == 200 and r.content.count(b"\n") == 8, r.content[:200]
+
+
+def test_unknown_user_is_403(stack, web, ana):
+    r = web.call("bob", "GET", "/exports")
+    assert H.problem(r, 403)["type"] == "urn:exportd:problem:unknown-user"
+    r = H.assert_writes_nothing(stack, lambda: web.call(
+        "bob", "POST", "/exports", json={"type": "contacts"}, headers=WRITE))
+    H.problem(r, 403)
+
+
+def test_state_change_without_the_header_is_403(stack, web, ana):
+    r = H.assert_writes_nothing(stack, lambda: web.call(
+        "ana", "POST", "/exports", json={"type": "contacts"}))
+    assert H.problem(r, 403)["type"] == "urn:exportd:problem:cross-site-request"
+    pending = H.insert_pending(stack, workspace=ana)
+    r = web.call("ana", "DELETE", "/exports/" + pending)
+    assert H.problem(r, 403)["type"] == "urn:exportd:problem:cross-site-request"
+    assert H.db_status(stack, pending) == "pending"
+    r = web.call("ana", "DELETE", "/exports/" + pending, headers={"X-Exportd-Request": "1"})
+    assert r.status_code == 200, r.text
+    assert H.db_status(stack, pending) == "cancelled"
+
+
+def test_off_by_default_ignores_remote_user(stack, side, tmp_root, ana):
+    off = side("remote-user-off", {})
+    w = BasicWeb(stack, tmp_root / "basic-auth-off", off.fcgi_socket).start()
+    try:
+        r = w.call("ana", "GET", "/exports")
+        H.problem(r, 401)
+    finally:
+        w.stop()
+
+
+def test_exportctl_user_add_list_remove(stack):
+    ws = "ru_" + uuid.uuid4().hex[:8]
+    stack.exportctl("user", "add", "--workspace", ws, "--email", "c@example.com", "carol")
+    stack.exportctl("user", "add", "--workspace", ws, "--email", "c2@example.com", "carol")
+    lines = stack.exportctl("user", "list").stdout.splitlines()
+    assert lines[0].split("\t") == ["remote_user", "workspace", "email", "created_at"]
+    assert [l.split("\t")[:3] for l in lines if l.startswith("carol\t")] == [
+        ["carol", ws, "c2@example.com"]]
+    bad = stack.exportctl("user", "add", "--workspace", ws, "--email", "nope", "dave",
+                          check=False)
+    assert bad.returncode == 2 and "--email" in bad.stderr
+    assert stack.exportctl("user", "remove", "carol").returncode == 0
+    gone = stack.exportctl("user", "remove", "carol", check=False)
+    assert gone.returncode == 1 and "no such user" in gone.stderr
