@@ -60,6 +60,7 @@ static const struct conf_entry conf_table[] = {
 	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
 	{"http", "download", CONF_ENUM, OFF(http_download), "stream", 0, 0, conf_download_choices, 0},
 	{"http", "accel_prefix", CONF_STRING, OFF(http_accel_prefix), "/_exportd_files", 0, 0, NULL, 0},
+	{"http", "cors_origins", CONF_STRING, OFF(http_cors_origins), "", 0, 0, NULL, 0},
 	{"http", "stream_chunk", CONF_SIZE, OFF(http_stream_chunk), "64k", 4 * KB, 16 * MB, NULL, 0},
 	{"exportd", "workers", CONF_INT, OFF(workers), "2", 1, 256, NULL, 0},
 	{"exportd", "poll_interval", CONF_DURATION, OFF(poll_interval_ms), "1500ms", 50, 3600 * SEC, NULL, 0},
@@ -538,6 +539,46 @@ static enum ex_status conf_check_secrets(const char *name, const char *list, int
 	return EX_OK;
 }
 
+/* One entry of http.cors_origins: scheme "://" host [":" port], nothing
+ * after, no user info, no wildcard (every answer names the one origin). */
+static int conf_is_origin(const char *s, size_t len)
+{
+	size_t skip = 0, i;
+
+	if (len > 8 && memcmp(s, "https://", 8) == 0) {
+		skip = 8;
+	} else if (len > 7 && memcmp(s, "http://", 7) == 0) {
+		skip = 7;
+	} else {
+		return 0;
+	}
+	for (i = skip; i < len; i++) {
+		if (strchr("/?#@*\\ ", s[i]) != NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* http.cors_origins: comma-separated, split as crypto_secret_next splits
+ * a secret list (http/cors.c reads it the same way). */
+static enum ex_status conf_check_origins(const char *list, struct buf *err)
+{
+	const char *pos = list, *s;
+	size_t len;
+
+	while (crypto_secret_next(&pos, &s, &len)) {
+		if (!conf_is_origin(s, len)) {
+			buf_msg(err,
+				"http.cors_origins: \"%.*s\" is not an origin "
+				"(scheme://host[:port], nothing after, no wildcard)",
+				(int)len, s);
+			return EX_EINVAL;
+		}
+	}
+	return EX_OK;
+}
+
 /* database.api_url, admin_url and session_url default to database.url: one
  * URL serves all three programs until the operator gives each its own role
  * (or puts a transaction pooler in front of url). */
@@ -606,6 +647,9 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (conf_check_origins(cf->http_cors_origins, err) != EX_OK) {
 		return EX_EINVAL;
 	}
 	if (conf_check_file_group(cf, err) != EX_OK) {

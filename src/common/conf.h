@@ -57,6 +57,7 @@ struct config {
 	int http_download; /* enum conf_download */
 	char *http_accel_prefix;
 	long long http_stream_chunk;
+	char *http_cors_origins; /* comma-separated origins; "" = no CORS */
 
 	long long workers;
 	long long poll_interval_ms;

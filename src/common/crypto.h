@@ -20,8 +20,8 @@ int crypto_equal(const char *a, const char *b);
 enum ex_status crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
 				  unsigned char out[CRYPTO_HMAC_LEN]) EX_MUST_CHECK;
 
-/* A list of secrets in one comma-separated string (mail.link_secrets,
- * embed.secrets): the next non-empty one at or after *pos, spaces and tabs
+/* A list in one comma-separated string (mail.link_secrets, embed.secrets,
+ * http.cors_origins): the next non-empty one at or after *pos, spaces and tabs
  * trimmed, as *s (not NUL-terminated) and *len; 0 at the end. */
 int crypto_secret_next(const char **pos, const char **s, size_t *len);
 

@@ -7,6 +7,7 @@
 
 #include "db/db.h"
 #include "http/auth.h"
+#include "http/cors.h"
 #include "http/embed.h"
 #include "http/problem.h"
 #include "http/reply.h"
@@ -69,12 +70,34 @@ static int dispatch_access(struct app *app, struct http_request *r, const struct
 	return auth_key(app, r, who);
 }
 
+/* An allowed origin's CORS preflight: 1 when answered. */
+static int dispatch_preflight(struct app *app, struct http_request *r)
+{
+	if (cors_allowed(app->cf->http_cors_origins, r->origin)) {
+		r->cors_origin = r->origin;
+	}
+	if (r->cors_origin == NULL || strcmp(r->method, "OPTIONS") != 0 ||
+	    FCGX_GetParam("HTTP_ACCESS_CONTROL_REQUEST_METHOD", r->fcgi->envp) == NULL) {
+		return 0;
+	}
+	/* No Allow-Credentials: only embed tokens (a header) go cross-origin. */
+	request_head(r, 204, NULL,
+		     "Access-Control-Allow-Methods: GET, HEAD, POST, DELETE\r\n"
+		     "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key, "
+		     "X-Exportd-Request\r\nAccess-Control-Max-Age: 600\r\n");
+	return 1;
+}
+
 void dispatch_request(struct app *app, struct http_request *r)
 {
 	struct router_match m;
 	struct auth who;
 	char allow[80];
 	int keyed;
+
+	if (dispatch_preflight(app, r)) {
+		return;
+	}
 
 	router_match(routes_table, routes_count, r->method, r->uri, app->cf->http_base_path, &m);
 	if (m.status == 400) {
