@@ -3,7 +3,8 @@
  * tests/integration/test_browser.py, which asserts on what it prints.
  *
  *   node drive.js SCENARIO PAGE_URL OUT_DIR
- *   (crosssite: also CROSS_TARGET, CROSS_TOKEN, CROSS_JOB in the environment)
+ *   (crosssite: also CROSS_TARGET, CROSS_TOKEN, CROSS_JOB in the environment;
+ *   HTTP_USER, HTTP_PASSWORD: a Basic login for every request)
  *
  * Debian's chromium (/usr/bin/chromium, or $CHROMIUM) under playwright-core,
  * headless, with a fresh profile in OUT_DIR.  Prints one JSON object on
@@ -184,6 +185,25 @@ const scenarios = {
 		return {focused, state, next};
 	},
 
+	/* Start, wait for the end, download when there is a file (small
+	 * exports: the web-server login mode). */
+	async simple(page) {
+		await startExport(page);
+		const state = await waitState(page, ['complete', 'failed', 'error', 'session']);
+		await shot(page, state);
+		const t = await texts(page);
+		if (state !== 'complete') {
+			return t;
+		}
+		const [download] = await Promise.all([
+			page.waitForEvent('download', {timeout: STEP}),
+			page.click('[data-exportd-export] a.exportd-download')
+		]);
+		const file = path.join(outDir, 'simple-' + download.suggestedFilename());
+		await download.saveAs(file);
+		return {...t, file, href: await page.getAttribute('[data-exportd-export] a.exportd-download', 'href')};
+	},
+
 	/* Another origin's page (CROSS_TARGET is the API's origin) tries to
 	 * create and to delete: a form POST (no header can be added, so no
 	 * credential), and fetches with the token, which need a CORS preflight
@@ -266,6 +286,9 @@ async function main() {
 		 * (rightly) refuses; only the axe scenario lifts it */
 		bypassCSP: scenario === 'axe' || scenario === 'crosssite',
 		viewport: {width: 1000, height: 700},
+		/* the web server's Basic login (auth.remote_user), when asked */
+		httpCredentials: process.env.HTTP_USER ? {username: process.env.HTTP_USER,
+			password: process.env.HTTP_PASSWORD || ''} : undefined,
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update', '--disable-sync']
 	});

@@ -7,6 +7,8 @@ X-Exportd-Request (ambient credentials are forgeable cross-site); with the
 setting off (the default) REMOTE_USER is ignored.
 """
 
+import json
+import subprocess
 import uuid
 
 import pytest
@@ -30,6 +32,15 @@ class BasicWeb:
         self.run_dir.mkdir(mode=0o755)
         users = self.run_dir / "users"
         users.write_text("ana:ana-password\nbob:bob-password\n")
+        docroot = self.run_dir / "www"
+        docroot.mkdir()
+        # A host page of the web-server login mode: no token in it.
+        (docroot / "index.html").write_text(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<title>Contacts</title><link rel="stylesheet" href="/web/exportd.css">'
+            '<script src="/web/exportd.js" defer></script></head><body><main>'
+            '<h1>Contacts</h1><div data-exportd-export data-type="contacts" data-format="csv"'
+            ' data-label="Export contacts to CSV"></div></main></body></html>\n')
         conf = S.SRCDIR / "tests/integration/lighttpd-basic.conf"
 
         def make(port):
@@ -37,7 +48,8 @@ class BasicWeb:
                              self.run_dir / "lighttpd.stderr",
                              env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.socket,
                                              HTTPD_STORAGE_DIR=self.stack.storage_dir,
-                                             HTTPD_RUN_DIR=self.run_dir, HTTPD_USERFILE=users))
+                                             HTTPD_RUN_DIR=self.run_dir, HTTPD_USERFILE=users,
+                                             HTTPD_DOCROOT=docroot))
 
         self.service, port = S.start_on_free_port(make, "basic-auth lighttpd",
                                                   ["basic-auth lighttpd"])
@@ -73,6 +85,7 @@ def ana(stack):
     stack.exportctl("user", "remove", "ana", check=False)
 
 
+BROWSER_DIR = S.SRCDIR / "tests/browser"
 WRITE = {"X-Exportd-Request": "1", "Content-Type": "application/json"}
 
 
@@ -134,3 +147,30 @@ def test_exportctl_user_add_list_remove(stack):
     assert stack.exportctl("user", "remove", "carol").returncode == 0
     gone = stack.exportctl("user", "remove", "carol", check=False)
     assert gone.returncode == 1 and "no such user" in gone.stderr
+
+
+def _drive(web, user, scenario="simple"):
+    """tests/browser/drive.js with a Basic login for every request."""
+    shots = S.BUILDDIR / "tests/browser-screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run(["node", str(BROWSER_DIR / "drive.js"), scenario, web.url + "/",
+                        str(shots)], capture_output=True, text=True, timeout=240, cwd=str(BROWSER_DIR),
+                       env=S.clean_env(HTTP_USER=user, HTTP_PASSWORD=user + "-password"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_browser_with_the_web_servers_login(stack, web, ana):
+    """The widget with no token: the page's Basic login, same origin."""
+    S.run(["sh", str(S.SRCDIR / "tests/browser/install.sh")], "tests/browser/install.sh",
+          timeout=600)
+    out = _drive(web, "ana")
+    assert out["state"] == "complete", out
+    assert "access_token" not in out["href"], out["href"]
+    job_id = out["memo"][0]
+    assert H.row(stack, job_id, "requester_email, workspace") == ("ana@example.com", ana)
+    with open(out["file"], "rb") as f:
+        assert f.read() == web.call("ana", "GET", "/exports/%s/download" % job_id).content
+    out = _drive(web, "bob")
+    assert out["state"] == "error", out
+    assert "not mapped to a workspace" in out["detail"], out
