@@ -252,6 +252,15 @@
 		this.el.setAttribute('aria-busy', running ? 'true' : 'false');
 	};
 
+	/* When a state ends with the focus on a control that is now hidden
+	 * (Cancel), move it to what the user can do next. */
+	ExportWidget.prototype.refocus = function (target) {
+		var a = document.activeElement;
+		if (!a || a === document.body || (this.el.contains(a) && a.hidden)) {
+			target.focus();
+		}
+	};
+
 	ExportWidget.prototype.say = function (text) {
 		this.live.textContent = text;
 	};
@@ -417,6 +426,7 @@
 		this.stateText.textContent = what === 'failed' ? 'The export failed.' : 'The export could not be started.';
 		this.detail.textContent = text;
 		this.show(what);
+		this.refocus(this.retry);
 		this.say(this.stateText.textContent + ' ' + text);
 	};
 
@@ -436,6 +446,7 @@
 			this.stateText.textContent = 'Export cancelled.';
 			this.detail.textContent = 'No file was made.';
 			this.show('cancelled');
+			this.refocus(this.again);
 			this.say('Export cancelled.');
 		} else if (s === 'expired') {
 			this.stopped = true;
@@ -494,6 +505,7 @@
 		this.detail.textContent = 'Available until ' + fmtDate(job.expires_at) + '.';
 		this.sumCode.textContent = job.checksum && job.checksum.sha256 ? 'SHA-256 ' + job.checksum.sha256 : 'none';
 		this.show('complete');
+		this.refocus(this.link);
 		this.say('Your export is ready: ' + text + '.');
 	};
 

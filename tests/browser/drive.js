@@ -180,9 +180,10 @@ const scenarios = {
 		await page.keyboard.press('Enter');
 		await waitState(page, ['preparing', 'running', 'complete']);
 		const state = await waitState(page, ['complete', 'failed']);
+		const atEnd = await page.evaluate(() => document.activeElement.className);
 		await page.keyboard.press('Tab');
-		const next = await page.evaluate(() => document.activeElement.className);
-		return {focused, state, next};
+		const next = await page.evaluate(() => document.activeElement.tagName);
+		return {focused, state, atEnd, next};
 	},
 
 	/* Start, wait for the end, download when there is a file (small

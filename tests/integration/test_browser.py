@@ -165,6 +165,9 @@ def test_keyboard_only(stack, host_page, browser, slow_parts):
     out = drive(browser, host_page, "keyboard", type="invoices")
     assert out["focused"].startswith("Export invoices"), out
     assert out["state"] == "complete", out
+    # the focus went from Cancel (hidden at the end) to the Download link,
+    # and the next Tab reaches the checksum's summary
+    assert out["atEnd"] == "exportd-download" and out["next"] == "SUMMARY", out
 
 
 @pytest.mark.parametrize("view", ["export", "downloads"])
