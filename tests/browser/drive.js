@@ -205,6 +205,37 @@ const scenarios = {
 		return {...t, file, href: await page.getAttribute('[data-exportd-export] a.exportd-download', 'href')};
 	},
 
+	/* Polls back off, stop while the page is hidden, resume when shown. */
+	async hidden(page) {
+		const polls = [];
+		page.on('request', (r) => {
+			if (r.method() === 'GET' && /\/exports\/[0-9a-f-]{36}$/.test(r.url())) {
+				polls.push(Date.now());
+			}
+		});
+		const setHidden = (h) => page.evaluate((h) => {
+			Object.defineProperty(document, 'hidden', {configurable: true, get: () => h});
+			Object.defineProperty(document, 'visibilityState', {configurable: true,
+				get: () => (h ? 'hidden' : 'visible')});
+			document.dispatchEvent(new Event('visibilitychange'));
+		}, h);
+		await startExport(page);
+		await page.waitForFunction(() => Object.keys(sessionStorage).some((k) => k.startsWith('exportd:')),
+			null, {timeout: STEP});
+		await page.waitForTimeout(2600);
+		const before = polls.slice();
+		await setHidden(true);
+		const hiddenAt = Date.now();
+		await page.waitForTimeout(2500);
+		const whileHidden = polls.filter((t) => t > hiddenAt + 50).length;
+		await setHidden(false);
+		const shownAt = Date.now();
+		const state = await waitState(page, ['complete', 'failed']);
+		const firstAfter = polls.find((t) => t >= shownAt);
+		return {gaps: before.slice(1).map((t, i) => t - before[i]), whileHidden,
+			resumedAfterMs: firstAfter === undefined ? null : firstAfter - shownAt, state};
+	},
+
 	/* Another origin's page (CROSS_TARGET is the API's origin) tries to
 	 * create and to delete: a form POST (no header can be added, so no
 	 * credential), and fetches with the token, which need a CORS preflight
