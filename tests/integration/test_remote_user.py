@@ -1,12 +1,15 @@
 """Trusted web-server login (README "In the browser", auth.remote_user):
-the web server authenticates (here lighttpd's Basic auth,
-tests/integration/lighttpd-basic.conf) and passes REMOTE_USER; exportd maps
+the web server authenticates (here Basic auth in lighttpd and in Apache,
+tests/integration/lighttpd-basic.conf, apache-basic.conf) and passes
+REMOTE_USER; exportd maps
 it to a workspace and an email through `exportctl user add|remove|list`.
 An unknown user is 403; a state-changing request must carry
 X-Exportd-Request (ambient credentials are forgeable cross-site); with the
 setting off (the default) REMOTE_USER is ignored.
 """
 
+import base64
+import hashlib
 import json
 import subprocess
 import uuid
@@ -18,44 +21,61 @@ import helpers as H
 import stack as S
 
 
-class BasicWeb:
-    """lighttpd-basic.conf on a free port in front of an export.fcgi socket."""
+PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<title>Contacts</title><link rel="stylesheet" href="/web/exportd.css">'
+        '<script src="/web/exportd.js" defer></script></head><body><main>'
+        '<h1>Contacts</h1><div data-exportd-export data-type="contacts" data-format="csv"'
+        ' data-label="Export contacts to CSV"></div></main></body></html>\n')
 
-    def __init__(self, stack, root, socket):
-        self.stack, self.run_dir, self.socket = stack, root, socket
+
+class BasicWeb:
+    """A web server with Basic auth (lighttpd-basic.conf or apache-basic.conf)
+    on a free port in front of an export.fcgi socket; a host page without a
+    token at /index.html."""
+
+    def __init__(self, stack, root, socket, kind="lighttpd"):
+        self.stack, self.run_dir, self.socket, self.kind = stack, root, socket, kind
         self.service = None
         self.url = None
         self.timings = {}
 
-    def start(self):
-        lighttpd = S.which("lighttpd", "apt-get install lighttpd")
+    def _files(self):
         self.run_dir.mkdir(mode=0o755)
-        users = self.run_dir / "users"
-        users.write_text("ana:ana-password\nbob:bob-password\n")
         docroot = self.run_dir / "www"
-        docroot.mkdir()
-        # A host page of the web-server login mode: no token in it.
-        (docroot / "index.html").write_text(
-            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<title>Contacts</title><link rel="stylesheet" href="/web/exportd.css">'
-            '<script src="/web/exportd.js" defer></script></head><body><main>'
-            '<h1>Contacts</h1><div data-exportd-export data-type="contacts" data-format="csv"'
-            ' data-label="Export contacts to CSV"></div></main></body></html>\n')
-        conf = S.SRCDIR / "tests/integration/lighttpd-basic.conf"
+        docroot.mkdir(mode=0o755)
+        (docroot / "index.html").write_text(PAGE)
+        users = self.run_dir / "users"
+        if self.kind == "lighttpd":
+            users.write_text("ana:ana-password\nbob:bob-password\n")
+        else:  # htpasswd's {SHA} form
+            users.write_text("".join(
+                "%s:{SHA}%s\n" % (u, base64.b64encode(hashlib.sha1(
+                    (u + "-password").encode()).digest()).decode()) for u in ("ana", "bob")))
+        users.chmod(0o644)
+        return docroot, users
+
+    def start(self):
+        docroot, users = self._files()
+        if self.kind == "lighttpd":
+            binary = S.which("lighttpd", "apt-get install lighttpd")
+            argv = [binary, "-D", "-f", S.SRCDIR / "tests/integration/lighttpd-basic.conf"]
+        else:
+            binary = S.which("apache2", "apt-get install apache2")
+            argv = [binary, "-f", S.SRCDIR / "tests/integration/apache-basic.conf",
+                    "-DFOREGROUND"]
+        name = "basic-auth %s" % self.kind
 
         def make(port):
-            return S.Service("basic-auth lighttpd", [lighttpd, "-D", "-f", conf],
-                             self.run_dir / "lighttpd.stderr",
+            return S.Service(name, argv, self.run_dir / "server.stderr",
                              env=S.clean_env(HTTPD_PORT=port, HTTPD_FCGI_SOCKET=self.socket,
                                              HTTPD_STORAGE_DIR=self.stack.storage_dir,
                                              HTTPD_RUN_DIR=self.run_dir, HTTPD_USERFILE=users,
                                              HTTPD_DOCROOT=docroot))
 
-        self.service, port = S.start_on_free_port(make, "basic-auth lighttpd",
-                                                  ["basic-auth lighttpd"])
+        self.service, port = S.start_on_free_port(make, name, [name])
         self.url = "http://127.0.0.1:%d" % port
         S.wait_until(lambda: requests.get(self.url + "/healthz", timeout=2).status_code == 401,
-                     20, "basic-auth lighttpd to answer")
+                     20, "%s to answer" % name)
         return self
 
     def stop(self):
@@ -68,9 +88,10 @@ class BasicWeb:
         return requests.request(method, self.url + path, auth=auth, timeout=30, **kw)
 
 
-@pytest.fixture(scope="module")
-def web(stack, tmp_root):
-    w = BasicWeb(stack, tmp_root / "basic-auth", stack.fcgi_socket).start()
+@pytest.fixture(scope="module", params=["lighttpd", "apache"])
+def web(stack, tmp_root, request):
+    w = BasicWeb(stack, tmp_root / ("basic-auth-" + request.param), stack.fcgi_socket,
+                 request.param).start()
     yield w
     w.stop()
 
@@ -97,7 +118,7 @@ def test_mapped_user_creates_lists_downloads(stack, web, ana):
         "ana@example.com", ana, None)
     S.wait_until(lambda: H.db_status(stack, job["id"]) == "complete", 60, "the export")
     listed = web.call("ana", "GET", "/exports").json()["data"]
-    assert [j["id"] for j in listed] == [job["id"]]
+    assert listed[0]["id"] == job["id"]  # newest first
     r = web.call("ana", "GET", "/exports/%s/download" % job["id"])
     assert r.status_code == 200 and r.content.count(b"\n") == 8, r.content[:200]
 
@@ -153,7 +174,7 @@ def _drive(web, user, scenario="simple"):
     """tests/browser/drive.js with a Basic login for every request."""
     shots = S.BUILDDIR / "tests/browser-screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run(["node", str(BROWSER_DIR / "drive.js"), scenario, web.url + "/",
+    p = subprocess.run(["node", str(BROWSER_DIR / "drive.js"), scenario, web.url + "/index.html",
                         str(shots)], capture_output=True, text=True, timeout=240, cwd=str(BROWSER_DIR),
                        env=S.clean_env(HTTP_USER=user, HTTP_PASSWORD=user + "-password"))
     assert p.returncode == 0, p.stderr[-3000:]
