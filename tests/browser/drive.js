@@ -160,13 +160,27 @@ const scenarios = {
 			download: !!tr.querySelector('a.exportd-download')
 		})));
 		const before = await rows();
+		let older = [];
+		if (await page.isVisible('[data-exportd-downloads] button.exportd-next')) {
+			await page.click('[data-exportd-downloads] button.exportd-next');
+			await page.waitForFunction((first) => {
+				const tr = document.querySelector('[data-exportd-downloads] tbody tr');
+				return tr && tr.getAttribute('data-id') !== first;
+			}, before[0].id, {timeout: STEP});
+			older = await rows();
+			await page.click('[data-exportd-downloads] button.exportd-prev');
+			await page.waitForFunction((first) => {
+				const tr = document.querySelector('[data-exportd-downloads] tbody tr');
+				return tr && tr.getAttribute('data-id') === first;
+			}, before[0].id, {timeout: STEP});
+		}
 		const target = before.find((r) => r.download);
 		await page.click('[data-exportd-downloads] tr[data-id="' + target.id + '"] button.exportd-delete');
 		await page.waitForFunction((id) => {
 			const tr = document.querySelector('[data-exportd-downloads] tr[data-id="' + id + '"]');
 			return !tr || !tr.querySelector('a.exportd-download');
 		}, target.id, {timeout: STEP});
-		return {before, deleted: target.id, after: await rows()};
+		return {before, older, deleted: target.id, after: await rows()};
 	},
 
 	/* Keyboard only: Tab to the button, Enter starts the export. */

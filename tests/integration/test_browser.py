@@ -157,13 +157,17 @@ def test_downloads_page_lists_and_deletes(stack, host_page, browser, slow_parts)
     ws = "dl_" + uuid.uuid4().hex[:8]
     H.add_contacts(stack, ws, 5)
     tok = H.embed_token(ws, "dl@example.com")
-    jobs = [H.create(stack, {"type": "contacts"}, key=tok) for _ in range(3)]
-    for j in jobs:
+    jobs = []
+    for _ in range(12):  # more than a page (10), one at a time (active limit)
+        j = H.create(stack, {"type": "contacts"}, key=tok)
         S.wait_until(lambda: H.db_status(stack, j["id"]) == "complete", 60,
                      "export %s to complete" % j["id"])
+        jobs.append(j)
     out = drive(browser, host_page, "downloads", view="downloads", workspace=ws)
+    newest = [j["id"] for j in reversed(jobs)]
     ids = [r["id"] for r in out["before"]]
-    assert ids == [j["id"] for j in reversed(jobs)], ids   # newest first
+    assert ids == newest[:10], ids                          # newest first, a page of 10
+    assert [r["id"] for r in out["older"]] == newest[10:]   # the cursor's next page
     assert all(r["download"] for r in out["before"])
     assert H.db_status(stack, out["deleted"]) == "expired"
     gone = [r for r in out["after"] if r["id"] == out["deleted"]]
