@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 
 enum conf_type {
@@ -41,6 +42,7 @@ static const char *const conf_addressing_choices[] = {"virtual", "path", NULL};
 static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const conf_starttls_choices[] = {"try", "require", "never", NULL};
+static const char *const conf_switch_choices[] = {"off", "on", NULL};
 
 #define KB     1024LL
 #define MB     (1024LL * 1024)
@@ -60,6 +62,7 @@ static const struct conf_entry conf_table[] = {
 	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
 	{"http", "download", CONF_ENUM, OFF(http_download), "stream", 0, 0, conf_download_choices, 0},
 	{"http", "accel_prefix", CONF_STRING, OFF(http_accel_prefix), "/_exportd_files", 0, 0, NULL, 0},
+	{"http", "cors_origins", CONF_STRING, OFF(http_cors_origins), "", 0, 0, NULL, 0},
 	{"http", "stream_chunk", CONF_SIZE, OFF(http_stream_chunk), "64k", 4 * KB, 16 * MB, NULL, 0},
 	{"exportd", "workers", CONF_INT, OFF(workers), "2", 1, 256, NULL, 0},
 	{"exportd", "poll_interval", CONF_DURATION, OFF(poll_interval_ms), "1500ms", 50, 3600 * SEC, NULL, 0},
@@ -114,6 +117,9 @@ static const struct conf_entry conf_table[] = {
 	{"mail", "retry_base", CONF_DURATION, OFF(mail_retry_base_ms), "10s", 10, DAY, NULL, 0},
 	{"mail", "retry_max", CONF_DURATION, OFF(mail_retry_max_ms), "30m", 10, 30 * DAY, NULL, 0},
 	{"mail", "poll_interval", CONF_DURATION, OFF(mail_poll_interval_ms), "2s", 50, 3600 * SEC, NULL, 0},
+	{"auth", "remote_user", CONF_ENUM, OFF(auth_remote_user), "off", 0, 0, conf_switch_choices, 0},
+	{"embed", "secrets", CONF_STRING, OFF(embed_secrets), "", 0, 0, NULL, 1},
+	{"embed", "max_lifetime", CONF_DURATION, OFF(embed_max_lifetime_ms), "12h", 60 * SEC, 7 * DAY, NULL, 0},
 };
 /* clang-format on */
 
@@ -510,35 +516,65 @@ static enum ex_status conf_check_s3(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
-/* Each of mail.link_secrets' comma-separated secrets (spaces and tabs
- * trimmed, empty ones skipped, as src/mail/linktoken.c reads them) must
- * have CONF_LINK_SECRET_MIN bytes: a short one can be guessed offline from
- * one mailed link.  *count: how many there are.  The message never shows a
- * secret, only its position and length. */
-static enum ex_status conf_check_link_secrets(const char *list, int *count, struct buf *err)
+/* Each of a secret list's comma-separated secrets (mail.link_secrets,
+ * embed.secrets; read by crypto_secret_next as the verifiers read them)
+ * must have CONF_LINK_SECRET_MIN bytes: a short one can be guessed offline
+ * from one mailed link or one page's token.  *count: how many there are.
+ * The message never shows a secret, only its position and length. */
+static enum ex_status conf_check_secrets(const char *name, const char *list, int *count,
+					 struct buf *err)
 {
-	const char *p = list, *end, *next;
+	const char *pos = list, *s;
+	size_t len;
 
 	*count = 0;
-	for (; *p != '\0'; p = next) {
-		end = strchr(p, ',');
-		next = end != NULL ? end + 1 : p + strlen(p);
-		end = end != NULL ? end : next;
-		while (p < end && (*p == ' ' || *p == '\t')) {
-			p++;
-		}
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
-			end--;
-		}
-		if (end == p) {
-			continue;
-		}
+	while (crypto_secret_next(&pos, &s, &len)) {
 		++*count;
-		if (end - p < CONF_LINK_SECRET_MIN) {
+		if (len < CONF_LINK_SECRET_MIN) {
 			buf_msg(err,
-				"mail.link_secrets: secret %d is %ld bytes, fewer than %d "
+				"%s: secret %d is %ld bytes, fewer than %d "
 				"(make one with: openssl rand -hex 32)",
-				*count, (long)(end - p), CONF_LINK_SECRET_MIN);
+				name, *count, (long)len, CONF_LINK_SECRET_MIN);
+			return EX_EINVAL;
+		}
+	}
+	return EX_OK;
+}
+
+/* One entry of http.cors_origins: scheme "://" host [":" port], nothing
+ * after, no user info, no wildcard (every answer names the one origin). */
+static int conf_is_origin(const char *s, size_t len)
+{
+	size_t skip = 0, i;
+
+	if (len > 8 && memcmp(s, "https://", 8) == 0) {
+		skip = 8;
+	} else if (len > 7 && memcmp(s, "http://", 7) == 0) {
+		skip = 7;
+	} else {
+		return 0;
+	}
+	for (i = skip; i < len; i++) {
+		if (strchr("/?#@*\\ ", s[i]) != NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* http.cors_origins: comma-separated, split as crypto_secret_next splits
+ * a secret list (http/cors.c reads it the same way). */
+static enum ex_status conf_check_origins(const char *list, struct buf *err)
+{
+	const char *pos = list, *s;
+	size_t len;
+
+	while (crypto_secret_next(&pos, &s, &len)) {
+		if (!conf_is_origin(s, len)) {
+			buf_msg(err,
+				"http.cors_origins: \"%.*s\" is not an origin "
+				"(scheme://host[:port], nothing after, no wildcard)",
+				(int)len, s);
 			return EX_EINVAL;
 		}
 	}
@@ -617,6 +653,9 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
 		return EX_EINVAL;
 	}
+	if (conf_check_origins(cf->http_cors_origins, err) != EX_OK) {
+		return EX_EINVAL;
+	}
 	if (conf_check_file_group(cf, err) != EX_OK) {
 		return EX_EINVAL;
 	}
@@ -625,7 +664,8 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		buf_msg(err, "%s", "mail.smtp_url: must start with smtp:// or smtps://");
 		return EX_EINVAL;
 	}
-	if (conf_check_link_secrets(cf->mail_link_secrets, &secrets, err)) {
+	if (conf_check_secrets("embed.secrets", cf->embed_secrets, &secrets, err) ||
+	    conf_check_secrets("mail.link_secrets", cf->mail_link_secrets, &secrets, err)) {
 		return EX_EINVAL;
 	}
 	if (cf->mail_smtp_url[0] != '\0' && secrets == 0) {

@@ -57,6 +57,7 @@ struct config {
 	int http_download; /* enum conf_download */
 	char *http_accel_prefix;
 	long long http_stream_chunk;
+	char *http_cors_origins; /* comma-separated origins; "" = no CORS */
 
 	long long workers;
 	long long poll_interval_ms;
@@ -117,9 +118,14 @@ struct config {
 	long long mail_retry_base_ms;
 	long long mail_retry_max_ms;
 	long long mail_poll_interval_ms;
+
+	int auth_remote_user; /* 1: trust the web server's REMOTE_USER (exportd_web_users) */
+
+	char *embed_secrets; /* comma-separated; the first signs; "" = no embed tokens */
+	long long embed_max_lifetime_ms;
 };
 
-/* The shortest secret mail.link_secrets accepts, in bytes. */
+/* The shortest secret mail.link_secrets and embed.secrets accept, in bytes. */
 #define CONF_LINK_SECRET_MIN 32
 
 /* Defaults, then the file at path (NULL: none), then the environment. */

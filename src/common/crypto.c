@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <limits.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -43,6 +45,50 @@ int crypto_equal(const char *a, const char *b)
 	crypto_sha256_hex(a, la, ha);
 	crypto_sha256_hex(b, lb, hb);
 	return CRYPTO_memcmp(ha, hb, CRYPTO_SHA256_HEX_LEN) == 0 && la == lb;
+}
+
+enum ex_status crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
+				  unsigned char out[CRYPTO_HMAC_LEN])
+{
+	unsigned int n = 0;
+
+	if (keylen > INT_MAX ||
+	    HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &n) == NULL ||
+	    n != CRYPTO_HMAC_LEN) {
+		return EX_EINVAL;
+	}
+	return EX_OK;
+}
+
+static int crypto_is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int crypto_secret_next(const char **pos, const char **s, size_t *len)
+{
+	const char *p = *pos, *end;
+
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		if (end == NULL) {
+			end = p + strlen(p);
+		}
+		*pos = *end == ',' ? end + 1 : end;
+		while (p < end && crypto_is_space(*p)) {
+			p++;
+		}
+		while (end > p && crypto_is_space(end[-1])) {
+			end--;
+		}
+		if (end > p) {
+			*s = p;
+			*len = (size_t)(end - p);
+			return 1;
+		}
+		p = *pos;
+	}
+	return 0;
 }
 
 enum ex_status crypto_b64url_encode(const void *data, size_t len, char *out, size_t outsize)

@@ -16,6 +16,7 @@
 #include "mail/address.h"
 #include "jobs/jobs.h"
 #include "keys/keys.h"
+#include "keys/users.h"
 
 static void usage(FILE *to)
 {
@@ -31,6 +32,9 @@ static void usage(FILE *to)
 		"  jobs retry ID [--workspace W]             run a failed/cancelled job again\n"
 		"  jobs cancel ID [--workspace W]            cancel a pending/processing job\n"
 		"  jobs fail ID --reason TEXT [--workspace W]  fail a pending or stuck job\n"
+		"  user add --workspace W --email E NAME     map a web server user (REMOTE_USER)\n"
+		"  user remove NAME                          remove a web server user\n"
+		"  user list [--json]                        list web server users\n"
 		"  quota [--workspace W] [--json]            usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
 		"  config check                              validate and print the config\n"
@@ -133,6 +137,60 @@ static int ctl_apikey_list(struct ctl *c, int argc, char **argv)
 	return ctl_listing(c, st, res, ctl_flag(argc, argv, "--json"));
 }
 
+/* user add --workspace W --email E NAME: NAME last, as the web server
+ * spells it (auth.remote_user). */
+static int ctl_user_add(struct ctl *c, int argc, char **argv)
+{
+	const char *ws = ctl_option(argc, argv, "--workspace");
+	const char *email = ctl_option(argc, argv, "--email");
+	const char *name = argv[argc - 1];
+	int rc;
+
+	if (ws == NULL || email == NULL || ws[0] == '\0' || argc != 7 || name[0] == '\0' ||
+	    name[0] == '-') {
+		fprintf(stderr, "exportctl: user add needs --workspace W --email E NAME\n");
+		return 2;
+	}
+	if (!address_valid(email)) {
+		fprintf(stderr, "exportctl: --email: not an address mail can be sent to: %s\n",
+			email);
+		return 2;
+	}
+	rc = ctl_workspace_check(c, ws);
+	if (rc) {
+		return rc;
+	}
+	if (users_add(c->conn, name, ws, email, &c->err)) {
+		return ctl_fail(c, "user add");
+	}
+	printf("user %s: workspace %s, %s\n", name, ws, email);
+	return 0;
+}
+
+static int ctl_user_remove(struct ctl *c, const char *name)
+{
+	enum ex_status st = users_remove(c->conn, name, &c->err);
+
+	if (st == EX_ENOTFOUND) {
+		fprintf(stderr, "exportctl: no such user: %s\n", name);
+		return 1;
+	}
+	if (st) {
+		return ctl_fail(c, "user remove");
+	}
+	printf("removed %s\n", name);
+	return 0;
+}
+
+static int ctl_user_list(struct ctl *c, int argc, char **argv)
+{
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = users_list(c->conn, &res, &c->err);
+	return ctl_listing(c, st, res, ctl_flag(argc, argv, "--json"));
+}
+
 /* Each workspace's usage against the limits of this config (README
  * "Quotas"): the ones export.fcgi enforces when it reads the same file. */
 static int ctl_quota(struct ctl *c, int argc, char **argv)
@@ -194,6 +252,15 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "apikey") == 0 && strcmp(sub, "list") == 0) {
 		return ctl_apikey_list(c, argc, argv);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "add") == 0) {
+		return ctl_user_add(c, argc, argv);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "remove") == 0 && argc == 3) {
+		return ctl_user_remove(c, argv[2]);
+	}
+	if (strcmp(cmd, "user") == 0 && strcmp(sub, "list") == 0) {
+		return ctl_user_list(c, argc, argv);
 	}
 	if (strcmp(cmd, "jobs") == 0 && (rc = ctl_jobs(c, argc, argv)) != 2) {
 		return rc;

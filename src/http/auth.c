@@ -9,9 +9,87 @@
 #include "common/apikey.h"
 #include "common/log.h"
 #include "keys/keys.h"
+#include "keys/users.h"
+#include "http/embed.h"
 #include "http/problem.h"
 #include "http/reply.h"
 #include "mail/linktoken.h"
+
+int auth_embed(const struct app *app, struct http_request *r, const char *token, struct auth *who)
+{
+	struct embed_claims c;
+
+	if (app->cf->embed_secrets[0] == '\0') {
+		reply_unauthorized(r, "embed tokens are not enabled here (embed.secrets is empty)");
+		return 0;
+	}
+	switch (embed_verify(app->cf->embed_secrets, token, time(NULL),
+			     app->cf->embed_max_lifetime_ms / 1000, &c)) {
+	case EMBED_VALID:
+		break;
+	case EMBED_EXPIRED:
+		problem_reply(
+			r, 401, "token-expired", "Unauthorized",
+			"your session has expired; reload the page",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	case EMBED_TOO_LONG:
+		problem_reply(
+			r, 401, "invalid-token", "Unauthorized",
+			"the embed token expires further ahead than embed.max_lifetime allows",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	default:
+		problem_reply(
+			r, 401, "invalid-token", "Unauthorized",
+			"the embed token is not valid (malformed, altered, or signed with "
+			"a secret this server does not have)",
+			"WWW-Authenticate: Bearer realm=\"exportd\", error=\"invalid_token\"\r\n");
+		return 0;
+	}
+	who->key_id[0] = '\0';
+	snprintf(who->workspace, sizeof(who->workspace), "%s", c.workspace);
+	snprintf(who->email, sizeof(who->email), "%s", c.email);
+	return 1;
+}
+
+int auth_remote_user(struct app *app, struct http_request *r, struct auth *who)
+{
+	const char *ws = NULL, *email = NULL;
+	PGresult *res = NULL;
+	struct buf err;
+	enum ex_status st;
+	int ok = 0;
+
+	/* The browser sends the web server's credentials by itself; a custom
+	 * header is what another site's form or script cannot add without a
+	 * CORS preflight this API never grants. */
+	if (!r->head && strcmp(r->method, "GET") != 0 && !r->same_origin_header) {
+		problem_reply(r, 403, "cross-site-request", "Forbidden",
+			      "a state-changing request with the web server's login must carry the "
+			      "header X-Exportd-Request (the widget sends it)",
+			      "");
+		return 0;
+	}
+	buf_init(&err, 4096);
+	st = users_lookup(app->conn, r->remote_user, &ws, &email, &res, &err);
+	if (st == EX_ENOTFOUND) {
+		problem_reply(r, 403, "unknown-user", "Forbidden",
+			      "you are signed in to the web server, but not mapped to a workspace; "
+			      "ask an administrator (exportctl user add)",
+			      "");
+	} else if (st) {
+		reply_db_error(app, r, &err);
+	} else {
+		who->key_id[0] = '\0';
+		snprintf(who->workspace, sizeof(who->workspace), "%s", ws);
+		snprintf(who->email, sizeof(who->email), "%s", email);
+		ok = 1;
+	}
+	PQclear(res);
+	buf_free(&err);
+	return ok;
+}
 
 int auth_key(struct app *app, struct http_request *r, struct auth *who)
 {
@@ -23,6 +101,9 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	enum ex_status st;
 	int ok = 0;
 
+	if (strncasecmp(h, "Bearer ", 7) == 0 && embed_is_token(h + 7)) {
+		return auth_embed(app, r, h + 7, who);
+	}
 	if (strncasecmp(h, "Bearer ", 7) != 0 || apikey_parse(h + 7, &key) != EX_OK) {
 		reply_unauthorized(r, "an API key is required: Authorization: Bearer <key>");
 		return 0;

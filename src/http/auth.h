@@ -7,8 +7,14 @@
 #include "http/app.h"
 #include "http/request.h"
 
-/* Authorization: Bearer <key>; 1 and *who filled when the key is valid. */
+/* Authorization: Bearer <key>, or Bearer <embed token> (auth_embed); 1 and
+ * *who filled when it is valid. */
 int auth_key(struct app *app, struct http_request *r, struct auth *who);
+
+/* A signed embed token (http/embed.h): 1 and *who filled (no key id) when
+ * it is genuine and unexpired; 401 token-expired when it has expired, 401
+ * invalid-token otherwise. */
+int auth_embed(const struct app *app, struct http_request *r, const char *token, struct auth *who);
 
 /* A download link's token for job id (from the mail); 1 when it is valid
  * and unexpired.  Every way a token can be wrong gets the same answer. */
@@ -18,5 +24,11 @@ int auth_link(const struct app *app, struct http_request *r, const char *id, con
  * that created the job (NULL: a plain-SQL job, nothing to check) must
  * still be live.  A revoked or deleted key answers 403 link-revoked. */
 int auth_link_key(struct app *app, struct http_request *r, const char *key_id);
+
+/* auth.remote_user: the web server authenticated r->remote_user; 1 and
+ * *who filled (no key id) when exportd_web_users maps it.  403
+ * unknown-user when it does not; 403 cross-site-request for a POST or
+ * DELETE without X-Exportd-Request (ambient credentials are CSRF-able). */
+int auth_remote_user(struct app *app, struct http_request *r, struct auth *who);
 
 #endif

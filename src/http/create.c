@@ -494,7 +494,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->id = id;
 	j->workspace = who->workspace;
 	j->email = who->email;
-	j->api_key_id = who->key_id;
+	j->api_key_id = who->key_id[0] != '\0' ? who->key_id : NULL; /* "": an embed token */
 	j->type = req->type;
 	j->format = req->format != NULL ? req->format : "csv";
 	j->compression = req->compression != NULL ? req->compression : "none";

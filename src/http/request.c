@@ -174,6 +174,10 @@ void request_init(struct http_request *r, FCGX_Request *fcgi, long long body_tim
 	r->range = FCGX_GetParam("HTTP_RANGE", fcgi->envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fcgi->envp);
 	r->server_software = request_param(r, "SERVER_SOFTWARE");
+	r->if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fcgi->envp);
+	r->remote_user = request_param(r, "REMOTE_USER");
+	r->origin = FCGX_GetParam("HTTP_ORIGIN", fcgi->envp);
+	r->same_origin_header = FCGX_GetParam("HTTP_X_EXPORTD_REQUEST", fcgi->envp) != NULL;
 	r->head = strcmp(r->method, "HEAD") == 0;
 	len = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
 	r->content_length = -1;
@@ -227,14 +231,20 @@ static const char *request_reason(int status)
 		return "OK";
 	case 202:
 		return "Accepted";
+	case 204:
+		return "No Content";
 	case 206:
 		return "Partial Content";
 	case 302:
 		return "Found";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -267,6 +277,13 @@ void request_head(struct http_request *r, int status, const char *content_type, 
 	FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\n", status, request_reason(status));
 	if (content_type != NULL) {
 		FCGX_FPrintF(r->fcgi->out, "Content-Type: %s\r\n", content_type);
+	}
+	if (r->cors_origin != NULL) {
+		FCGX_FPrintF(r->fcgi->out,
+			     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+			     "Access-Control-Expose-Headers: Location, Retry-After, X-Request-Id, "
+			     "Content-Disposition, Idempotent-Replayed\r\n",
+			     r->cors_origin);
 	}
 	FCGX_FPrintF(r->fcgi->out, "X-Request-Id: %s\r\n%s\r\n", r->id, extra);
 }

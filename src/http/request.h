@@ -34,6 +34,11 @@ struct http_request {
 	const char *range;
 	const char *idempotency_key; /* NULL when the header is absent */
 	const char *server_software; /* SERVER_SOFTWARE, or "" */
+	const char *if_none_match;   /* NULL when the header is absent */
+	const char *remote_user;     /* REMOTE_USER the web server set, or "" */
+	const char *origin;	     /* Origin header, NULL when absent */
+	const char *cors_origin;     /* set when origin is allowed: every answer names it */
+	int same_origin_header;	     /* X-Exportd-Request was sent (a CORS preflight's proof) */
 	long long content_length;    /* -1 when absent */
 	long long body_timeout_ms;   /* request_read_body's deadline */
 	int head;

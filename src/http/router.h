@@ -24,6 +24,7 @@ enum router_method {
 
 /* Who may call a route. */
 enum router_access {
+	ROUTER_STATIC,	    /* no key, no database (the widget's files) */
 	ROUTER_OPEN,	    /* no key (liveness, metrics) */
 	ROUTER_KEY,	    /* Authorization: Bearer <API key> */
 	ROUTER_KEY_OR_LINK, /* a key, or ?token= from a signed mail link */

@@ -1,6 +1,7 @@
 /* routes.c - the API's route table (see routes.h and README's API). */
 #include "http/routes.h"
 
+#include "http/assets.h"
 #include "http/create.h"
 #include "http/exports.h"
 #include "http/health.h"
@@ -9,6 +10,8 @@
 const struct router_route routes_table[] = {
 	{"healthz", "/healthz", ROUTER_GET | ROUTER_HEAD, ROUTER_OPEN, health_handle},
 	{"metrics", "/metrics", ROUTER_GET | ROUTER_HEAD, ROUTER_OPEN, metrics_handle},
+	{"widget-js", "/web/exportd.js", ROUTER_GET | ROUTER_HEAD, ROUTER_STATIC, assets_handle},
+	{"widget-css", "/web/exportd.css", ROUTER_GET | ROUTER_HEAD, ROUTER_STATIC, assets_handle},
 	{"list", "/exports", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_list},
 	{"create", "/exports", ROUTER_POST, ROUTER_KEY, create_handle},
 	{"get", "/exports/{id}", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_get},

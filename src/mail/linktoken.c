@@ -10,8 +10,6 @@
 #include "mail/linktoken.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +18,6 @@
 #include "common/buf.h"
 #include "common/crypto.h"
 
-#define LINKTOKEN_MAC_LEN    32
 #define LINKTOKEN_SIG_LEN    43 /* base64url of 32 bytes, unpadded */
 #define LINKTOKEN_EXPIRY_MAX 19 /* digits of INT64_MAX */
 
@@ -30,36 +27,10 @@ struct linktoken_secret {
 	size_t len;
 };
 
-static int linktoken_is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* The next non-empty secret at or after *pos, spaces trimmed; 0 at the end. */
+/* The next secret of the list (crypto_secret_next); 0 at the end. */
 static int linktoken_next_secret(const char **pos, struct linktoken_secret *s)
 {
-	const char *p = *pos, *end;
-
-	while (*p != '\0') {
-		end = strchr(p, ',');
-		if (end == NULL) {
-			end = p + strlen(p);
-		}
-		*pos = *end == ',' ? end + 1 : end;
-		while (p < end && linktoken_is_space(*p)) {
-			p++;
-		}
-		while (end > p && linktoken_is_space(end[-1])) {
-			end--;
-		}
-		if (end > p) {
-			s->p = p;
-			s->len = (size_t)(end - p);
-			return 1;
-		}
-		p = *pos;
-	}
-	return 0;
+	return crypto_secret_next(pos, &s->p, &s->len);
 }
 
 /* Digits only, no leading zero (but "0"), no overflow of time_t. */
@@ -88,27 +59,20 @@ static int linktoken_parse_expiry(const char *s, size_t len, time_t *out)
 static enum ex_status linktoken_mac(const struct linktoken_secret *s, const char *job_id,
 				    const char *expiry, char sig[LINKTOKEN_SIG_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[CRYPTO_HMAC_LEN];
 	struct buf msg;
 	enum ex_status st;
 
 	buf_init(&msg, 4096);
-	if (s->len > INT_MAX) {
-		st = EX_EINVAL;
-		goto out;
-	}
 	st = buf_printf(&msg, "exportd-link\n%s\n%s", job_id, expiry);
 	if (st) {
 		goto out;
 	}
-	if (HMAC(EVP_sha256(), s->p, (int)s->len, (const unsigned char *)msg.data, msg.len, md,
-		 &mdlen) == NULL ||
-	    mdlen != LINKTOKEN_MAC_LEN) {
-		st = EX_EINVAL;
+	st = crypto_hmac_sha256(s->p, s->len, msg.data, msg.len, md);
+	if (st) {
 		goto out;
 	}
-	st = crypto_b64url_encode(md, mdlen, sig, LINKTOKEN_SIG_LEN + 1);
+	st = crypto_b64url_encode(md, sizeof(md), sig, LINKTOKEN_SIG_LEN + 1);
 out:
 	OPENSSL_cleanse(md, sizeof(md));
 	buf_free(&msg);

@@ -79,6 +79,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import helpers as H  # noqa: E402
 import stack as S  # noqa: E402
+import webstack as W  # noqa: E402
 
 _TIMINGS = {}      # "what" -> seconds, printed in the terminal summary
 _NOTES = []        # things worth knowing that are not test failures
@@ -222,6 +223,17 @@ def nginx(stack, tmp_root, request):
 
 # Each web server with the download handover it supports.
 FRONTS = ["lighttpd", "apache", "nginx"]
+
+
+@pytest.fixture(scope="session")
+def host_page(stack, tmp_root):
+    """examples/php/index.php under php-cgi + lighttpd (webstack.HostPage)."""
+    page = W.HostPage(stack, tmp_root / "host-page")
+    _start(page, "host page: ")
+    try:
+        yield page
+    finally:
+        _stop(page)
 
 
 @pytest.fixture(params=FRONTS)

@@ -13,7 +13,7 @@ This module only asks things of what those started:
              add_contacts(), new_key(), new_workspace(), generate()
   references db_count(), registry(), column_types(), reference_select(),
              psql_copy_csv(), assert_same_bytes(): what an export must equal
-  misc       b64url(), b64(), sha256_bytes(), sha256_file(),
+  misc       b64url(), b64(), embed_token(), sha256_bytes(), sha256_file(),
              proc_status_kib(), figure()
 
 The bench (bench/*.py) imports this module too: keep it free of pytest.
@@ -403,6 +403,17 @@ def assert_same_bytes(got, want, what):
 def b64url(raw):
     """base64url without padding (cursors, link tokens)."""
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def embed_token(workspace, email, expiry=None, secret=S.EMBED_SECRET, prefix="exe1."):
+    """An embed token (docs/CONTRACTS.md) as a host application mints it;
+    expiry in unix seconds (default: an hour from now)."""
+    import hmac
+    if expiry is None:
+        expiry = int(time.time()) + 3600
+    signed = prefix + b64url(("%s\n%s\n%d" % (workspace, email, expiry)).encode("utf-8"))
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    return signed + "." + b64url(mac)
 
 
 def b64(digest):

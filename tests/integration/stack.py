@@ -667,6 +667,12 @@ def wait_http_ok(url, timeout, check=None, what=None):
 FCGI_SOCKET_MODE = ["-M", "0660", "-G", "www-data"]
 
 
+# embed.secrets of the session's stack: a host page signs with the first;
+# the second is an old one, still accepted (rotation).
+EMBED_SECRET = "embed-secret-of-the-test-stack-0123456789abcdef"
+EMBED_SECRET_OLD = "an-old-embed-secret-still-accepted-0123456789"
+
+
 class Stack:
     """export.fcgi x4 (spawn-fcgi) + lighttpd + exportd on one PostgreSQL."""
 
@@ -778,7 +784,16 @@ class Stack:
             "\n"
             "[log]\n"
             "level = %(level)s\n"
+            "\n"
+            "[auth]\n"
+            "# REMOTE_USER is only ever set by test_remote_user.py's lighttpd\n"
+            "remote_user = on\n"
+            "\n"
+            "[embed]\n"
+            "# the host page's secret (examples/php, tests/browser): the first signs\n"
+            "secrets = %(embed)s, %(embed_old)s\n"
             % {"db": "".join("%s = %s\n" % kv for kv in self.pg.database_conf().items()),
+               "embed": EMBED_SECRET, "embed_old": EMBED_SECRET_OLD,
                "workers": self.workers, "url": self.base_url, "download": download,
                "storage": self.storage_dir,
                "level": os.environ.get("EXPORTD_TEST_LOG_LEVEL", "info")})
