@@ -258,12 +258,14 @@ static void test_dump_reads_back(void)
 		UNIT_CHECK(strstr(buf_str(&out), "prefix = \"a #b \"\n") != NULL);
 		/* Secrets print masked: the reload gets a real one from outside. */
 		setenv("EXPORTD_MAIL_LINK_SECRETS", "0123456789abcdef0123456789abcdef", 1);
+		setenv("EXPORTD_EMBED_SECRETS", "0123456789abcdef0123456789abcdef", 1);
 		if (UNIT_EQ_INT(load(&again, buf_str(&out), &err), EX_OK)) {
 			UNIT_EQ_STR(again.http_base_path, "/api");
 			UNIT_EQ_STR(again.s3_prefix, "a #b ");
 			UNIT_EQ_STR(again.s3_region, " eu;1");
 			conf_free(&again);
 		}
+		unsetenv("EXPORTD_EMBED_SECRETS");
 		unsetenv("EXPORTD_MAIL_LINK_SECRETS");
 		conf_free(&cf);
 	}
