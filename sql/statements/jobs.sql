@@ -209,7 +209,17 @@ SELECT (SELECT json_object_agg(status, n) FROM
   (SELECT coalesce(sum(nd), 0) FROM fin) + t.duration_count AS duration_count,
   (SELECT count(*) FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS queue,
   (SELECT coalesce(extract(epoch FROM now() - min(run_at))::float8, 0)
-   FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS oldest_due
+   FROM export_jobs WHERE status = 'pending' AND run_at <= now()) AS oldest_due,
+  -- exportd's event counters, every node's added (migration 015)
+  (SELECT coalesce(json_agg(json_build_array(metric, labels, v) ORDER BY metric, labels), '[]')
+   FROM (SELECT metric, labels, sum(value) AS v FROM exportd_counters GROUP BY 1, 2) c)
+   AS counters,
+  -- [node, idle, busy, newest heartbeat (epoch s)] per node
+  (SELECT coalesce(json_agg(json_build_array(node, idle, busy, hb) ORDER BY node), '[]')
+   FROM (SELECT node, count(*) FILTER (WHERE state = 'idle') AS idle,
+     count(*) FILTER (WHERE state = 'busy') AS busy,
+     extract(epoch FROM max(heartbeat_at))::float8 AS hb
+   FROM exportd_workers GROUP BY node) w) AS workers
 FROM t;
 
 -- ---- administration (exportctl) ----
@@ -369,13 +379,15 @@ RETURNING (SELECT count(*) FROM f) AS folded;
 -- (hung or cut off).  SKIP LOCKED: concurrent claimers never wait for each
 -- other and never take the same row.  The advisory lock is taken in the
 -- same statement, before the claim commits, so no other claimer can see the
--- job processing and unlocked in between.
+-- job processing and unlocked in between.  takeover and waited are for
+-- /metrics (src/exportd/stats.c): a processing job taken from its holder,
+-- and how long a pending one waited after it was due.
 -- name: jobs_claim
 UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,
   lease_token = nextval('export_lease_token_seq'), lease_owner = $1,
   lease_expires_at = now() + $2::bigint * interval '1 millisecond',
   started_at = coalesce(started_at, now())
-FROM (SELECT id FROM export_jobs
+FROM (SELECT id, status AS was, run_at AS due FROM export_jobs
   WHERE (status = 'pending' AND run_at <= now())
    OR (status = 'processing' AND (lease_expires_at < now()
     OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
@@ -387,6 +399,7 @@ RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.
   j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
   j.ckpt_storage, j.compression = 'gzip' AS gzip, j.filters, j.include_deleted, j.csv_bom,
   j.csv_formula_guard, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
+  c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
   pg_try_advisory_lock(1163416644, hashtext(j.id::text || ':' || j.lease_token::text)) AS locked;
 
 -- name: jobs_lock

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/crypto.h"
 #include "common/log.h"
@@ -76,6 +77,7 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "shutdown_grace", CONF_DURATION, OFF(shutdown_grace_ms), "10s", 0, 3600 * SEC, NULL, 0},
 	{"exportd", "retry_base", CONF_DURATION, OFF(retry_base_ms), "5s", 10, DAY, NULL, 0},
 	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
+	{"exportd", "node_name", CONF_STRING, OFF(node_name), "", 0, 0, NULL, 0},
 	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
 	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
 	{"storage", "file_mode", CONF_MODE, OFF(storage_file_mode), "0640", 0600, 0666, NULL, 0},
@@ -627,6 +629,38 @@ static enum ex_status conf_check_file_group(struct config *cf, struct buf *err)
 	return EX_OK;
 }
 
+/* exportd.node_name: the host name when empty; a label value in /metrics
+ * and a key of exportd_workers, so letters, digits, '.', '_', '-' only. */
+static enum ex_status conf_check_node(struct config *cf, struct buf *err)
+{
+	char host[256] = "";
+	size_t i, len;
+
+	if (cf->node_name[0] == '\0') {
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+			snprintf(host, sizeof(host), "localhost");
+		}
+		if (conf_set_string(host, &cf->node_name) != EX_OK) {
+			return EX_ENOMEM;
+		}
+	}
+	len = strlen(cf->node_name);
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)cf->node_name[i]) &&
+		    strchr("._-", cf->node_name[i]) == NULL) {
+			break;
+		}
+	}
+	if (len > 63 || i < len) {
+		buf_msg(err,
+			"exportd.node_name: \"%s\" must be 1 to 63 letters, digits, '.', '_' "
+			"or '-' (it is a metrics label)",
+			cf->node_name);
+		return EX_EINVAL;
+	}
+	return EX_OK;
+}
+
 static enum ex_status conf_check(struct config *cf, struct buf *err)
 {
 	size_t len = strlen(cf->http_base_path);
@@ -657,6 +691,9 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 		return EX_EINVAL;
 	}
 	if (conf_check_file_group(cf, err) != EX_OK) {
+		return EX_EINVAL;
+	}
+	if (conf_check_node(cf, err) != EX_OK) {
 		return EX_EINVAL;
 	}
 	if (cf->mail_smtp_url[0] != '\0' && strncmp(cf->mail_smtp_url, "smtp://", 7) != 0 &&

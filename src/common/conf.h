@@ -71,6 +71,7 @@ struct config {
 	long long shutdown_grace_ms;
 	long long retry_base_ms;
 	long long retry_max_ms;
+	char *node_name; /* "": the host name (metrics, worker rows) */
 
 	int storage_backend; /* enum conf_backend */
 	char *storage_dir;

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "db/db.h"
+#include "exportd/stats.h"
 
 volatile sig_atomic_t child_stop;
 
@@ -106,11 +107,13 @@ int child_run(const struct config *cf, const struct child_loop *loop)
 			continue; /* a round at once after (re)connecting */
 		}
 		wait_ms = loop->round(conn, cf, loop->arg);
+		stats_flush(conn, cf);
 		if (!child_stop && db_ok(conn)) {
 			child_wait(conn, wait_ms);
 		}
 	}
 	if (conn != NULL) {
+		stats_worker_gone(conn, cf);
 		PQfinish(conn);
 	}
 	return 0;

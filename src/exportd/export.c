@@ -11,6 +11,7 @@
 #include "format/format.h"
 #include "jobs/registry.h"
 #include "exportd/query.h"
+#include "exportd/stats.h"
 #include "exportd/sink.h"
 #include "storage/storage.h"
 
@@ -154,6 +155,7 @@ static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
 	if (st) {
 		return st;
 	}
+	stats_beat(ctx->ctl, ctx->cf);
 	if (!ctx->job->locked) {
 		/* Taken over from a hung holder: hold the lock once it lets go,
 		 * so nobody takes the job from us when that holder dies. */

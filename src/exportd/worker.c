@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/counter.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "db/db.h"
 #include "exportd/child.h"
 #include "exportd/export.h"
+#include "exportd/stats.h"
 #include "jobs/jobs.h"
 
 static const char *worker_error_code(enum ex_status st)
@@ -62,6 +64,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 		if (worker_transient(st) && job->attempts < cf->max_attempts) {
 			retry = backoff_jitter_ms(cf->retry_base_ms, cf->retry_max_ms,
 						  job->attempts);
+			counter_add(COUNTER_RETRIES, "", 1);
 		}
 		rc = jobs_fail(ctl, job, worker_error_code(st), message, retry,
 			       cf->mail_smtp_url[0] != '\0', &err);
@@ -118,11 +121,12 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 {
 	struct jobs_claim job;
 	struct buf err;
-	long long due;
+	long long due, wait;
 	int found = 1;
 	enum ex_status st;
 
 	buf_init(&err, 4096);
+	stats_beat(ctl, cf);
 	while (found && !child_stop && db_ok(ctl)) {
 		long long before = timeutil_now_ms();
 
@@ -133,13 +137,18 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 		}
 		if (found) {
 			job.claimed_ms = before;
+			stats_claimed(job.takeover, job.waited);
+			stats_state(ctl, cf, job.id);
 			worker_run_job(ctl, cf, &job);
+			stats_state(ctl, cf, NULL);
 			jobs_claim_free(&job);
 		}
 	}
 	buf_free(&err);
 	due = child_stop || !db_ok(ctl) ? -1 : jobs_next_due_ms(ctl);
-	return due >= 0 && due < cf->poll_interval_ms ? due + 1 : cf->poll_interval_ms;
+	wait = due >= 0 && due < cf->poll_interval_ms ? due + 1 : cf->poll_interval_ms;
+	/* Wake for the worker row's heartbeat (stats_beat) even when idle. */
+	return wait < cf->heartbeat_interval_ms ? wait : cf->heartbeat_interval_ms;
 }
 
 int worker_main(const struct config *cf, int slot)
@@ -157,6 +166,7 @@ int worker_main(const struct config *cf, int slot)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(owner, sizeof(owner), "%s:%ld:%d", host, (long)getpid(), slot);
 	log_info("worker %d started", slot);
+	stats_worker_init(slot);
 	rc = child_run(cf, &loop);
 	log_info("worker %d stopped", slot);
 	return rc;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/counter.h"
 #include "db/db.h"
 #include "http/reply.h"
 #include "jobs/jobs.h"
@@ -85,6 +86,221 @@ out:
 	return st;
 }
 
+/* ---- what exportd's processes counted (exportd_counters, migration 015) ---- */
+
+struct metrics_event {
+	const char *name, *help;
+	const char *const *shown; /* label sets shown even at 0; NULL-terminated */
+};
+
+static const char *const metrics_plain[] = {"", NULL};
+static const char *const metrics_outcomes[] = {"outcome=\"sent\"", "outcome=\"retried\"",
+					       "outcome=\"failed\"", NULL};
+static const char *const metrics_seen[] = {NULL};
+
+static const struct metrics_event metrics_events[] = {
+	{COUNTER_TAKEOVERS,
+	 "Processing jobs claimed again because their worker's lease ran out or its "
+	 "connection went away.",
+	 metrics_plain},
+	{COUNTER_RETRIES, "Failed attempts scheduled to run again.", metrics_plain},
+	{COUNTER_MAIL, "Mail delivery attempts by outcome.", metrics_outcomes},
+	{COUNTER_S3_FAILURES,
+	 "Failed S3 requests by S3 error code, else HTTP status, else network (exportd's "
+	 "processes).",
+	 metrics_seen},
+};
+
+/* Text i of a row; "" if it is not there. */
+static const char *metrics_text(struct json_object *row, size_t i)
+{
+	const char *v = json_object_is_type(row, json_type_array)
+				? json_object_get_string(json_object_array_get_idx(row, i))
+				: NULL;
+
+	return v != NULL ? v : "";
+}
+
+/* metric{labels} in counters ([[metric, labels, value], ...]); 0 if absent. */
+static double metrics_counter(struct json_object *counters, const char *metric, const char *labels)
+{
+	size_t i, n = json_object_array_length(counters);
+
+	for (i = 0; i < n; i++) {
+		struct json_object *row = json_object_array_get_idx(counters, i);
+
+		if (strcmp(metrics_text(row, 0), metric) == 0 &&
+		    strcmp(metrics_text(row, 1), labels) == 0) {
+			return json_object_get_double(json_object_array_get_idx(row, 2));
+		}
+	}
+	return 0;
+}
+
+static enum ex_status metrics_line(struct buf *out, const char *name, const char *labels, double v)
+{
+	return buf_printf(out, "%s%s%s%s %.15g\n", name, labels[0] ? "{" : "", labels,
+			  labels[0] ? "}" : "", v);
+}
+
+static int metrics_listed(const char *const *shown, const char *labels)
+{
+	for (; *shown != NULL; shown++) {
+		if (strcmp(*shown, labels) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static enum ex_status metrics_event(struct json_object *counters, const struct metrics_event *e,
+				    struct buf *out)
+{
+	size_t i, n = json_object_array_length(counters);
+	const char *const *l;
+	enum ex_status st = metrics_head(out, e->name, "counter", e->help);
+
+	for (l = e->shown; !st && *l != NULL; l++) {
+		st = metrics_line(out, e->name, *l, metrics_counter(counters, e->name, *l));
+	}
+	for (i = 0; !st && i < n; i++) {
+		struct json_object *row = json_object_array_get_idx(counters, i);
+		const char *labels = metrics_text(row, 1);
+
+		if (strcmp(metrics_text(row, 0), e->name) == 0 &&
+		    !metrics_listed(e->shown, labels)) {
+			st = metrics_line(
+				out, e->name, labels,
+				json_object_get_double(json_object_array_get_idx(row, 2)));
+		}
+	}
+	return st;
+}
+
+static enum ex_status metrics_queue_latency(struct json_object *counters, struct buf *out)
+{
+	static const char *const bounds[COUNTER_QUEUE_NBOUNDS] = COUNTER_QUEUE_BOUNDS;
+	static const char name[] = COUNTER_QUEUE_LATENCY;
+	char labels[32];
+	enum ex_status st;
+	size_t i;
+
+	st = metrics_head(out, name, "histogram",
+			  "Time from a job being due (created, or its retry time) to a worker "
+			  "claiming it.");
+	for (i = 0; !st && i <= COUNTER_QUEUE_NBOUNDS; i++) {
+		snprintf(labels, sizeof(labels), "le=\"%s\"",
+			 i < COUNTER_QUEUE_NBOUNDS ? bounds[i] : "+Inf");
+		st = metrics_line(
+			out, COUNTER_QUEUE_LATENCY "_bucket", labels,
+			metrics_counter(counters, COUNTER_QUEUE_LATENCY "_bucket", labels));
+	}
+	if (st) {
+		return st;
+	}
+	st = metrics_line(out, COUNTER_QUEUE_LATENCY "_sum", "",
+			  metrics_counter(counters, COUNTER_QUEUE_LATENCY "_sum", ""));
+	if (st) {
+		return st;
+	}
+	return metrics_line(out, COUNTER_QUEUE_LATENCY "_count", "",
+			    metrics_counter(counters, COUNTER_QUEUE_LATENCY "_count", ""));
+}
+
+/* name{node="<node, quoted>"<rest>} value; rest is "" or ,state="x". */
+static enum ex_status metrics_node_line(struct buf *out, const char *name, const char *node,
+					const char *rest, double v)
+{
+	enum ex_status st = buf_printf(out, "%s{node=\"", name);
+
+	for (; !st && *node; node++) {
+		if (*node == '\\' || *node == '"') {
+			st = buf_printf(out, "\\%c", *node);
+		} else if (*node == '\n') {
+			st = buf_printf(out, "\\n");
+		} else {
+			st = buf_printf(out, "%c", *node);
+		}
+	}
+	if (st) {
+		return st;
+	}
+	return buf_printf(out, "\"%s} %.15g\n", rest, v);
+}
+
+static double metrics_num(struct json_object *row, size_t i)
+{
+	return json_object_get_double(json_object_array_get_idx(row, i));
+}
+
+/* Per node ([node, idle, busy, heartbeat], ...): workers idle and busy,
+ * and the newest heartbeat. */
+static enum ex_status metrics_workers(struct json_object *nodes, struct buf *out)
+{
+	size_t i, n = json_object_array_length(nodes);
+	struct json_object *row;
+	enum ex_status st;
+
+	st = metrics_head(out, "exportd_workers", "gauge",
+			  "exportd worker processes by node and state.");
+	for (i = 0; !st && i < n; i++) {
+		row = json_object_array_get_idx(nodes, i);
+		st = metrics_node_line(out, "exportd_workers", metrics_text(row, 0),
+				       ",state=\"idle\"", metrics_num(row, 1));
+		if (!st) {
+			st = metrics_node_line(out, "exportd_workers", metrics_text(row, 0),
+					       ",state=\"busy\"", metrics_num(row, 2));
+		}
+	}
+	if (st) {
+		return st;
+	}
+	st = metrics_head(out, "exportd_node_heartbeat_timestamp_seconds", "gauge",
+			  "When a node's workers last wrote their heartbeat (Unix time).");
+	for (i = 0; !st && i < n; i++) {
+		row = json_object_array_get_idx(nodes, i);
+		st = metrics_node_line(out, "exportd_node_heartbeat_timestamp_seconds",
+				       metrics_text(row, 0), "", metrics_num(row, 3));
+	}
+	return st;
+}
+
+/* text as a JSON array; an empty one if it is not one. */
+static struct json_object *metrics_array(const char *text)
+{
+	struct json_object *a = text != NULL ? json_tokener_parse(text) : NULL;
+
+	if (a != NULL && json_object_is_type(a, json_type_array)) {
+		return a;
+	}
+	json_object_put(a);
+	return json_object_new_array();
+}
+
+static enum ex_status metrics_exportd(const struct jobs_metrics *m, struct buf *out)
+{
+	struct json_object *counters = metrics_array(m->counters);
+	struct json_object *nodes = metrics_array(m->workers);
+	enum ex_status st = EX_OK;
+	size_t i;
+
+	for (i = 0; !st && i < sizeof(metrics_events) / sizeof(metrics_events[0]); i++) {
+		st = metrics_event(counters, &metrics_events[i], out);
+	}
+	if (st) {
+		goto out;
+	}
+	st = metrics_queue_latency(counters, out);
+	if (st) {
+		goto out;
+	}
+	st = metrics_workers(nodes, out);
+out:
+	json_object_put(counters);
+	json_object_put(nodes);
+	return st;
+}
+
 /* The exposition text for a jobs_metrics() row (jobs.h), appended to out. */
 static enum ex_status metrics_render(const PGresult *res, struct buf *out)
 {
@@ -115,9 +331,13 @@ static enum ex_status metrics_render(const PGresult *res, struct buf *out)
 	if (st) {
 		return st;
 	}
-	return metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
-			      "How long the longest-waiting due job has waited to start.",
-			      m.oldest_due);
+	st = metrics_sample(out, "exportd_oldest_pending_age_seconds", "gauge",
+			    "How long the longest-waiting due job has waited to start.",
+			    m.oldest_due);
+	if (st) {
+		return st;
+	}
+	return metrics_exportd(&m, out);
 }
 
 void metrics_handle(struct app *app, struct http_request *r, const struct auth *who, const char *id)

@@ -83,6 +83,8 @@ static const struct db_field jobs_metrics_fields[] = {
 	JOBS_METRICS("duration_count", duration_count),
 	JOBS_METRICS("queue", queue),
 	JOBS_METRICS("oldest_due", oldest_due),
+	JOBS_METRICS("counters", counters),
+	JOBS_METRICS("workers", workers),
 };
 
 #define JOBS_FACTS(name, kind, member)                                                             \
@@ -124,6 +126,8 @@ static const struct db_field jobs_claim_fields[] = {
 	JOBS_CLAIM("as_of", DB_DUP, as_of),
 	JOBS_CLAIM("as_of_key", DB_DUP, as_of_key),
 	JOBS_CLAIM("as_of_key_set", DB_BOOL, as_of_key_set),
+	JOBS_CLAIM("takeover", DB_BOOL, takeover),
+	JOBS_CLAIM("waited", DB_DOUBLE, waited),
 	JOBS_CLAIM("locked", DB_BOOL, locked),
 };
 

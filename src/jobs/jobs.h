@@ -148,6 +148,8 @@ struct jobs_metrics {
 	const char *duration_sum, *duration_count;
 	const char *queue;	/* pending and due */
 	const char *oldest_due; /* seconds the longest-waiting due job has waited */
+	const char *counters;	/* JSON [[metric, labels, value], ...]: exportd_counters */
+	const char *workers;	/* JSON [[node, idle, busy, heartbeat epoch s], ...] */
 };
 /* The upper bounds (seconds) of the duration histogram, as a SQL array.
  * The folded totals (export_job_totals.duration_le, migration 009) are
@@ -265,6 +267,8 @@ struct jobs_claim {
 	char *as_of;	      /* timestamptz text: rows created later are out */
 	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
 	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */
+	int takeover;	      /* it was processing: its holder's lease ran out */
+	double waited;	      /* seconds from run_at (due) to this claim */
 	int locked;	      /* we hold the job's advisory lock */
 	long long claimed_ms; /* monotonic clock just before the claim: the lease's start */
 };

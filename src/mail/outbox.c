@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/backoff.h"
+#include "common/counter.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
 #include "mail/linktoken.h"
@@ -101,11 +102,20 @@ static enum ex_status outbox_record(PGconn *conn, const struct config *cf,
 	char retry[32], exp[32];
 	const char *status = sent == EX_OK ? "sent" : final ? "failed" : "pending";
 	const char *params[5] = {row->id, status, sent == EX_OK ? NULL : why, retry, exp};
+	enum ex_status st;
 
 	snprintf(retry, sizeof(retry), "%lld",
 		 backoff_jitter_ms(cf->mail_retry_base_ms, cf->mail_retry_max_ms, attempts));
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
-	return db_exec(conn, outbox_record_sql, 5, params, NULL, err);
+	st = db_exec(conn, outbox_record_sql, 5, params, NULL, err);
+	if (!st) {
+		counter_add(COUNTER_MAIL,
+			    sent == EX_OK ? "outcome=\"sent\""
+			    : final	  ? "outcome=\"failed\""
+					  : "outcome=\"retried\"",
+			    1);
+	}
+	return st;
 }
 
 /* Build the message for the locked row and hand it to the SMTP server;

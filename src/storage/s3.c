@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/backoff.h"
+#include "common/counter.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "storage/sigv4.h"
@@ -308,6 +309,28 @@ static int s3_retryable(const struct s3_call *c)
 				    memcmp(code, "RequestTimeout", len) == 0);
 }
 
+/* Count a failed attempt by S3's error code, else its HTTP status, else
+ * "network" (no answer). */
+static void s3_count_failure(const struct s3_call *c, CURLcode rc)
+{
+	char code[48], labels[COUNTER_LABELS_MAX];
+	size_t len = 0;
+	const char *xml = NULL;
+
+	if (rc != CURLE_OK) {
+		snprintf(code, sizeof(code), "network");
+	} else {
+		xml = s3_xml_value(buf_str(&c->response), "<Code>", "</Code>", &len);
+		if (len > 0) {
+			counter_label(code, sizeof(code), xml, len);
+		} else {
+			snprintf(code, sizeof(code), "%ld", c->status);
+		}
+	}
+	snprintf(labels, sizeof(labels), "code=\"%s\"", code);
+	counter_add(COUNTER_S3_FAILURES, labels, 1);
+}
+
 /* Perform with retries.  EX_OK for 2xx; EX_EREFUSED for 4xx (not retried);
  * EX_EIO once retries ran out on 5xx / network failures. */
 static enum ex_status s3_perform(const struct config *cf, struct s3_call *c, struct buf *err)
@@ -323,6 +346,7 @@ static enum ex_status s3_perform(const struct config *cf, struct s3_call *c, str
 		if (rc == CURLE_OK && c->status >= 200 && c->status < 300) {
 			return EX_OK;
 		}
+		s3_count_failure(c, rc);
 		if (rc == CURLE_OK) {
 			s3_error_text(c, err);
 		}

@@ -448,3 +448,46 @@ def figure(figures, name, value):
     """Note a measured figure in the module's dict and print it (-s, -rP)."""
     figures[name] = value
     print("FIGURE %s: %s" % (name, value))
+
+
+# ----------------------------------------------------------- /metrics
+
+SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
+                    r'(?P<labels>\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"'
+                    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? '
+                    r'(?P<value>-?[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$')
+
+
+COMMENT = re.compile(r"^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
+                     r"(counter|gauge|histogram|summary|untyped))$")
+
+
+def scrape(api):
+    """GET /metrics through api, checked line by line against the text
+    format: {name + labels: value}."""
+    r = api("GET", "/metrics", key=None)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].replace(" ", "").startswith(
+        "text/plain;version=0.0.4"), r.headers
+    assert r.text.endswith("\n")
+    samples = {}
+    for line in r.text.splitlines():
+        if line.startswith("#"):
+            assert COMMENT.match(line), line
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        samples[m.group("name") + (m.group("labels") or "")] = float(m.group("value"))
+    return samples
+
+
+def scrape_until(api, pred, what, timeout=15):
+    """Scrape until pred(samples) holds (exportd writes its counters after
+    each round and heartbeat); the samples that satisfied it."""
+    got = {}
+
+    def ok():
+        got["s"] = scrape(api)
+        return pred(got["s"])
+    S.wait_until(ok, timeout, what)
+    return got["s"]

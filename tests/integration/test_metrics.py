@@ -11,31 +11,7 @@ import stack as S
 
 # ----------------------------------------------------------- scraping
 
-SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
-                    r'(?P<labels>\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"'
-                    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? '
-                    r'(?P<value>-?[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|-Inf|NaN)$')
-
-
-COMMENT = re.compile(r"^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* "
-                     r"(counter|gauge|histogram|summary|untyped))$")
-
-
-def scrape(api):
-    r = api("GET", "/metrics", key=None)
-    assert r.status_code == 200, r.text
-    assert r.headers["Content-Type"].replace(" ", "").startswith(
-        "text/plain;version=0.0.4"), r.headers
-    assert r.text.endswith("\n")
-    samples = {}
-    for line in r.text.splitlines():
-        if line.startswith("#"):
-            assert COMMENT.match(line), line
-            continue
-        m = SAMPLE.match(line)
-        assert m, "not a sample line: %r" % line
-        samples[m.group("name") + (m.group("labels") or "")] = float(m.group("value"))
-    return samples
+scrape = H.scrape
 
 
 def scanned_totals(stack):
