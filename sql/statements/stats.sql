@@ -19,6 +19,11 @@ ON CONFLICT (node, slot) DO UPDATE SET pid = EXCLUDED.pid, state = EXCLUDED.stat
   since = CASE WHEN w.state = EXCLUDED.state AND w.pid = EXCLUDED.pid
     AND w.job_id IS NOT DISTINCT FROM EXCLUDED.job_id THEN w.since ELSE now() END;
 
+-- Slots this node no longer runs (exportd.workers was lowered): worker 0
+-- removes them when it starts.  $1 node, $2 exportd.workers.
+-- name: stats_worker_prune
+DELETE FROM exportd_workers WHERE node = $1 AND slot >= $2::int;
+
 -- A worker that stops cleanly takes its row away.  $1 node, $2 slot, $3 pid.
 -- name: stats_worker_gone
 DELETE FROM exportd_workers WHERE node = $1 AND slot = $2::int AND pid = $3::int;

@@ -54,7 +54,10 @@ void counter_label(char *out, size_t size, const char *value, size_t len)
 		int safe = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 			   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
 
-		out[i] = safe ? ch : '_';
+		out[i] = '_';
+		if (safe) {
+			out[i] = ch;
+		}
 	}
 	out[i] = '\0';
 }

@@ -90,6 +90,21 @@ void stats_flush(PGconn *conn, const struct config *cf)
 	buf_free(&err);
 }
 
+/* Rows of slots this node no longer runs. */
+static void stats_prune(PGconn *conn, const struct config *cf)
+{
+	char workers[16];
+	const char *params[2] = {cf->node_name, workers};
+	struct buf err;
+
+	snprintf(workers, sizeof(workers), "%lld", cf->workers);
+	buf_init(&err, 2048);
+	if (db_exec(conn, stats_worker_prune_sql, 2, params, NULL, &err) != EX_OK) {
+		stats_failed("the worker rows", &err);
+	}
+	buf_free(&err);
+}
+
 void stats_state(PGconn *conn, const struct config *cf, const char *job_id)
 {
 	char slot[16], pid[16];
@@ -103,6 +118,9 @@ void stats_state(PGconn *conn, const struct config *cf, const char *job_id)
 	snprintf(slot, sizeof(slot), "%d", stats_slot);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	buf_init(&err, 2048);
+	if (stats_last_ms == 0 && stats_slot == 0) {
+		stats_prune(conn, cf);
+	}
 	if (db_exec(conn, stats_worker_sql, 5, params, NULL, &err) == EX_OK) {
 		stats_last_ms = timeutil_now_ms();
 		stats_failing = 0;
@@ -132,13 +150,13 @@ void stats_worker_gone(PGconn *conn, const struct config *cf)
 	const char *params[3] = {cf->node_name, slot, pid};
 	struct buf err;
 
+	stats_flush(conn, cf);
 	if (stats_slot < 0 || !db_ok(conn)) {
 		return;
 	}
 	snprintf(slot, sizeof(slot), "%d", stats_slot);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	buf_init(&err, 2048);
-	stats_flush(conn, cf);
 	if (db_exec(conn, stats_worker_gone_sql, 3, params, NULL, &err) != EX_OK) {
 		stats_failed("the worker's row", &err);
 	}

@@ -24,7 +24,8 @@ void stats_state(PGconn *conn, const struct config *cf, const char *job_id);
  * heartbeat and the counters (between rounds and during an export). */
 void stats_beat(PGconn *conn, const struct config *cf);
 
-/* A clean stop: the worker's row goes. */
+/* A clean stop (every process): the last counters written; a worker's
+ * row goes. */
 void stats_worker_gone(PGconn *conn, const struct config *cf);
 
 /* A claim's events: a takeover, or the time a due job waited. */

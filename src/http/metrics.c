@@ -350,7 +350,7 @@ void metrics_handle(struct app *app, struct http_request *r, const struct auth *
 	(void)who;
 	(void)id;
 	buf_init(&err, 4096);
-	buf_init(&out, 64 * 1024UL);
+	buf_init(&out, 256 * 1024UL);
 	st = jobs_metrics(app->conn, &res, &err);
 	if (st) {
 		reply_db_error(app, r, &err);

@@ -430,7 +430,28 @@ def test_failed_export_sends_one_mail_with_the_error(mail, daemons):
 
 # -------------------------------------------------- SMTP down, then up
 
+def mail_outcomes(env):
+    """exportd_mail_deliveries_total by outcome, from /metrics."""
+    s = H.scrape(env.stack.api)
+    return {o: s.get('exportd_mail_deliveries_total{outcome="%s"}' % o, 0.0)
+            for o in ("sent", "retried", "failed")}
+
+
+def wait_outcomes(env, before, **want):
+    """Wait until /metrics shows at least `want` more deliveries per outcome
+    than `before`; the deltas."""
+    got = {}
+
+    def ok():
+        now = mail_outcomes(env)
+        got.update({o: now[o] - before[o] for o in now})
+        return all(got[o] >= n for o, n in want.items())
+    S.wait_until(ok, 15, "mail outcomes %s in /metrics" % want)
+    return got
+
+
 def test_smtp_down_then_up_delivers_once_and_never_delays_the_export(mail, daemons):
+    outcomes0 = mail_outcomes(mail)
     port = S.free_port()
     conf = mail.ms.write_conf("smtp-down", mail_settings("smtp://127.0.0.1:%d" % port))
     daemons("exportd smtp-down", conf)
@@ -464,6 +485,9 @@ def test_smtp_down_then_up_delivers_once_and_never_delays_the_export(mail, daemo
     assert n["attempts"] >= 2 and n["sent_at"], n
     check_api_notification(mail, job_id, problems)
     assert not problems, problems
+    # /metrics: the attempts while the server was down retried, then sent.
+    d = wait_outcomes(mail, outcomes0, sent=1, retried=n["attempts"] - 1)
+    assert d == {"sent": 1, "retried": n["attempts"] - 1, "failed": 0}, d
 
 
 # ---------------------------------------------------------------- AUTH
@@ -491,6 +515,7 @@ def test_smtp_auth_accepted(mail, daemons, auth_smtp):
 def test_smtp_auth_refused_is_retried_then_failed(mail, daemons, auth_smtp):
     conf = mail.ms.write_conf("auth-bad", mail_settings(
         auth_smtp.url, username=SMTP_USER, password="wrong-password", max_attempts=2))
+    outcomes0 = mail_outcomes(mail)
     daemons("exportd auth-bad", conf)
     before = len(auth_smtp.auth_attempts())
     job_id = create_job(mail)
@@ -512,6 +537,8 @@ def test_smtp_auth_refused_is_retried_then_failed(mail, daemons, auth_smtp):
     assert n["attempts"] == 2, "notification after AUTH refusals: %r" % n
     assert len(attempts) == 2, attempts
     assert not problems, problems
+    d = wait_outcomes(mail, outcomes0, retried=1, failed=1)
+    assert d == {"sent": 0, "retried": 1, "failed": 1}, d
 
 
 # --------------------------------------------------- kill -9 before sending

@@ -315,6 +315,11 @@ def test_installed_files_and_modes():
             oct(st.st_mode & 0o7777)) == ("exportd", "www-data", "0o2750")
     for path in ("/usr/sbin/exportd", "/usr/bin/exportctl", "/usr/lib/cgi-bin/export.fcgi"):
         assert os.access(path, os.X_OK), path
+    # The alert rules, as Prometheus loads them from the package.
+    p = subprocess.run(["promtool", "check", "rules",
+                        "/usr/share/exportd/prometheus/exportd-alerts.yml"],
+                       capture_output=True, text=True, cwd="/")
+    assert p.returncode == 0 and "SUCCESS: 8 rules found" in p.stdout, p.stdout + p.stderr
     p = subprocess.run(["systemd-analyze", "verify"] + [str(UNITS / u) for u in (
         "exportd.service", "export-fcgi.socket", "export-fcgi.service")],
         capture_output=True, text=True, cwd="/")

@@ -440,7 +440,27 @@ def test_download_redirects_to_a_presigned_url(env, big_s3):
 
 # ============================================================ 4. wrong secret
 
+def s3_failures(env):
+    """exportd_s3_request_failures_total by code, from /metrics."""
+    prefix = 'exportd_s3_request_failures_total{code="'
+    return {k[len(prefix):-2]: v for k, v in H.scrape(env.stack.api).items()
+            if k.startswith(prefix)}
+
+
+def s3_failures_grew(env, before, want):
+    """Wait until /metrics shows `want` ({code: n}) more failures than before."""
+    got = {}
+
+    def ok():
+        now = s3_failures(env)
+        got.clear()
+        got.update({c: now[c] - before.get(c, 0) for c in now if now[c] != before.get(c, 0)})
+        return got == want
+    S.wait_until(ok, 15, "S3 failures %s in /metrics" % want)
+
+
 def test_wrong_secret_fails_the_job_with_a_clear_message(env):
+    failures0 = s3_failures(env)
     d = env.use("bad")
     log0 = d.log_size()
     try:
@@ -466,12 +486,15 @@ def test_wrong_secret_fails_the_job_with_a_clear_message(env):
     assert [e["method"] for e in mine if "uploads" in e["query"]] == ["POST"], mine
     assert "canonical_request" in mine[0]
     assert env.srv.get("exports/%s.csv" % job["id"]) is None
+    # /metrics counts each refused request by S3's code.
+    s3_failures_grew(env, failures0, {"SignatureDoesNotMatch": len(mine)})
 
 
 # ============================================================ 5. faults
 
 def test_faults_are_retried_and_the_object_is_identical(env):
     env.use("s3")
+    failures0 = s3_failures(env)
     env.srv.faults([
         {"match": {"method": "PUT", "query_has": "partNumber=2"}, "action": "status",
          "status": 500, "times": 2},
@@ -502,6 +525,28 @@ def test_faults_are_retried_and_the_object_is_identical(env):
     assert len(retries) == 3, retries
     assert sum("answered 500 InternalError" in m for m in retries) == 2, retries
     assert sum("Empty reply from server" in m for m in retries) == 1, retries
+    s3_failures_grew(env, failures0, {"InternalError": 2, "network": 1})
+
+
+def test_s3_failing_past_its_retries_retries_the_job(env):
+    """A part that fails more often than s3.max_retries (4) fails the
+    attempt (a transient error): the job runs again and completes, and
+    /metrics counts one job retry and the five SlowDowns."""
+    env.use("s3")
+    failures0 = s3_failures(env)
+    retries0 = H.scrape(env.stack.api).get("exportd_job_retries_total", 0.0)
+    env.srv.faults({"match": {"method": "PUT", "query_has": "partNumber=1"},
+                    "action": "status", "status": 503, "code": "SlowDown",
+                    "message": "Please reduce your request rate.", "times": 5})
+    job = env.wait(env.create(SMALL))
+    assert job["status"] == "complete", job
+    assert env.row(job["id"]).attempts == 2
+    data = env.srv.get(env.object_key(job["id"]))
+    assert H.sha256_bytes(data) == H.sha256_bytes(env.local["small"].data)
+    s3_failures_grew(env, failures0, {"SlowDown": 5})
+    H.scrape_until(env.stack.api,
+                   lambda s: s.get("exportd_job_retries_total", 0.0) == retries0 + 1,
+                   "one job retry in /metrics")
 
 
 def test_lost_answer_to_complete_multipart_upload(env):
