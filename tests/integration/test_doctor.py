@@ -162,3 +162,48 @@ def test_session_url_through_pgbouncer_in_transaction_mode(stack, deployment, tm
     p, lines = doctor(stack, tmp_path, settings, database={"session_url": pooled})
     assert p.returncode == 2 and failing(lines) == ["listen"], p.stdout
     assert "transaction pooler" in p.stdout
+
+
+# ------------------------------------------------------------------ S3
+
+@pytest.fixture(scope="module")
+def s3(tmp_root):
+    from s3stack import S3Server
+    srv = S3Server(tmp_root / "doctor-s3", name="doctor s3")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def s3_override(srv, secret=None):
+    from s3export import s3_settings
+    base = s3_settings(srv, secret_key=secret)
+    return {"storage": base["storage"], "s3": base["s3"]}
+
+
+def test_s3_reachable_with_its_credentials(stack, deployment, tmp_path, s3):
+    """The storage check against S3 through the verifying proxy: a
+    multipart upload created, a part sent, completed and removed, every
+    request signed right, nothing left in the bucket."""
+    _, settings = deployment
+    s3.reset()
+    p, lines = doctor(stack, tmp_path, settings, **s3_override(s3))
+    assert p.returncode == 0 and failing(lines) == [], p.stdout
+    assert lines["storage"][0][1].startswith("s3:"), lines["storage"]
+    log = s3.log()
+    assert log and all(e["verdict"] == "ok" for e in log), log
+    assert {e["method"] for e in log} >= {"POST", "PUT", "DELETE"}, log
+    assert s3.objects() == {}
+
+
+def test_s3_with_a_wrong_secret(stack, deployment, tmp_path, s3):
+    _, settings = deployment
+    s3.reset()
+    wrong = "exportd/Wrong+Secret/Key0123456789abcdefgh"
+    p, lines = doctor(stack, tmp_path, settings, **s3_override(s3, secret=wrong))
+    assert p.returncode == 2 and failing(lines) == ["storage"], p.stdout
+    msg = lines["storage"][0][1]
+    assert "403" in msg and "SignatureDoesNotMatch" in msg and "s3.secret_access_key" in msg, msg
+    assert wrong not in p.stdout + p.stderr
+    log = s3.log()
+    assert log and all(e["verdict"] == "bad-signature" and not e["forwarded"] for e in log), log
