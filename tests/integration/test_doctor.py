@@ -2,6 +2,7 @@
 by exportctl, login roles per program, one export type exposed): all ok,
 then one fault at a time, each reported by its check and nothing else
 failing."""
+import contextlib
 import re
 import uuid
 
@@ -59,6 +60,17 @@ def doctor(stack, tmp_path, settings, **override):
     return p, lines
 
 
+@contextlib.contextmanager
+def fault(stack, db, do, undo):
+    """The deployment with one fault (SQL do) while the block runs; undone
+    (SQL undo) after it, whatever happens."""
+    stack.pg.query(do, dbname=db)
+    try:
+        yield
+    finally:
+        stack.pg.query(undo, dbname=db)
+
+
 def failing(lines):
     return sorted({check for check, rows in lines.items() for lvl, _ in rows if lvl != "ok"})
 
@@ -76,11 +88,9 @@ def test_a_healthy_deployment_is_all_ok(stack, deployment, tmp_path):
 
 def test_a_disabled_trigger(stack, deployment, tmp_path):
     db, settings = deployment
-    stack.pg.query("ALTER TABLE export_jobs DISABLE TRIGGER export_jobs_notify", dbname=db)
-    try:
+    with fault(stack, db, "ALTER TABLE export_jobs DISABLE TRIGGER export_jobs_notify",
+               "ALTER TABLE export_jobs ENABLE TRIGGER export_jobs_notify"):
         p, lines = doctor(stack, tmp_path, settings)
-    finally:
-        stack.pg.query("ALTER TABLE export_jobs ENABLE TRIGGER export_jobs_notify", dbname=db)
     assert p.returncode == 2 and failing(lines) == ["trigger"], p.stdout
 
 
@@ -117,31 +127,25 @@ def test_smtp_up_sends_nothing(stack, deployment, tmp_path):
 
 def test_a_type_whose_relation_is_gone(stack, deployment, tmp_path):
     db, settings = deployment
-    stack.pg.query("ALTER TABLE doc_items RENAME TO doc_items_old", dbname=db)
-    try:
+    with fault(stack, db, "ALTER TABLE doc_items RENAME TO doc_items_old",
+               "ALTER TABLE doc_items_old RENAME TO doc_items"):
         p, lines = doctor(stack, tmp_path, settings)
-    finally:
-        stack.pg.query("ALTER TABLE doc_items_old RENAME TO doc_items", dbname=db)
     assert p.returncode == 2 and failing(lines) == ["type"], p.stdout
     assert "doc_items: its relation does not exist" in p.stdout
 
 
 def test_a_type_not_granted_and_one_without_an_index(stack, deployment, tmp_path):
     db, settings = deployment
-    stack.pg.query("CREATE TABLE doc_plain (id bigint, ws text, v text);"
-                   " INSERT INTO export_types (name, relation, key_column, workspace_column,"
-                   " columns) VALUES ('doc_plain', 'doc_plain', 'id', 'ws', '{id,v}')",
-                   dbname=db)
-    try:
+    with fault(stack, db, "CREATE TABLE doc_plain (id bigint, ws text, v text);"
+               " INSERT INTO export_types (name, relation, key_column, workspace_column,"
+               " columns) VALUES ('doc_plain', 'doc_plain', 'id', 'ws', '{id,v}')",
+               "DELETE FROM export_types WHERE name = 'doc_plain'; DROP TABLE doc_plain"):
         p, lines = doctor(stack, tmp_path, settings)
         assert "exportctl type grant doc_plain" in p.stdout, p.stdout
         stack.pg.query("SELECT exportd_type_grant('doc_plain')", dbname=db)
         p, lines = doctor(stack, tmp_path, settings)
         assert p.returncode == 1 and failing(lines) == ["type"], p.stdout
         assert "doc_plain: no index leads with (workspace, key)" in p.stdout, p.stdout
-    finally:
-        stack.pg.query("DELETE FROM export_types WHERE name = 'doc_plain';"
-                       " DROP TABLE doc_plain", dbname=db)
 
 
 def test_a_superuser_or_a_role_outside_its_group(stack, deployment, tmp_path):
