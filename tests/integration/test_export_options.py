@@ -392,7 +392,13 @@ def test_gzip_resume_after_kill9_is_byte_identical(ctx, resumed):
     assert res, ("no 'resuming after row' line after the worker was killed at %s: the export "
                  "started over instead of resuming; job log:\n%s"
                  % (brief(resumed.killed), "\n".join(l[3] for l in resumed.lines)))
-    assert row.attempts == 2, brief(row)
+    # One kill makes one more attempt; a loaded machine (the sanitizer build)
+    # may let a lease lapse once more, which is a takeover like any other:
+    # every claim after the first must have resumed, none started over.
+    log = "\n".join(l[3] for l in resumed.lines)
+    claims = [l for l in resumed.lines if ": claimed (" in l[3]]
+    assert row.attempts >= 2 and len(claims) == row.attempts, "%s\n%s" % (brief(row), log)
+    assert len(res) == row.attempts - 1 and "starting over" not in log, log
     path = ctx.storage / row.file_key
     gzip_test(path)
     data = ctx.data(row)
