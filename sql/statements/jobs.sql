@@ -399,7 +399,7 @@ RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.
   j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
   j.ckpt_storage, j.compression = 'gzip' AS gzip, j.filters, j.include_deleted, j.csv_bom,
   j.csv_formula_guard, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
-  c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
+  j.created_lsn::text AS created_lsn, c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
   pg_try_advisory_lock(1163416644, hashtext(j.id::text || ':' || j.lease_token::text)) AS locked;
 
 -- name: jobs_lock

@@ -44,6 +44,7 @@ static const char *const conf_eol_choices[] = {"lf", "crlf", NULL};
 static const char *const conf_level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const conf_starttls_choices[] = {"try", "require", "never", NULL};
 static const char *const conf_switch_choices[] = {"off", "on", NULL};
+static const char *const conf_fallback_choices[] = {"primary", "wait", NULL};
 
 #define KB     1024LL
 #define MB     (1024LL * 1024)
@@ -58,6 +59,7 @@ static const struct conf_entry conf_table[] = {
 	{"database", "api_url", CONF_STRING, OFF(db_api_url), "", 0, 0, NULL, 1},
 	{"database", "admin_url", CONF_STRING, OFF(db_admin_url), "", 0, 0, NULL, 1},
 	{"database", "session_url", CONF_STRING, OFF(db_session_url), "", 0, 0, NULL, 1},
+	{"database", "source_url", CONF_STRING, OFF(db_source_url), "", 0, 0, NULL, 1},
 	{"http", "base_path", CONF_STRING, OFF(http_base_path), "", 0, 0, NULL, 0},
 	{"http", "body_limit", CONF_SIZE, OFF(http_body_limit), "64k", 256, 16 * MB, NULL, 0},
 	{"http", "body_timeout", CONF_DURATION, OFF(http_body_timeout_ms), "5s", 100, 3600 * SEC, NULL, 0},
@@ -78,6 +80,8 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "retry_base", CONF_DURATION, OFF(retry_base_ms), "5s", 10, DAY, NULL, 0},
 	{"exportd", "retry_max", CONF_DURATION, OFF(retry_max_ms), "10m", 10, 30 * DAY, NULL, 0},
 	{"exportd", "node_name", CONF_STRING, OFF(node_name), "", 0, 0, NULL, 0},
+	{"exportd", "replica_max_wait", CONF_DURATION, OFF(replica_max_wait_ms), "30s", 0, DAY, NULL, 0},
+	{"exportd", "replica_fallback", CONF_ENUM, OFF(replica_fallback), "primary", 0, 0, conf_fallback_choices, 0},
 	{"storage", "backend", CONF_ENUM, OFF(storage_backend), "local", 0, 0, conf_backend_choices, 0},
 	{"storage", "dir", CONF_STRING, OFF(storage_dir), "/var/lib/exportd/exports", 0, 0, NULL, 0},
 	{"storage", "file_mode", CONF_MODE, OFF(storage_file_mode), "0640", 0600, 0666, NULL, 0},
@@ -585,7 +589,9 @@ static enum ex_status conf_check_origins(const char *list, struct buf *err)
 
 /* database.api_url, admin_url and session_url default to database.url: one
  * URL serves all three programs until the operator gives each its own role
- * (or puts a transaction pooler in front of url). */
+ * (or puts a transaction pooler in front of url).  source_url defaults to
+ * session_url: the rows are read on a session-bound connection (a named
+ * prepared statement) from the primary until a standby is named. */
 static enum ex_status conf_database_urls(struct config *cf)
 {
 	enum ex_status st;
@@ -598,6 +604,12 @@ static enum ex_status conf_database_urls(struct config *cf)
 	}
 	if (cf->db_session_url[0] == '\0') {
 		st = conf_set_string(cf->db_url, &cf->db_session_url);
+		if (st) {
+			return st;
+		}
+	}
+	if (cf->db_source_url[0] == '\0') {
+		st = conf_set_string(cf->db_session_url, &cf->db_source_url);
 		if (st) {
 			return st;
 		}
@@ -719,6 +731,13 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	if (cf->heartbeat_interval_ms >= cf->lease_timeout_ms) {
 		buf_msg(err, "%s",
 			"exportd.heartbeat_interval: must be shorter than exportd.lease_timeout");
+		return EX_EINVAL;
+	}
+	/* The lease is not renewed while a job waits for a standby. */
+	if (strcmp(cf->db_source_url, cf->db_session_url) != 0 &&
+	    cf->replica_max_wait_ms >= cf->lease_timeout_ms) {
+		buf_msg(err, "%s",
+			"exportd.replica_max_wait: must be shorter than exportd.lease_timeout");
 		return EX_EINVAL;
 	}
 	return EX_OK;

@@ -36,6 +36,11 @@ enum conf_addressing {
 	CONF_ADDRESSING_PATH,
 };
 
+enum conf_replica_fallback {
+	CONF_REPLICA_PRIMARY, /* read the rows from the primary instead */
+	CONF_REPLICA_WAIT,    /* give the job back, to run again later */
+};
+
 enum conf_starttls {
 	CONF_STARTTLS_TRY,
 	CONF_STARTTLS_REQUIRE,
@@ -50,6 +55,9 @@ struct config {
 	 * prepared statements): directly to PostgreSQL, never through a
 	 * transaction pooler; defaults to db_url */
 	char *db_session_url;
+	/* where the worker reads source rows (a hot standby); defaults to
+	 * db_session_url.  Jobs, leases and checkpoints stay on the primary. */
+	char *db_source_url;
 
 	char *http_base_path; /* "" or "/prefix" without trailing slash */
 	long long http_body_limit;
@@ -71,7 +79,9 @@ struct config {
 	long long shutdown_grace_ms;
 	long long retry_base_ms;
 	long long retry_max_ms;
-	char *node_name; /* "": the host name (metrics, worker rows) */
+	char *node_name;	       /* "": the host name (metrics, worker rows) */
+	long long replica_max_wait_ms; /* a standby's replay vs a job's LSN */
+	int replica_fallback;	       /* enum conf_replica_fallback */
 
 	int storage_backend; /* enum conf_backend */
 	char *storage_dir;

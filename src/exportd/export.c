@@ -11,6 +11,7 @@
 #include "format/format.h"
 #include "jobs/registry.h"
 #include "exportd/query.h"
+#include "exportd/replica.h"
 #include "exportd/stats.h"
 #include "exportd/sink.h"
 #include "storage/storage.h"
@@ -683,8 +684,9 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	if (st) {
 		return st;
 	}
-	/* The keyset chunk is a named prepared statement: session-bound. */
-	st = db_connect(ctx->cf->db_session_url, "exportd-data", &s->data, err);
+	/* The keyset chunk is a named prepared statement: session-bound; on a
+	 * standby once it has replayed past the job's creation. */
+	st = replica_connect(ctx->cf, ctx->job, "exportd-data", ctx->stop, &s->data, err);
 	if (st) {
 		return st;
 	}

@@ -126,6 +126,7 @@ static const struct db_field jobs_claim_fields[] = {
 	JOBS_CLAIM("as_of", DB_DUP, as_of),
 	JOBS_CLAIM("as_of_key", DB_DUP, as_of_key),
 	JOBS_CLAIM("as_of_key_set", DB_BOOL, as_of_key_set),
+	JOBS_CLAIM("created_lsn", DB_DUP, created_lsn),
 	JOBS_CLAIM("takeover", DB_BOOL, takeover),
 	JOBS_CLAIM("waited", DB_DOUBLE, waited),
 	JOBS_CLAIM("locked", DB_BOOL, locked),
@@ -839,6 +840,7 @@ void jobs_claim_free(struct jobs_claim *job)
 	free(job->filters_json);
 	free(job->as_of);
 	free(job->as_of_key);
+	free(job->created_lsn);
 	memset(job, 0, sizeof(*job));
 }
 

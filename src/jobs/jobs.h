@@ -267,6 +267,7 @@ struct jobs_claim {
 	char *as_of;	      /* timestamptz text: rows created later are out */
 	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
 	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */
+	char *created_lsn;    /* the primary's WAL position at creation; NULL: none */
 	int takeover;	      /* it was processing: its holder's lease ran out */
 	double waited;	      /* seconds from run_at (due) to this claim */
 	int locked;	      /* we hold the job's advisory lock */

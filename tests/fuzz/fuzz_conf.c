@@ -15,7 +15,7 @@ static const char *const fuzz_conf_secret_vars[] = {
 	"EXPORTD_DATABASE_ADMIN_URL",	"EXPORTD_DATABASE_SESSION_URL",
 	"EXPORTD_S3_SECRET_ACCESS_KEY", "EXPORTD_S3_SESSION_TOKEN",
 	"EXPORTD_MAIL_PASSWORD",	"EXPORTD_MAIL_LINK_SECRETS",
-	"EXPORTD_EMBED_SECRETS",
+	"EXPORTD_EMBED_SECRETS",	"EXPORTD_DATABASE_SOURCE_URL",
 };
 #define FUZZ_CONF_SECRETS (sizeof(fuzz_conf_secret_vars) / sizeof(fuzz_conf_secret_vars[0]))
 
@@ -26,6 +26,7 @@ static void fuzz_conf_secrets_set(const struct config *cf)
 		cf->db_url,	    cf->db_api_url,	      cf->db_admin_url,
 		cf->db_session_url, cf->s3_secret_access_key, cf->s3_session_token,
 		cf->mail_password,  cf->mail_link_secrets,    cf->embed_secrets,
+		cf->db_source_url,
 	};
 	size_t i;
 

@@ -47,6 +47,8 @@ order or state; each can run alone):
   test_mail           notification mails and signed links (SMTP capture)
   test_s3, test_s3server      the S3 backend, and the SigV4-verifying proxy
   test_bench_smoke    scripts/bench --rows 10000 --rounds 1
+  test_replica        rows read from a streaming standby: the LSN wait, the
+                      fallbacks, a recovery conflict resumed byte-identical
   test_slow_clients   slow bodies through each server, raw FastCGI clients
                       that stall or send no method (fcgiraw.py), the socket's
                       mode, access logs without tokens, /metrics allow list

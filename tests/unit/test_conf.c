@@ -175,6 +175,44 @@ static void test_database_urls(void)
 	buf_free(&err);
 }
 
+/* source_url (a standby) falls back to session_url, itself to url; with a
+ * standby named, a job's wait for it must end before its lease does. */
+static void test_source_url(void)
+{
+	struct config cf;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	if (UNIT_EQ_INT(load(&cf, "[database]\nurl = dbname=e\nsession_url = dbname=s\n", &err),
+			EX_OK)) {
+		UNIT_EQ_STR(cf.db_source_url, "dbname=s");
+		UNIT_EQ_INT((int)cf.replica_max_wait_ms, 30000);
+		UNIT_EQ_INT(cf.replica_fallback, CONF_REPLICA_PRIMARY);
+		conf_free(&cf);
+	}
+	/* No standby: a short lease does not mind the (unused) wait. */
+	if (UNIT_EQ_INT(load(&cf, "[exportd]\nlease_timeout = 2s\nheartbeat_interval = 1s\n", &err),
+			EX_OK)) {
+		UNIT_EQ_STR(cf.db_source_url, cf.db_url);
+		conf_free(&cf);
+	}
+	UNIT_EQ_INT(load(&cf,
+			 "[database]\nsource_url = host=standby\n[exportd]\nlease_timeout = 20s\n",
+			 &err),
+		    EX_EINVAL);
+	UNIT_CHECK(strstr(buf_str(&err), "exportd.replica_max_wait: must be shorter") != NULL);
+	if (UNIT_EQ_INT(load(&cf,
+			     "[database]\nsource_url = host=standby\n[exportd]\nreplica_max_wait = "
+			     "5s\nreplica_fallback = wait\nlease_timeout = 20s\n",
+			     &err),
+			EX_OK)) {
+		UNIT_EQ_STR(cf.db_source_url, "host=standby");
+		UNIT_EQ_INT(cf.replica_fallback, CONF_REPLICA_WAIT);
+		conf_free(&cf);
+	}
+	buf_free(&err);
+}
+
 static void test_dump_hides_secrets(void)
 {
 	struct config cf;
@@ -281,6 +319,7 @@ int main(void)
 		UNIT_TEST(test_errors_name_file_line),
 		UNIT_TEST(test_env_overrides),
 		UNIT_TEST(test_database_urls),
+		UNIT_TEST(test_source_url),
 		UNIT_TEST(test_dump_hides_secrets),
 		UNIT_TEST(test_link_secrets_length),
 		UNIT_TEST(test_dump_reads_back),
