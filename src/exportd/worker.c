@@ -89,8 +89,8 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 	enum ex_status st;
 
 	buf_init(&err, 8192);
-	log_info("job %s: claimed (type %s, format %s, attempt %d, token %lld)", job->id, job->type,
-		 job->format, job->attempts, job->lease_token);
+	log_info("job %s: claimed (type %s, format %s, attempt %d, token %lld, node %s)", job->id,
+		 job->type, job->format, job->attempts, job->lease_token, cf->node_name);
 	if (job->attempts > cf->max_attempts) {
 		/* Taken over more often than allowed: its workers keep dying. */
 		buf_msg(&err, "gave up after %d attempts: the export's worker stopped %d times",
@@ -153,7 +153,7 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 
 int worker_main(const struct config *cf, int slot)
 {
-	char owner[128], host[64] = "localhost";
+	char owner[128];
 	/* session: LISTEN, and each claim's advisory lock lives as long as the
 	 * connection. */
 	struct child_loop loop = {.appname = "exportd-worker",
@@ -163,8 +163,8 @@ int worker_main(const struct config *cf, int slot)
 				  .session = 1};
 	int rc;
 
-	gethostname(host, sizeof(host) - 1);
-	snprintf(owner, sizeof(owner), "%s:%ld:%d", host, (long)getpid(), slot);
+	/* The lease holder as jobs show it: node:pid:slot. */
+	snprintf(owner, sizeof(owner), "%s:%ld:%d", cf->node_name, (long)getpid(), slot);
 	log_info("worker %d started", slot);
 	stats_worker_init(slot);
 	rc = child_run(cf, &loop);

@@ -34,6 +34,7 @@ started daemon, and the peak RSS (VmHWM) of the worker that ran it.
 """
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -637,6 +638,102 @@ def test_kill9_mid_multipart_resumes_with_the_next_part(env):
         "UploadPart after the restart: %s (checkpoint: %d parts)" % (later, after.ckpt_part))
     assert mp.completes == {upload_id: [200]}, mp.completes
     assert_none_open(env, mp, key)
+
+
+# ============================================================ 6b. three nodes
+
+def node_of(env, job_id):
+    """The exportd.node_name in a processing job's lease holder (node:pid:slot)."""
+    owner = env.pg.query("SELECT lease_owner FROM export_jobs WHERE id = %s", (job_id,))[0][0]
+    return owner.rsplit(":", 2)[0] if owner else None
+
+
+def test_three_nodes_share_the_queue_and_a_dead_nodes_upload_is_taken_over(env):
+    """Three exportd daemons (separate process trees, exportd.node_name
+    node-a/b/c, one worker each) on one database and one bucket: jobs
+    spread over them and each runs once; kill -9 of the whole node holding
+    a multipart export hands it to another node, which continues the same
+    upload after the dead node's checkpoint (byte-identical object)."""
+    if env.current is not None:
+        env.current.stop(grace=15)
+        env.current = None
+    nodes = {}
+    for i, n in enumerate("abc"):
+        d = S.ExtraExportd(env.stack, "exportd node-%s" % n, s3_settings(env.srv, exportd={
+            "workers": 1, "node_name": "node-%s" % n}))
+        env.daemons["node-" + n] = nodes["node-" + n] = d
+        d.start(wait_connected=i + 1)
+    try:
+        # Spread: 9 small jobs at once; every job claimed exactly once.
+        jobs = [env.create(SMALL) for _ in range(9)]
+        for j in jobs:
+            env.done(j)
+        runs = {}
+        for name, d in nodes.items():
+            for t in d.log_lines():
+                for j in jobs:
+                    if t[3].startswith("job %s: claimed" % j["id"]):
+                        runs.setdefault(j["id"], []).append(name)
+                        assert "node %s)" % name in t[3], t
+        assert sorted(runs) == sorted(j["id"] for j in jobs), runs
+        twice = {k: v for k, v in runs.items() if len(v) != 1}
+        assert not twice, "jobs claimed more than once: %s" % twice
+        used = {v[0] for v in runs.values()}
+        assert len(used) >= 2, "all 9 jobs ran on %s" % used
+        assert all(env.row(j["id"]).attempts == 1 for j in jobs)
+
+        # Takeover: part 2 is held up in the proxy, so the kill lands after
+        # part 1's checkpoint.
+        env.srv.reset()
+        env.srv.faults({"match": {"method": "PUT", "query_has": "partNumber=2"},
+                        "action": "delay", "seconds": 3.0, "times": 1})
+        job = env.create(BIG)
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:
+            row = env.row(job["id"])
+            if row.ckpt_part and row.ckpt_part >= 1 and row.ckpt_storage:
+                break
+            assert row.status in ("pending", "processing"), row
+            assert time.monotonic() < deadline, "no checkpointed part: %s" % row
+            time.sleep(0.02)
+        dead = node_of(env, job["id"])
+        assert dead in nodes, dead
+        t_kill = time.time()
+        nodes[dead].kill(signal.SIGKILL)
+        after = env.row(job["id"])
+        state = after.ckpt_storage if isinstance(after.ckpt_storage, dict) else json.loads(
+            after.ckpt_storage)
+        upload_id = state.get("upload_id")
+        env.srv.clear_faults()
+        rx = r"^job %s: resuming after row %d " % (job["id"], after.ckpt_rows)
+        taker = None
+        while taker is None:
+            for name, d in nodes.items():
+                if name != dead and any(re.search(rx, t[3]) for t in d.log_lines()):
+                    taker = name
+            assert time.time() - t_kill < 15, "no node took the job over within the lease time"
+            time.sleep(0.02)
+        took = time.time() - t_kill
+        H.figure(FIGURES, "kill -9 of a whole node -> another node resumes the upload (s)",
+                 "%.2f" % took)
+        env.current = nodes[taker]
+        done = env.done(job)
+        time.sleep(3.5 - min(3.5, time.time() - t_kill))  # the held part 2 reaches the log
+        data = env.srv.get(env.object_key(job["id"]))
+        assert data is not None and H.sha256_bytes(data) == H.sha256_bytes(
+            env.local["big"].data)
+        assert done["checksum"] == {"sha256": H.sha256_bytes(data)}
+        assert env.row(job["id"]).attempts == 2
+        log = env.srv.log()
+        assert_all_verified(log)
+        mp = multipart(log, env.object_path(job["id"]))
+        assert len(mp.creates) == 1 and mp.upload_ids == [upload_id], mp.creates
+        assert mp.completes == {upload_id: [200]}, mp.completes
+        assert_none_open(env, mp, env.object_key(job["id"]))
+    finally:
+        for d in nodes.values():
+            d.stop(grace=15)
+        env.current = None
 
 
 # ============================================================ 7. DELETE
