@@ -11,7 +11,6 @@
 #include "format/format.h"
 #include "jobs/registry.h"
 #include "exportd/query.h"
-#include "exportd/replica.h"
 #include "exportd/stats.h"
 #include "exportd/sink.h"
 #include "storage/storage.h"
@@ -686,10 +685,11 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	}
 	/* The keyset chunk is a named prepared statement: session-bound; on a
 	 * standby once it has replayed past the job's creation. */
-	st = replica_connect(ctx->cf, ctx->job, "exportd-data", ctx->stop, &s->data, err);
+	st = replica_connect(ctx->cf, ctx->job, "exportd-data", ctx->stop, ctx->source, err);
 	if (st) {
 		return st;
 	}
+	s->data = ctx->source->conn;
 	st = registry_load(ctx->ctl, ctx->job->type, &s->type, err);
 	if (st == EX_ENOTFOUND) {
 		buf_msg(err, "export type \"%s\" does not exist", ctx->job->type);
@@ -733,7 +733,7 @@ static void export_cleanup(struct export_state *s)
 	}
 	query_free(&s->query);
 	if (s->data != NULL) {
-		PQfinish(s->data);
+		replica_release(s->ctx->source);
 	}
 	for (i = 0; s->names != NULL && i < s->ncols; i++) {
 		free(s->names[i]);

@@ -17,11 +17,13 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/status.h"
+#include "exportd/replica.h"
 #include "jobs/jobs.h"
 
 struct export_ctx {
 	const struct config *cf;
-	PGconn *ctl; /* lease, checkpoints, completion */
+	PGconn *ctl;		     /* lease, checkpoints, completion */
+	struct replica_conn *source; /* the rows; kept by the worker between jobs */
 	struct jobs_claim *job;
 	volatile sig_atomic_t *stop; /* set on SIGTERM: give the job back */
 };

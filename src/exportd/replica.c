@@ -62,25 +62,34 @@ static enum ex_status replica_wait(PGconn *conn, const struct config *cf,
 	}
 }
 
+/* Open a new connection unless the kept one still works. */
+static enum ex_status replica_open(const struct config *cf, const char *appname,
+				   struct replica_conn *src, struct buf *err)
+{
+	if (src->conn != NULL && db_ok(src->conn)) {
+		return EX_OK;
+	}
+	replica_close(src);
+	return db_connect(cf->db_source_url, appname, &src->conn, err);
+}
+
 enum ex_status replica_connect(const struct config *cf, const struct jobs_claim *job,
-			       const char *appname, volatile sig_atomic_t *stop, PGconn **out,
-			       struct buf *err)
+			       const char *appname, volatile sig_atomic_t *stop,
+			       struct replica_conn *src, struct buf *err)
 {
 	char replayed[64] = "";
 	int caught_up = 1;
 	enum ex_status st;
 
-	*out = NULL;
-	st = db_connect(cf->db_source_url, appname, out, err);
+	st = replica_open(cf, appname, src, err);
 	if (st || job->created_lsn == NULL || strcmp(cf->db_source_url, cf->db_session_url) == 0) {
 		return st;
 	}
-	st = replica_wait(*out, cf, job, stop, &caught_up, replayed, sizeof(replayed), err);
+	st = replica_wait(src->conn, cf, job, stop, &caught_up, replayed, sizeof(replayed), err);
 	if (st || caught_up) {
 		return st;
 	}
-	PQfinish(*out);
-	*out = NULL;
+	replica_close(src);
 	if (cf->replica_fallback == CONF_REPLICA_WAIT) {
 		buf_msg(err, "the standby has replayed to %s, the job needs %s (waited %lld ms)",
 			replayed, job->created_lsn, cf->replica_max_wait_ms);
@@ -89,5 +98,30 @@ enum ex_status replica_connect(const struct config *cf, const struct jobs_claim 
 	log_warn("job %s: the standby has replayed to %s, the job needs %s: reading from the "
 		 "primary",
 		 job->id, replayed, job->created_lsn);
-	return db_connect(cf->db_session_url, appname, out, err);
+	src->fallback = 1;
+	return db_connect(cf->db_session_url, appname, &src->conn, err);
+}
+
+void replica_release(struct replica_conn *src)
+{
+	struct buf err;
+
+	if (src->conn == NULL) {
+		return;
+	}
+	buf_init(&err, 1024);
+	if (src->fallback || !db_ok(src->conn) ||
+	    db_exec(src->conn, "DISCARD ALL", 0, NULL, NULL, &err) != EX_OK) {
+		replica_close(src);
+	}
+	buf_free(&err);
+}
+
+void replica_close(struct replica_conn *src)
+{
+	if (src->conn != NULL) {
+		PQfinish(src->conn);
+	}
+	src->conn = NULL;
+	src->fallback = 0;
 }

@@ -9,6 +9,11 @@
  * (replica_fallback = primary) or gives the job back to run again later
  * (replica_fallback = wait: a transient failure the job's errors show).
  * Jobs, leases and checkpoints always stay on the primary.
+ *
+ * A worker keeps its source connection from one job to the next (a new
+ * backend costs tens of milliseconds, as much as a small export): after
+ * each job DISCARD ALL drops whatever the job left in the session
+ * (prepared statements, settings), or the connection is closed.
  */
 #ifndef EXPORTD_REPLICA_H
 #define EXPORTD_REPLICA_H
@@ -21,11 +26,22 @@
 #include "common/status.h"
 #include "jobs/jobs.h"
 
-/* Connect *out (application_name `appname`) where the job's rows are to be
- * read.  EX_ESTOP when *stop is set while waiting; EX_EDB when the standby
- * stayed behind and the fallback is to wait (err says how far it was). */
+struct replica_conn {
+	PGconn *conn; /* NULL: none yet */
+	int fallback; /* conn is the primary, standing in for a standby behind */
+};
+
+/* Make src->conn (application_name `appname`) the connection the job's rows
+ * are read on, reusing the one kept from the last job when it still works.
+ * EX_ESTOP when *stop is set while waiting; EX_EDB when the standby stayed
+ * behind and the fallback is to wait (err says how far it was). */
 enum ex_status replica_connect(const struct config *cf, const struct jobs_claim *job,
-			       const char *appname, volatile sig_atomic_t *stop, PGconn **out,
-			       struct buf *err) EX_MUST_CHECK;
+			       const char *appname, volatile sig_atomic_t *stop,
+			       struct replica_conn *src, struct buf *err) EX_MUST_CHECK;
+/* The job is done with its rows: keep the connection for the next job
+ * (DISCARD ALL) or close it (it broke, is busy, or stood in for a standby). */
+void replica_release(struct replica_conn *src);
+/* Close it (the worker stops). */
+void replica_close(struct replica_conn *src);
 
 #endif

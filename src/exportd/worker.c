@@ -15,6 +15,9 @@
 #include "exportd/stats.h"
 #include "jobs/jobs.h"
 
+/* The connection rows are read on, kept from one job to the next. */
+static struct replica_conn worker_source;
+
 static const char *worker_error_code(enum ex_status st)
 {
 	switch (st) {
@@ -84,7 +87,7 @@ static void worker_settle(PGconn *ctl, const struct config *cf, const struct job
 
 static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_claim *job)
 {
-	struct export_ctx ctx = {cf, ctl, job, &child_stop};
+	struct export_ctx ctx = {cf, ctl, &worker_source, job, &child_stop};
 	struct buf err;
 	enum ex_status st;
 
@@ -168,6 +171,7 @@ int worker_main(const struct config *cf, int slot)
 	log_info("worker %d started", slot);
 	stats_worker_init(slot);
 	rc = child_run(cf, &loop);
+	replica_close(&worker_source);
 	log_info("worker %d stopped", slot);
 	return rc;
 }
