@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 import helpers as H
@@ -68,14 +69,29 @@ class Standby:
                                                       user)
 
     def query(self, sql, params=None):
-        conn = psycopg2.connect(self.dsn())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
+        """One statement in its own connection; retried when the standby
+        cancels it for a recovery conflict (max_standby_streaming_delay 0
+        reaches this test's own sessions too)."""
+        for attempt in range(20):
+            try:
+                conn = psycopg2.connect(self.dsn())
+            except psycopg2.OperationalError as e:
+                if "conflict with recovery" not in str(e) or attempt == 19:
+                    raise
+                time.sleep(0.1)
+                continue
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchall() if cur.description else None
+            except psycopg2.errors.SerializationFailure:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1)
+            finally:
+                conn.close()
+        return None
 
     def catch_up(self, timeout=30):
         """Wait until the standby has replayed what the primary wrote so far."""
