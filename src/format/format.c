@@ -42,6 +42,51 @@ const char *format_content_type(enum format_kind kind)
 	return "application/octet-stream";
 }
 
+enum ex_status format_parse_compression(const char *name, enum format_compression *out)
+{
+	if (strcmp(name, "none") == 0) {
+		*out = FORMAT_PLAIN;
+	} else if (strcmp(name, "gzip") == 0) {
+		*out = FORMAT_GZIP;
+	} else if (strcmp(name, "zstd") == 0) {
+		*out = FORMAT_ZSTD;
+	} else {
+		return EX_EINVAL;
+	}
+	return EX_OK;
+}
+
+const char *format_compression_suffix(enum format_compression c)
+{
+	switch (c) {
+	case FORMAT_GZIP:
+		return ".gz";
+	case FORMAT_ZSTD:
+		return ".zst";
+	case FORMAT_PLAIN:
+		break;
+	}
+	return "";
+}
+
+const char *format_compression_type(enum format_compression c)
+{
+	switch (c) {
+	case FORMAT_GZIP:
+		return "application/gzip";
+	case FORMAT_ZSTD:
+		return "application/zstd";
+	case FORMAT_PLAIN:
+		break;
+	}
+	return NULL;
+}
+
+int format_valid_delimiter(const char *s)
+{
+	return s[0] != '\0' && s[1] == '\0' && strchr(FORMAT_DELIMITERS, s[0]) != NULL;
+}
+
 enum format_type format_type_from_oid(unsigned int oid)
 {
 	switch (oid) {

@@ -3,7 +3,8 @@
  * Pure: no libpq, no I/O.  A writer is described once per export (formats,
  * column names and value types) and then asked for the header and for each
  * row; bytes are appended to a caller-owned struct buf.  Field values are
- * PostgreSQL's text output (DateStyle ISO, TimeZone UTC); the writer
+ * PostgreSQL's text output (DateStyle ISO, TimeZone the job's zone, UTC by
+ * default, so timestamptz text carries that zone's offset); the writer
  * rewrites timestamps into ISO 8601 / RFC 3339 form exactly as PostgreSQL's
  * to_json() prints them ("2024-01-02T03:04:05.5+00:00").
  *
@@ -31,8 +32,15 @@ enum format_type {
 	FORMAT_TIMESTAMP, /* timestamp / timestamptz: ISO 8601 with 'T' */
 };
 
+/* How the file is compressed: each part is one gzip member or zstd frame. */
+enum format_compression {
+	FORMAT_PLAIN,
+	FORMAT_GZIP,
+	FORMAT_ZSTD,
+};
+
 struct format_column {
-	const char *name; /* not owned */
+	const char *name; /* not owned; the header's text (name or label) */
 	enum format_type type;
 };
 
@@ -44,7 +52,8 @@ struct format_field {
 
 struct format_writer {
 	enum format_kind kind;
-	int crlf; /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	int crlf;	/* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	char delimiter; /* CSV: one of FORMAT_DELIMITERS */
 	const struct format_column *columns; /* not owned */
 	size_t ncolumns;
 	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
@@ -56,6 +65,20 @@ enum ex_status format_parse_kind(const char *name, enum format_kind *out) EX_MUS
  * "csv", "jsonl". */
 const char *format_extension(enum format_kind kind);
 const char *format_content_type(enum format_kind kind);
+
+/* "none" / "gzip" / "zstd" -> compression; EX_EINVAL for anything else. */
+enum ex_status format_parse_compression(const char *name,
+					enum format_compression *out) EX_MUST_CHECK;
+/* What the compression appends to the file name: "", ".gz", ".zst". */
+const char *format_compression_suffix(enum format_compression c);
+/* The Content-Type of a compressed file; NULL for FORMAT_PLAIN (the
+ * format's own). */
+const char *format_compression_type(enum format_compression c);
+
+/* The CSV delimiters a job may choose: ',' (the default), ';', TAB, '|'. */
+#define FORMAT_DELIMITERS ",;	|"
+/* Is s one of FORMAT_DELIMITERS, as a one-byte string? */
+int format_valid_delimiter(const char *s);
 
 /* Map a PostgreSQL type OID (pg_type.oid of a built-in type) to a value type. */
 enum format_type format_type_from_oid(unsigned int oid);

@@ -102,6 +102,7 @@ static void golden_writer(struct format_writer *w, struct format_column *cols,
 	}
 	w->kind = kind;
 	w->crlf = crlf;
+	w->delimiter = ',';
 	w->columns = cols;
 	w->ncolumns = GOLDEN_NCOLS;
 	w->formula_guard = 0;
@@ -186,6 +187,45 @@ static void test_golden_csv_crlf(void)
 	check_golden(&w, rows, GOLDEN_NROWS, "tests/golden/format/golden_crlf.csv");
 }
 
+/* csv.delimiter: the same rows against COPY ... (DELIMITER d)'s bytes;
+ * quoting follows the delimiter (a field holding it is quoted, a comma no
+ * longer is). */
+static void test_golden_csv_delimiters(void)
+{
+	static const struct {
+		char delimiter;
+		const char *file;
+	} cases[] = {
+		{';', "tests/golden/format/golden_semicolon.csv"},
+		{'\t', "tests/golden/format/golden_tab.csv"},
+		{'|', "tests/golden/format/golden_pipe.csv"},
+	};
+	struct format_column cols[GOLDEN_NCOLS];
+	const char *const *rows[GOLDEN_NROWS];
+	struct format_writer w;
+	size_t i;
+
+	golden_row_ptrs(rows);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		golden_writer(&w, cols, FORMAT_CSV, 0);
+		w.delimiter = cases[i].delimiter;
+		check_golden(&w, rows, GOLDEN_NROWS, cases[i].file);
+	}
+}
+
+static void test_delimiters_valid(void)
+{
+	UNIT_EQ_INT(format_valid_delimiter(","), 1);
+	UNIT_EQ_INT(format_valid_delimiter(";"), 1);
+	UNIT_EQ_INT(format_valid_delimiter("\t"), 1);
+	UNIT_EQ_INT(format_valid_delimiter("|"), 1);
+	UNIT_EQ_INT(format_valid_delimiter(""), 0);
+	UNIT_EQ_INT(format_valid_delimiter(",;"), 0);
+	UNIT_EQ_INT(format_valid_delimiter("\""), 0);
+	UNIT_EQ_INT(format_valid_delimiter(":"), 0);
+	UNIT_EQ_INT(format_valid_delimiter("\n"), 0);
+}
+
 static void test_golden_jsonl(void)
 {
 	struct format_column cols[GOLDEN_NCOLS];
@@ -201,7 +241,7 @@ static void test_golden_jsonl(void)
 static void test_golden_single_column(void)
 {
 	static const struct format_column col = {"\\.", FORMAT_TEXT};
-	struct format_writer w = {FORMAT_CSV, 0, &col, 1, 0};
+	struct format_writer w = {.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	const char *const *rows[SINGLE_NROWS];
 	size_t i;
 
@@ -216,7 +256,8 @@ static void check_one(enum format_kind kind, const char *name, enum format_type 
 		      const char *value, const char *want)
 {
 	const struct format_column col = {name, type};
-	const struct format_writer w = {kind, 0, &col, 1, 0};
+	const struct format_writer w = {
+		.kind = kind, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	struct format_field f;
 	struct buf out;
 
@@ -291,7 +332,8 @@ static void test_csv_header(void)
 						    {"", FORMAT_TEXT},
 						    {"a\nb", FORMAT_TEXT},
 						    {"\\.", FORMAT_TEXT}};
-	struct format_writer w = {FORMAT_CSV, 1, cols, 4, 0};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .crlf = 1, .delimiter = ',', .columns = cols, .ncolumns = 4};
 	struct buf out;
 
 	buf_init(&out, BIG_CAP);
@@ -406,7 +448,8 @@ static void test_toobig(void)
 static void test_kinds(void)
 {
 	enum format_kind kind = FORMAT_JSONL;
-	struct format_writer w = {(enum format_kind)42, 0, NULL, 0, 0};
+	struct format_writer w = {.kind = (enum format_kind)42, .delimiter = ','};
+	enum format_compression comp = FORMAT_GZIP;
 	struct buf out;
 
 	UNIT_EQ_INT(format_parse_kind("csv", &kind), EX_OK);
@@ -420,6 +463,20 @@ static void test_kinds(void)
 	UNIT_EQ_STR(format_extension(FORMAT_JSONL), "jsonl");
 	UNIT_EQ_STR(format_content_type(FORMAT_CSV), "text/csv; charset=utf-8");
 	UNIT_EQ_STR(format_content_type(FORMAT_JSONL), "application/x-ndjson");
+	UNIT_EQ_INT(format_parse_compression("none", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_PLAIN);
+	UNIT_EQ_INT(format_parse_compression("zstd", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_ZSTD);
+	UNIT_EQ_INT(format_parse_compression("gzip", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_GZIP);
+	UNIT_EQ_INT(format_parse_compression("zst", &comp), EX_EINVAL);
+	UNIT_EQ_INT(format_parse_compression("", &comp), EX_EINVAL);
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_PLAIN), "");
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_GZIP), ".gz");
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_ZSTD), ".zst");
+	UNIT_EQ_INT(format_compression_type(FORMAT_PLAIN) == NULL, 1);
+	UNIT_EQ_STR(format_compression_type(FORMAT_GZIP), "application/gzip");
+	UNIT_EQ_STR(format_compression_type(FORMAT_ZSTD), "application/zstd");
 	buf_init(&out, BIG_CAP);
 	UNIT_EQ_INT(format_header(&w, &out), EX_EINVAL);
 	UNIT_EQ_INT(format_row(&w, NULL, &out), EX_EINVAL);
@@ -456,7 +513,8 @@ int main(void)
 		UNIT_TEST(test_csv_values),    UNIT_TEST(test_jsonl_values),
 		UNIT_TEST(test_golden_csv_lf), UNIT_TEST(test_golden_csv_crlf),
 		UNIT_TEST(test_golden_jsonl),  UNIT_TEST(test_golden_single_column),
-		UNIT_TEST(test_toobig),
+		UNIT_TEST(test_toobig),	       UNIT_TEST(test_golden_csv_delimiters),
+		UNIT_TEST(test_delimiters_valid),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
