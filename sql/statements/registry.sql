@@ -15,10 +15,11 @@ FROM export_types WHERE name = $1;
 -- name: registry_timezone_known
 SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1) AS known;
 
--- The job's zone on the source connection, for the session: timestamptz
--- values come out in it, with its offset.
--- name: registry_source_timezone
-SELECT set_config('TimeZone', $1, false);
+-- Zone $1's offset from UTC at the instant $2 (seconds since the epoch),
+-- in seconds: what the worker's own zone data must also say.
+-- name: registry_timezone_offset
+SELECT extract(epoch FROM (to_timestamp($2::float8) AT TIME ZONE $1)
+  - (to_timestamp($2::float8) AT TIME ZONE 'UTC'))::bigint AS utc_offset;
 
 -- The source's largest key in workspace $1, as text.  Qualified: ORDER BY
 -- a bare "id" would sort the output column, the key as text ('999' >

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -28,6 +29,7 @@ struct export_state {
 	struct format_field *fields;
 	struct format_writer writer;
 	struct sink_codec codec;
+	int zoned; /* timestamptz columns go to the job's zone */
 	struct buf out;
 	struct query query;
 	struct sink sink;
@@ -139,6 +141,7 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 					  ? registry_label(&s->type, s->names[i])
 					  : s->names[i];
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
+		s->cols[i].zoned = s->zoned && PQftype(desc, i) == FORMAT_OID_TIMESTAMPTZ;
 	}
 out:
 	PQclear(desc);
@@ -696,6 +699,46 @@ static enum ex_status export_options(struct export_state *s, enum format_kind *k
 	return export_file_key(job, s->file_key, sizeof(s->file_key));
 }
 
+/* timestamptz values in the job's zone: the session stays in UTC (filters,
+ * the as-of bound and keys mean the same in every job) and the writer
+ * moves values with localtime_r under TZ.  This host's zone data must say
+ * what PostgreSQL's says, checked at two instants half a year apart (a
+ * zone glibc lacks would silently read as UTC). */
+static enum ex_status export_zone(struct export_state *s, struct buf *err)
+{
+	const char *zone = s->ctx->job->timezone;
+	time_t at[2];
+	long long pg;
+	struct tm lt;
+	enum ex_status st;
+	int i;
+
+	s->zoned = strcmp(zone, "UTC") != 0;
+	if (!s->zoned) {
+		return EX_OK;
+	}
+	if (setenv("TZ", zone, 1) != 0) {
+		return EX_ENOMEM;
+	}
+	tzset();
+	at[0] = time(NULL);
+	at[1] = at[0] + 182L * 86400;
+	for (i = 0; i < 2; i++) {
+		st = registry_timezone_offset(s->data, zone, (long long)at[i], &pg, err);
+		if (st) {
+			return st;
+		}
+		if (localtime_r(&at[i], &lt) == NULL || lt.tm_gmtoff != pg) {
+			buf_msg(err,
+				"time zone \"%s\": this host's zone data (tzdata) gives UTC offset "
+				"%lds where PostgreSQL's gives %llds",
+				zone, lt.tm_gmtoff, pg);
+			return EX_EINVAL;
+		}
+	}
+	return EX_OK;
+}
+
 static enum ex_status export_setup(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
@@ -711,10 +754,7 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	if (st) {
 		return st;
 	}
-	/* The job's zone for timestamptz text, before anything is read (the
-	 * as-of and checkpoint keys carry their offsets, so they read the
-	 * same in any zone). */
-	st = registry_source_timezone(s->data, ctx->job->timezone, err);
+	st = export_zone(s, err);
 	if (st) {
 		return st;
 	}

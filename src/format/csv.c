@@ -117,7 +117,7 @@ static enum ex_status csv_value(const struct format_writer *w, const struct form
 		return EX_OK;
 	}
 	if (col->type == FORMAT_TIMESTAMP && !csv_needs_quote(w, f->value, f->len)) {
-		return format_timestamp(f->value, f->len, out);
+		return format_column_timestamp(col, f->value, f->len, out);
 	}
 	/* Text only: numbers such as -5 are data, not formulas. */
 	if (w->formula_guard && col->type == FORMAT_TEXT && csv_formula_like(f->value, f->len)) {

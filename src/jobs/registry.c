@@ -292,11 +292,29 @@ enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *know
 	return EX_OK;
 }
 
-enum ex_status registry_source_timezone(PGconn *conn, const char *zone, struct buf *err)
+enum ex_status registry_timezone_offset(PGconn *conn, const char *zone, long long at,
+					long long *offset, struct buf *err)
 {
-	const char *params[1] = {zone};
+	char when[32];
+	const char *params[2] = {zone, when};
+	PGresult *res = NULL;
+	const char *v;
+	enum ex_status st;
 
-	return db_exec(conn, registry_source_timezone_sql, 1, params, NULL, err);
+	snprintf(when, sizeof(when), "%lld", at);
+	st = db_exec(conn, registry_timezone_offset_sql, 2, params, &res, err);
+	if (st) {
+		return st;
+	}
+	v = db_text(res, 0, "utc_offset");
+	if (v == NULL) {
+		buf_msg(err, "no offset for time zone \"%s\"", zone);
+		st = EX_EINVAL;
+	} else {
+		*offset = strtoll(v, NULL, 10);
+	}
+	PQclear(res);
+	return st;
 }
 
 int registry_column_index(const struct registry_type *t, const char *column)

@@ -52,10 +52,10 @@ const char *registry_label(const struct registry_type *t, const char *column);
 /* Is zone a name of pg_timezone_names?  *known says. */
 enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *known,
 				       struct buf *err) EX_MUST_CHECK;
-/* Set the session's TimeZone to zone on a source connection (exportd's
- * data connection): timestamptz text then carries zone's offset. */
-enum ex_status registry_source_timezone(PGconn *conn, const char *zone,
-					struct buf *err) EX_MUST_CHECK;
+/* Zone's offset from UTC in seconds at instant at (seconds since the
+ * epoch), as PostgreSQL's zone data has it. */
+enum ex_status registry_timezone_offset(PGconn *conn, const char *zone, long long at,
+					long long *offset, struct buf *err) EX_MUST_CHECK;
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */

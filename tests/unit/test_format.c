@@ -6,7 +6,9 @@
  */
 #include "format/format.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "unit.h"
 
@@ -213,6 +215,63 @@ static void test_golden_csv_delimiters(void)
 	}
 }
 
+#define ZONED_MAX 128
+
+/* The writer's input for table zoned: one UTC text per line, "" for NULL
+ * (cut in place in text); the number of lines. */
+static size_t zoned_inputs(char *text, size_t len, const char *values[ZONED_MAX][1])
+{
+	size_t n = 0;
+	char *p = text, *end = text + len, *nl;
+
+	while (p < end && n < ZONED_MAX) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			break;
+		}
+		*nl = '\0';
+		values[n++][0] = *p != '\0' ? p : NULL;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* timezone: a zoned timestamptz column moved with TZ set to the zone is
+ * what PostgreSQL prints with TimeZone set to it (DST, LMT, past 2037,
+ * BC, year 294276). */
+static void test_golden_zoned(void)
+{
+	static const char *const zones[][2] = {
+		{"Europe/Paris", "tests/golden/format/zoned_europe_paris.csv"},
+		{"America/New_York", "tests/golden/format/zoned_america_new_york.csv"},
+		{"Asia/Kolkata", "tests/golden/format/zoned_asia_kolkata.csv"},
+	};
+	static const char *values[ZONED_MAX][1];
+	const char *const *rows[ZONED_MAX];
+	struct format_column col = {"ts", FORMAT_TIMESTAMP, 1};
+	struct format_writer w = {.kind = FORMAT_CSV, .delimiter = ',', .columns = &col,
+				  .ncolumns = 1};
+	size_t len = 0, n, i;
+	char *text = unit_read_file("tests/golden/format/zoned_utc.txt", &len);
+
+	if (!UNIT_CHECK(text != NULL)) {
+		return;
+	}
+	n = zoned_inputs(text, len, values);
+	UNIT_CHECK(n > 50);
+	for (i = 0; i < n; i++) {
+		rows[i] = values[i];
+	}
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		UNIT_EQ_INT(setenv("TZ", zones[i][0], 1), 0);
+		tzset();
+		check_golden(&w, rows, n, zones[i][1]);
+	}
+	unsetenv("TZ");
+	tzset();
+	free(text);
+}
+
 static void test_delimiters_valid(void)
 {
 	UNIT_EQ_INT(format_valid_delimiter(","), 1);
@@ -240,7 +299,7 @@ static void test_golden_jsonl(void)
 
 static void test_golden_single_column(void)
 {
-	static const struct format_column col = {"\\.", FORMAT_TEXT};
+	static const struct format_column col = {"\\.", FORMAT_TEXT, 0};
 	struct format_writer w = {.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	const char *const *rows[SINGLE_NROWS];
 	size_t i;
@@ -255,7 +314,7 @@ static void test_golden_single_column(void)
 static void check_one(enum format_kind kind, const char *name, enum format_type type,
 		      const char *value, const char *want)
 {
-	const struct format_column col = {name, type};
+	const struct format_column col = {name, type, 0};
 	const struct format_writer w = {
 		.kind = kind, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	struct format_field f;
@@ -328,10 +387,10 @@ static void test_csv_values(void)
 
 static void test_csv_header(void)
 {
-	static const struct format_column cols[] = {{"plain", FORMAT_TEXT},
-						    {"", FORMAT_TEXT},
-						    {"a\nb", FORMAT_TEXT},
-						    {"\\.", FORMAT_TEXT}};
+	static const struct format_column cols[] = {{"plain", FORMAT_TEXT, 0},
+						    {"", FORMAT_TEXT, 0},
+						    {"a\nb", FORMAT_TEXT, 0},
+						    {"\\.", FORMAT_TEXT, 0}};
 	struct format_writer w = {
 		.kind = FORMAT_CSV, .crlf = 1, .delimiter = ',', .columns = cols, .ncolumns = 4};
 	struct buf out;
@@ -514,7 +573,7 @@ int main(void)
 		UNIT_TEST(test_golden_csv_lf), UNIT_TEST(test_golden_csv_crlf),
 		UNIT_TEST(test_golden_jsonl),  UNIT_TEST(test_golden_single_column),
 		UNIT_TEST(test_toobig),	       UNIT_TEST(test_golden_csv_delimiters),
-		UNIT_TEST(test_delimiters_valid),
+		UNIT_TEST(test_delimiters_valid), UNIT_TEST(test_golden_zoned),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));

@@ -55,6 +55,15 @@ for d in "semicolon:';'" "tab:E'\\t'" "pipe:'|'"; do
 	FROM golden ORDER BY id) TO STDOUT (FORMAT csv, HEADER, DELIMITER ${d#*:})" \
 		>"$here/golden_${d%%:*}.csv"
 done
+# Job time zones: the instants of table zoned as UTC text (the writer's
+# input), and as to_json() prints them with TimeZone set to each zone.
+q -A -t -c "$settings" -c "SELECT coalesce(ts::text, '') FROM zoned ORDER BY id" \
+	>"$here/zoned_utc.txt"
+for z in Europe/Paris America/New_York Asia/Kolkata; do
+	q -c "$settings" -c "SET TimeZone = '$z'" -c "COPY (SELECT to_json(ts) #>> '{}' AS ts
+	FROM zoned ORDER BY id) TO STDOUT (FORMAT csv, HEADER)" \
+		>"$here/zoned_$(echo "$z" | tr '/A-Z' '_a-z').csv"
+done
 q -c "$settings" -c "COPY (SELECT \"\\.\" FROM single ORDER BY id)
 	TO STDOUT (FORMAT csv, HEADER)" >"$here/single.csv"
 
