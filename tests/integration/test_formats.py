@@ -309,3 +309,49 @@ def test_plain_sql_job_with_good_values_is_accepted(stack):
     finally:
         conn.close()
     assert e.value.pgcode == "22023"
+
+
+# ------------------------------------------------ the zone moves only values
+
+NAIVE, NAIVE_VIEW = "fmt_naive", "fmt_naive_contacts"
+
+
+def test_timezone_keeps_filters_and_as_of_on_a_timestamp_column(stack):
+    """A type whose created-at column is a timestamp without time zone (read
+    as UTC): with a job zone far from UTC the same rows are exported (the
+    created_from/created_to filters and the as-of bound are not moved by
+    the zone), and only timestamptz values change."""
+    stack.pg.query(
+        "CREATE OR REPLACE VIEW %s AS SELECT id, workspace, email,"
+        " (created_at AT TIME ZONE 'UTC') AS created_naive, created_at, deleted_at"
+        " FROM contacts" % NAIVE_VIEW)
+    stack.pg.query(
+        "INSERT INTO export_types (name, relation, key_column, workspace_column, columns,"
+        " created_at_column, deleted_at_column) VALUES (%s, %s, 'id', 'workspace',"
+        " '{id,email,created_naive,created_at}', 'created_naive', 'deleted_at')"
+        " ON CONFLICT (name) DO NOTHING", (NAIVE, NAIVE_VIEW))
+    stack.pg.expose(NAIVE)
+    # bounds a few hours off midnight: a zone shift of 5:30 or 10 hours
+    # would move rows in or out
+    lo, hi = stack.pg.query(
+        "SELECT to_char((min(created_at) + (max(created_at) - min(created_at)) / 3)"
+        " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " to_char((min(created_at) + (max(created_at) - min(created_at)) * 2 / 3)"
+        " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        " FROM contacts WHERE workspace = 'acme' AND deleted_at IS NULL")[0]
+    body = {"type": NAIVE, "filters": {"created_from": lo, "created_to": hi}}
+    _, utc = export(stack, body)
+    zoned = {}
+    for zone in ("Asia/Kolkata", "Pacific/Honolulu"):
+        job, zoned[zone] = export(stack, dict(body, timezone=zone))
+        assert job["timezone"] == zone
+    want = [r[0] for r in stack.pg.query(
+        "SELECT id FROM contacts WHERE workspace = 'acme' AND deleted_at IS NULL"
+        " AND created_at >= %s AND created_at < %s ORDER BY id", (lo, hi))]
+    assert 100 < len(want) < 1900, len(want)
+    for zone, data in zoned.items():
+        got, plain = records(data), records(utc)
+        assert [int(r[0]) for r in got[1:]] == want, zone
+        for a, b in zip(got[1:], plain[1:]):
+            assert a[:3] == b[:3], (zone, a, b)   # the timestamp column is unchanged
+            assert same_instant(a[3], b[3], zone), (zone, a, b)
