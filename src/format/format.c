@@ -311,9 +311,8 @@ static size_t format_ts_local(time_t t, const char *s, size_t from, size_t to, c
 	year = (long long)lt.tm_year + 1900;
 	format_offset(lt.tm_gmtoff, zone, sizeof(zone));
 	n = snprintf(tmp, size, "%04lld-%02d-%02d %02d:%02d:%02d%.*s%s%s",
-		     year > 0 ? year : 1 - year, lt.tm_mon + 1, lt.tm_mday, lt.tm_hour,
-		     lt.tm_min, lt.tm_sec, (int)(to - from), s + from, zone,
-		     year > 0 ? "" : " BC");
+		     year > 0 ? year : 1 - year, lt.tm_mon + 1, lt.tm_mday, lt.tm_hour, lt.tm_min,
+		     lt.tm_sec, (int)(to - from), s + from, zone, year > 0 ? "" : " BC");
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 

@@ -5,8 +5,9 @@
  * row; bytes are appended to a caller-owned struct buf.  Field values are
  * PostgreSQL's text output (DateStyle ISO, TimeZone UTC); a timestamptz
  * column marked zoned is moved into the process's local time zone (the
- * worker sets TZ to the job's zone); the writer rewrites timestamps into ISO 8601 / RFC 3339 form exactly as PostgreSQL's
- * to_json() prints them ("2024-01-02T03:04:05.5+00:00").
+ * worker sets TZ to the job's zone); the writer rewrites timestamps into
+ * ISO 8601 / RFC 3339 form exactly as PostgreSQL's to_json() prints them
+ * ("2024-01-02T03:04:05.5+00:00").
  *
  * On EX_ETOOBIG / EX_ENOMEM the buffer may hold a partial row: callers treat
  * that as fatal for the export (the row cap is a config key).
@@ -105,8 +106,7 @@ enum ex_status format_timestamp(const char *value, size_t len, struct buf *out) 
  * the process's local time zone as PostgreSQL would print it with that
  * TimeZone (offset "+01", "+05:30", LMT's "+00:09:21"; " BC" kept); text of
  * another shape (infinity) is format_timestamp()'s. */
-enum ex_status format_timestamp_zoned(const char *value, size_t len,
-				      struct buf *out) EX_MUST_CHECK;
+enum ex_status format_timestamp_zoned(const char *value, size_t len, struct buf *out) EX_MUST_CHECK;
 /* format_timestamp_zoned() for a zoned column, else format_timestamp(). */
 enum ex_status format_column_timestamp(const struct format_column *col, const char *value,
 				       size_t len, struct buf *out) EX_MUST_CHECK;

@@ -215,7 +215,8 @@ static void create_check_csv(struct json_object *csv, struct create_req *req, st
 			create_bool(val, "csv", key, &req->csv_formula_guard, p);
 		} else if (strcmp(key, "delimiter") == 0) {
 			req->csv_delimiter = create_string(val);
-			if (req->csv_delimiter == NULL || !format_valid_delimiter(req->csv_delimiter)) {
+			if (req->csv_delimiter == NULL ||
+			    !format_valid_delimiter(req->csv_delimiter)) {
 				problem_add_member(p, "csv", key,
 						   "must be \",\", \";\", \"\\t\" or \"|\"");
 			}
@@ -255,8 +256,9 @@ static void create_member(const char *key, struct json_object *val, struct creat
 	} else if (strcmp(key, "timezone") == 0) {
 		req->timezone = create_string(val);
 		if (req->timezone == NULL || req->timezone[0] == '\0') {
-			problem_add_field(p, key, "must be an IANA time zone name such as "
-						  "\"Europe/Paris\"");
+			problem_add_field(p, key,
+					  "must be an IANA time zone name such as "
+					  "\"Europe/Paris\"");
 		}
 	} else if (strcmp(key, "header") == 0) {
 		req->header = create_string(val);

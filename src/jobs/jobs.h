@@ -69,9 +69,9 @@ struct jobs_new {
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
-	const char *csv_delimiter; /* one of , ; TAB | */
-	const char *timezone;	   /* a name of pg_timezone_names */
-	const char *header;	   /* "names" or "labels" */
+	const char *csv_delimiter;	    /* one of , ; TAB | */
+	const char *timezone;		    /* a name of pg_timezone_names */
+	const char *header;		    /* "names" or "labels" */
 	const char *idempotency_key;	    /* NULL: none */
 	const char *body_sha256;	    /* hex SHA-256 of the request body */
 	const struct registry_type *source; /* the type's source, for the as-of key */
@@ -268,9 +268,9 @@ struct jobs_claim {
 	char *filters_json; /* {"created_from", "created_to", "equals": {...}} */
 	int include_deleted;
 	int csv_bom, csv_formula_guard;
-	char *csv_delimiter; /* one byte */
-	char *timezone;	     /* timestamptz values are written in it */
-	char *header;	     /* names or labels */
+	char *csv_delimiter;  /* one byte */
+	char *timezone;	      /* timestamptz values are written in it */
+	char *header;	      /* names or labels */
 	char *as_of;	      /* timestamptz text: rows created later are out */
 	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
 	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */

@@ -273,8 +273,7 @@ const char *registry_label(const struct registry_type *t, const char *column)
 	return i >= 0 && t->labels != NULL && t->labels[i] != NULL ? t->labels[i] : column;
 }
 
-enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *known,
-				       struct buf *err)
+enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *known, struct buf *err)
 {
 	const char *params[1] = {zone};
 	PGresult *res = NULL;

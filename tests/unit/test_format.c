@@ -249,8 +249,8 @@ static void test_golden_zoned(void)
 	static const char *values[ZONED_MAX][1];
 	const char *const *rows[ZONED_MAX];
 	struct format_column col = {"ts", FORMAT_TIMESTAMP, 1};
-	struct format_writer w = {.kind = FORMAT_CSV, .delimiter = ',', .columns = &col,
-				  .ncolumns = 1};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	size_t len = 0, n, i;
 	char *text = unit_read_file("tests/golden/format/zoned_utc.txt", &len);
 
@@ -300,7 +300,8 @@ static void test_golden_jsonl(void)
 static void test_golden_single_column(void)
 {
 	static const struct format_column col = {"\\.", FORMAT_TEXT, 0};
-	struct format_writer w = {.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	const char *const *rows[SINGLE_NROWS];
 	size_t i;
 
@@ -567,13 +568,20 @@ static void test_type_from_oid(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_kinds),	       UNIT_TEST(test_type_from_oid),
-		UNIT_TEST(test_timestamp),     UNIT_TEST(test_csv_header),
-		UNIT_TEST(test_csv_values),    UNIT_TEST(test_jsonl_values),
-		UNIT_TEST(test_golden_csv_lf), UNIT_TEST(test_golden_csv_crlf),
-		UNIT_TEST(test_golden_jsonl),  UNIT_TEST(test_golden_single_column),
-		UNIT_TEST(test_toobig),	       UNIT_TEST(test_golden_csv_delimiters),
-		UNIT_TEST(test_delimiters_valid), UNIT_TEST(test_golden_zoned),
+		UNIT_TEST(test_kinds),
+		UNIT_TEST(test_type_from_oid),
+		UNIT_TEST(test_timestamp),
+		UNIT_TEST(test_csv_header),
+		UNIT_TEST(test_csv_values),
+		UNIT_TEST(test_jsonl_values),
+		UNIT_TEST(test_golden_csv_lf),
+		UNIT_TEST(test_golden_csv_crlf),
+		UNIT_TEST(test_golden_jsonl),
+		UNIT_TEST(test_golden_single_column),
+		UNIT_TEST(test_toobig),
+		UNIT_TEST(test_golden_csv_delimiters),
+		UNIT_TEST(test_delimiters_valid),
+		UNIT_TEST(test_golden_zoned),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
