@@ -463,6 +463,49 @@ static void test_timestamp(void)
 	buf_free(&out);
 }
 
+/* A zoned column moves only the UTC form "...+00": any other text (not a
+ * timestamp, another offset, a year past PostgreSQL's) is written as the
+ * plain rewrite writes it. */
+static void test_timestamp_zoned_passes_others(void)
+{
+	static const char *const cases[] = {
+		"infinity",
+		"-infinity",
+		"",
+		"2024-01-02",
+		"2024-01-02 03:04:05",
+		"2024-01-02 03:04:05-05",
+		"2024-01-02 08:34:05+05:30",
+		"2024-01-02 03:04:05+00:00",
+		"1234567-01-01 00:00:00+00",
+		"2024-01-02 03:04:05+00BC",
+		"a,b",
+		"2024-01-02 03:04:05.1234567890123456789012345678901234567890123456789+00",
+	};
+	struct buf plain, zoned;
+	size_t i;
+
+	UNIT_EQ_INT(setenv("TZ", "Asia/Kolkata", 1), 0);
+	tzset();
+	buf_init(&plain, BIG_CAP);
+	buf_init(&zoned, BIG_CAP);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&plain);
+		buf_reset(&zoned);
+		UNIT_EQ_INT(format_timestamp(cases[i], strlen(cases[i]), &plain), EX_OK);
+		UNIT_EQ_INT(format_timestamp_zoned(cases[i], strlen(cases[i]), &zoned), EX_OK);
+		UNIT_EQ_STR(buf_str(&zoned), buf_str(&plain));
+	}
+	/* and the UTC form is moved (len bytes only) */
+	buf_reset(&zoned);
+	UNIT_EQ_INT(format_timestamp_zoned("2024-01-02 03:04:05+00 trailing", 22, &zoned), EX_OK);
+	UNIT_EQ_STR(buf_str(&zoned), "2024-01-02T08:34:05+05:30");
+	buf_free(&plain);
+	buf_free(&zoned);
+	unsetenv("TZ");
+	tzset();
+}
+
 /* Each golden row fits a cap of exactly its size and fails one byte short. */
 static void check_cap(const struct format_writer *w, const struct format_field *fields)
 {
@@ -582,6 +625,7 @@ int main(void)
 		UNIT_TEST(test_golden_csv_delimiters),
 		UNIT_TEST(test_delimiters_valid),
 		UNIT_TEST(test_golden_zoned),
+		UNIT_TEST(test_timestamp_zoned_passes_others),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
