@@ -101,6 +101,7 @@ static void golden_writer(struct format_writer *w, struct format_column *cols,
 	for (i = 0; i < GOLDEN_NCOLS; i++) {
 		cols[i].name = golden_columns[i].name;
 		cols[i].type = format_type_from_oid(golden_columns[i].oid);
+		cols[i].zoned = 0;
 	}
 	w->kind = kind;
 	w->crlf = crlf;
