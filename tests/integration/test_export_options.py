@@ -356,15 +356,16 @@ def test_gzip_jsonl_is_the_plain_export_compressed(ctx, main):
 
 # ============================================ 2. + 3. gzip resume after kill -9
 
-def kill9_resume(ctx, compression):
-    """A CSV export of SLOW (BIG) with compression whose worker is killed
-    with SIGKILL after a few checkpoints, and an uninterrupted export of the
-    same rows (the contacts type) run by the same daemon."""
+def kill9_resume(ctx, compression, **options):
+    """A CSV export of SLOW (BIG) with compression (and the job's options)
+    whose worker is killed with SIGKILL after a few checkpoints, and an
+    uninterrupted export of the same rows (the contacts type) run by the
+    same daemon."""
     d = ctx.use("main")
     log0 = d.log_size()
-    ref_id = ctx.insert_job(BIG, "contacts", "csv", compression=compression)
+    ref_id = ctx.insert_job(BIG, "contacts", "csv", compression=compression, **options)
     ref = ctx.done(ref_id)
-    job_id = ctx.insert_job(BIG, SLOW, "csv", compression=compression)
+    job_id = ctx.insert_job(BIG, SLOW, "csv", compression=compression, **options)
 
     def busy(r):
         if r.status in S.TERMINAL_STATUSES:
@@ -388,9 +389,14 @@ def resumed(ctx):
     return kill9_resume(ctx, "gzip")
 
 
+ZSTD_OPTIONS = {"csv_delimiter": ";", "timezone": "Europe/Paris"}
+
+
 @pytest.fixture(scope="module")
 def resumed_zstd(ctx):
-    return kill9_resume(ctx, "zstd")
+    """With a delimiter and a time zone too: the resumed run must write
+    with the job's stored options."""
+    return kill9_resume(ctx, "zstd", **ZSTD_OPTIONS)
 
 
 def test_gzip_resume_after_kill9_is_byte_identical(ctx, resumed):
@@ -434,7 +440,9 @@ def zstd_frames(path):
 
 def test_zstd_resume_after_kill9_is_byte_identical(ctx, resumed_zstd):
     """One zstd frame per part: the resumed file is byte for byte the
-    uninterrupted one, `zstd -t` passes and `zstd -dc` is the CSV."""
+    uninterrupted one, `zstd -t` passes and `zstd -dc` is the CSV, with the
+    job's delimiter and time zone (psql \\copy ... DELIMITER ';' with
+    PGTZ=Europe/Paris)."""
     row, ref = resumed_zstd.row, resumed_zstd.ref
     assert row.status == "complete", "the killed export did not complete: %s\n%s" % (
         brief(row), "\n".join(l[3] for l in resumed_zstd.lines))
@@ -452,8 +460,15 @@ def test_zstd_resume_after_kill9_is_byte_identical(ctx, resumed_zstd):
     p = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stderr
-    H.assert_same_bytes(p.stdout, ctx.reference(BIG, "big-zstd"),
-                        "zstd -dc of the resumed zstd export of %s" % BIG)
+    ref_path = ctx.root / "contract-ref-big-zstd.csv"
+    argv = H.psql_argv(ctx.pg, H.reference_select(ctx.pg, "contacts", BIG), ref_path)
+    argv[-1] += " DELIMITER ';'"
+    q = subprocess.run(argv, env=S.clean_env(PGTZ=ZSTD_OPTIONS["timezone"], PGDATESTYLE="ISO"),
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert q.returncode == 0, q.stderr
+    want = ref_path.read_bytes()
+    assert b"+02:00" in want and b"+01:00" in want
+    H.assert_same_bytes(p.stdout, want, "zstd -dc of the resumed zstd export of %s" % BIG)
     assert zstd_frames(path) > 3, "one frame per part (part_size %d) expected" % PART_SIZE
 
 
