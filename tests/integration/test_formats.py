@@ -355,3 +355,28 @@ def test_timezone_keeps_filters_and_as_of_on_a_timestamp_column(stack):
         for a, b in zip(got[1:], plain[1:]):
             assert a[:3] == b[:3], (zone, a, b)   # the timestamp column is unchanged
             assert same_instant(a[3], b[3], zone), (zone, a, b)
+
+
+# ------------------------------------------------ what data teams open it with
+
+def test_pandas_reads_semicolon_csv_in_a_time_zone(stack):
+    """pandas (Debian's) reads a `;` CSV written in Europe/Paris: the same
+    frame as the `,` UTC export, and its timestamps parse (with their
+    offsets) to the same instants."""
+    import pandas as pd  # Debian python3-pandas (scripts/install-deps)
+    _, semi = export(stack, {"type": "contacts", "csv": {"delimiter": ";"},
+                             "timezone": "Europe/Paris"})
+    _, plain = export(stack, {"type": "contacts"})
+    a = pd.read_csv(io.BytesIO(semi), sep=";", dtype=str, keep_default_na=False)
+    b = pd.read_csv(io.BytesIO(plain), dtype=str, keep_default_na=False)
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) > 1900
+    other = [c for c in b.columns if c not in ("created_at", "updated_at", "deleted_at")]
+    pd.testing.assert_frame_equal(a[other], b[other])
+    offsets = set()
+    for c in ("created_at", "updated_at"):
+        mask = b[c] != ""
+        ta = pd.to_datetime(a[c][mask], utc=True)
+        tb = pd.to_datetime(b[c][mask], utc=True)
+        assert (ta == tb).all(), c
+        offsets |= set(a[c][mask].str[-6:])
+    assert {"+01:00", "+02:00"} <= offsets, offsets
