@@ -1,4 +1,4 @@
--- Output options (README "Formats"): CSV delimiter, time zone, header
+-- Output options (README "Creating an export"): CSV delimiter, time zone, header
 -- labels, zstd.  Stored with the job, so a resumed export writes with the
 -- job's values.  Plain-SQL jobs are held to what POST /exports accepts.
 

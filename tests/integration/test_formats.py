@@ -1,8 +1,8 @@
-"""Output options of POST /exports (README "Formats"): csv.delimiter,
-timezone, header labels and zstd, each read back by what its users open it
-with: Python's csv module with the delimiter and PostgreSQL's COPY FROM
-with DELIMITER, timestamps compared as instants and offsets against the
-zone database, the `zstd` command line.  Bad values are 400 naming the
+"""Output options of POST /exports (README "Creating an export"):
+csv.delimiter, timezone, header labels and zstd, each read back by what its
+users open it with: Python's csv module and pandas with the delimiter,
+PostgreSQL's COPY FROM with DELIMITER, timestamps compared as instants and
+offsets against the zone database, the `zstd` command line.  Bad values are 400 naming the
 field; plain-SQL jobs with bad values are refused by the table.
 
 Exports are made by the session's exportd through the API.  The kill -9
