@@ -85,13 +85,15 @@ def probe_features(st):
     """What the build under test accepts in POST /exports, asked of the API
     itself (on the tiny workspace): `include_deleted` (builds that have it
     leave soft-deleted rows out by default, while the psql reference has
-    them all) and `compression: gzip`. S3: whether exportd knows SigV4."""
+    them all) and `compression: gzip` / `zstd`. S3: whether exportd knows
+    SigV4."""
     key = st.keys[B.TINY_WS]
     if st.exportd is None or not st.exportd.alive():
         st.start_exportd()
     feats = {}
     for name, extra in (("include_deleted", {"include_deleted": True}),
-                        ("gzip", {"compression": "gzip"})):
+                        ("gzip", {"compression": "gzip"}),
+                        ("zstd", {"compression": "zstd"})):
         r = st.api("POST", "/exports", key=key,
                    json=dict({"type": "contacts", "format": "csv"}, **extra))
         feats[name] = r.status_code == 202
@@ -104,8 +106,8 @@ def probe_features(st):
     for f in st.storage_dir.iterdir():
         f.unlink()
     feats["s3"] = b"AWS4-HMAC-SHA256" in Path(st.exportd_bin).read_bytes()
-    log("build under test: include_deleted %s, gzip %s, S3 %s"
-        % tuple("yes" if feats[k] else "no" for k in ("include_deleted", "gzip", "s3")))
+    log("build under test: include_deleted %s, gzip %s, zstd %s, S3 %s"
+        % tuple("yes" if feats[k] else "no" for k in ("include_deleted", "gzip", "zstd", "s3")))
     return feats
 
 
@@ -201,7 +203,7 @@ class Exports:
     def run(self, rounds):
         log("warm-up: psql \\copy to /dev/null (untimed)")
         self.psql("/dev/null")
-        res = {"psql": [], "csv": [], "jsonl": [], "csv_gzip": []}
+        res = {"psql": [], "csv": [], "jsonl": [], "csv_gzip": [], "csv_zstd": []}
         identical = None
         self.loads = []
         for i in range(rounds):
@@ -226,12 +228,14 @@ class Exports:
                 "VmHWM %d KiB)" % (i + 1, rounds, c["wall_s"], c["created_to_completed_s"],
                                    c["peak_rss_kib"]))
             got = [("psql", a), ("csv", b), ("jsonl", c)]
-            if self.features.get("gzip"):
-                d = retry_if_killed(self.st, lambda: self.exportd("csv", compression="gzip"),
-                                    "the CSV+gzip export")
-                log("round %d/%d  (d) exportd CSV+gzip %.3f s (%d bytes, VmHWM %d KiB)"
-                    % (i + 1, rounds, d["wall_s"], d["bytes"], d["peak_rss_kib"]))
-                got.append(("csv_gzip", d))
+            for letter, comp in (("d", "gzip"), ("f", "zstd")):
+                if not self.features.get(comp):
+                    continue
+                d = retry_if_killed(self.st, lambda: self.exportd("csv", compression=comp),
+                                    "the CSV+%s export" % comp)
+                log("round %d/%d  (%s) exportd CSV+%s %.3f s (%d bytes, VmHWM %d KiB)"
+                    % (i + 1, rounds, letter, comp, d["wall_s"], d["bytes"], d["peak_rss_kib"]))
+                got.append(("csv_" + comp, d))
             for k, v in got:
                 v.pop("path", None)
                 res[k].append(v)
@@ -565,17 +569,21 @@ def report(res):
                  fmt_int(e["rows"] / e["created_to_completed_s"]),
                  e["bytes"] / e["created_to_completed_s"] / 1e6,
                  "%.2f" % e["ratio_to_psql_created"]))
-        g = m["exportd_csv_gzip"]
-        if g.get("status") == "measured":
-            w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (worker VmHWM, max)"
-              % ("(d) exportd CSV + gzip, started→compl.", fmt_wall(g), fmt_int(g["rows_per_s"]),
-                 g["mb_per_s"], "%.2f [%.2f–%.2f]" % (g["ratio_to_psql"], g["ratio_min"],
-                                                     g["ratio_max"]), g["peak_rss_mib"]))
-            w("%-40s %s" % ("", "(MB/s of the gzip'd file: %s bytes, %.1f%% of the CSV)"
-                            % (fmt_int(g["bytes"]), 100.0 * g["bytes"] / m["exportd_csv"]["bytes"])))
-        else:
-            w("%-40s %s" % ("(d) exportd CSV + gzip", g["status"]))
-        w("%-40s %s" % ("(e) exportd CSV → S3", m["exportd_csv_s3"]["status"]))
+        for letter, comp in (("d", "gzip"), ("f", "zstd")):
+            g = m.get("exportd_csv_" + comp, {"status": NOT_BUILT})
+            if g.get("status") == "measured":
+                w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (worker VmHWM, max)"
+                  % ("(%s) exportd CSV + %s, started→compl." % (letter, comp), fmt_wall(g),
+                     fmt_int(g["rows_per_s"]), g["mb_per_s"],
+                     "%.2f [%.2f–%.2f]" % (g["ratio_to_psql"], g["ratio_min"], g["ratio_max"]),
+                     g["peak_rss_mib"]))
+                w("%-40s %s" % ("", "(MB/s of the %s file: %s bytes, %.1f%% of the CSV)"
+                                % (comp, fmt_int(g["bytes"]),
+                                   100.0 * g["bytes"] / m["exportd_csv"]["bytes"])))
+            else:
+                w("%-40s %s" % ("(%s) exportd CSV + %s" % (letter, comp), g["status"]))
+            if comp == "gzip":  # the letters in order: (e) came before zstd
+                w("%-40s %s" % ("(e) exportd CSV → S3", m["exportd_csv_s3"]["status"]))
         if res.get("csv_identical_to_psql") is not None:
             w("exportd's CSV is %s psql's output (round 1, sha256)"
               % ("byte-identical to" if res["csv_identical_to_psql"] else "NOT identical to"))
@@ -760,6 +768,8 @@ def main(argv):
             "exportd_jsonl": summarize_method(runs["jsonl"], a.rows, runs["psql"]),
             "exportd_csv_gzip": (summarize_method(runs["csv_gzip"], a.rows, runs["psql"])
                                  if runs["csv_gzip"] else {"status": NOT_BUILT}),
+            "exportd_csv_zstd": (summarize_method(runs["csv_zstd"], a.rows, runs["psql"])
+                                 if runs["csv_zstd"] else {"status": NOT_BUILT}),
             "exportd_csv_s3": {"status": NOT_MEASURED_S3 if features["s3"] else NOT_BUILT},
         }
         res["csv_identical_to_psql"] = identical

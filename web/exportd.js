@@ -606,7 +606,7 @@
 	DownloadsWidget.prototype.row = function (job) {
 		var self = this, tr = make('tr'), cell, a, del;
 		tr.setAttribute('data-id', job.id);
-		[job.type, job.format + (job.compression === 'gzip' ? ' (gzip)' : ''), job.status,
+		[job.type, job.format + (job.compression !== 'none' ? ' (' + job.compression + ')' : ''), job.status,
 			job.row_count === null ? '' : fmtInt(job.row_count),
 			job.file_size === null ? '' : fmtSize(job.file_size),
 			fmtDate(job.created_at), fmtDate(job.expires_at)].forEach(function (v) {

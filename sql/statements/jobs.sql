@@ -30,7 +30,8 @@
     'last_error', n.last_error)
    FROM export_notifications n WHERE n.job_id = export_jobs.id
    ORDER BY n.id DESC LIMIT 1) AS notification,
-  filters::text AS filters, include_deleted, csv_bom, csv_formula_guard,
+  filters::text AS filters, include_deleted, csv_bom, csv_formula_guard, csv_delimiter,
+  timezone, header,
   to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,
   extract(epoch FROM now() - started_at)::float8 AS running_for,
   to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at,
@@ -104,17 +105,18 @@ SAVEPOINT jobs_insert;
 ROLLBACK TO SAVEPOINT jobs_insert;
 
 -- $14: the as-of key (NULL: none), $15: whether it was fixed (false: the
--- worker reads it at the first run), $16: the creating API key's id.
+-- worker reads it at the first run), $16: the creating API key's id,
+-- $17-$19: CSV delimiter, time zone, header.
 -- name: jobs_insert
 INSERT INTO export_jobs (id, workspace, requester_email, type, format,
   columns, compression, filters, include_deleted, csv_bom,
   csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set,
-  api_key_id)
+  api_key_id, csv_delimiter, timezone, header)
 VALUES ($1, $2, $3, $4, $5,
   CASE WHEN $6::jsonb IS NULL THEN NULL
   ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,
   $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean,
-  $16)
+  $16, $17, $18, $19)
 RETURNING
   -- use: jobs_view
   ;
@@ -397,8 +399,8 @@ FROM (SELECT id, status AS was, run_at AS due FROM export_jobs
 WHERE j.id = c.id
 RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.lease_token,
   j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
-  j.ckpt_storage, j.compression = 'gzip' AS gzip, j.filters, j.include_deleted, j.csv_bom,
-  j.csv_formula_guard, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
+  j.ckpt_storage, j.compression, j.filters, j.include_deleted, j.csv_bom,
+  j.csv_formula_guard, j.csv_delimiter, j.timezone, j.header, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
   j.created_lsn::text AS created_lsn, c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
   pg_try_advisory_lock(1163416644, hashtext(j.id::text || ':' || j.lease_token::text)) AS locked;
 

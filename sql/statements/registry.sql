@@ -5,8 +5,21 @@
 -- name: registry_load
 SELECT name, schema_name, relation, key_column, workspace_column,
   to_json(columns) AS columns, to_json(filterable_columns) AS filterable_columns,
-  created_at_column, deleted_at_column
+  created_at_column, deleted_at_column,
+  -- the label of each of columns, in their order (null: none)
+  to_json(ARRAY(SELECT column_labels ->> c FROM unnest(columns) WITH ORDINALITY AS u (c, n)
+    ORDER BY n)) AS column_labels
 FROM export_types WHERE name = $1;
+
+-- Is $1 a zone name POST /exports accepts ("timezone")?
+-- name: registry_timezone_known
+SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1) AS known;
+
+-- Zone $1's offset from UTC at the instant $2 (seconds since the epoch),
+-- in seconds: what the worker's own zone data must also say.
+-- name: registry_timezone_offset
+SELECT extract(epoch FROM (to_timestamp($2::float8) AT TIME ZONE $1)
+  - (to_timestamp($2::float8) AT TIME ZONE 'UTC'))::bigint AS utc_offset;
 
 -- The source's largest key in workspace $1, as text.  Qualified: ORDER BY
 -- a bare "id" would sort the output column, the key as text ('999' >

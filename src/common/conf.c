@@ -101,6 +101,7 @@ static const struct conf_entry conf_table[] = {
 	{"export", "retention", CONF_DURATION, OFF(retention_ms), "7d", 60 * SEC, 3650 * DAY, NULL, 0},
 	{"export", "csv_line_ending", CONF_ENUM, OFF(csv_crlf), "crlf", 0, 0, conf_eol_choices, 0},
 	{"export", "gzip_level", CONF_INT, OFF(gzip_level), "6", 1, 9, NULL, 0},
+	{"export", "zstd_level", CONF_INT, OFF(zstd_level), "3", 1, 19, NULL, 0},
 	{"export", "max_rows", CONF_INT, OFF(max_rows), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_bytes", CONF_SIZE, OFF(max_bytes), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_active_per_workspace", CONF_INT, OFF(max_active_per_workspace), "10", 1, 100000, NULL, 0},

@@ -105,6 +105,7 @@ struct config {
 	long long retention_ms;
 	int csv_crlf; /* 1 = CRLF, 0 = LF */
 	long long gzip_level;
+	long long zstd_level;
 	long long max_rows;  /* per export; 0 = no limit */
 	long long max_bytes; /* per export file; 0 = no limit */
 	long long max_active_per_workspace;

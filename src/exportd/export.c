@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -27,6 +28,8 @@ struct export_state {
 	struct format_column *cols;
 	struct format_field *fields;
 	struct format_writer writer;
+	struct sink_codec codec;
+	int zoned; /* timestamptz columns go to the job's zone */
 	struct buf out;
 	struct query query;
 	struct sink sink;
@@ -134,8 +137,11 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 		goto out;
 	}
 	for (i = 0; i < s->ncols; i++) {
-		s->cols[i].name = s->names[i];
+		s->cols[i].name = strcmp(s->ctx->job->header, "labels") == 0
+					  ? registry_label(&s->type, s->names[i])
+					  : s->names[i];
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
+		s->cols[i].zoned = s->zoned && PQftype(desc, i) == FORMAT_OID_TIMESTAMPTZ;
 	}
 out:
 	PQclear(desc);
@@ -328,9 +334,10 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	if (*s->ctx->stop) {
 		/* Shutdown: make what was written durable and checkpoint it, so
 		 * the next holder goes on from here.  The cut is not at part_size,
-		 * harmless for plain local files; a gzip member boundary would
-		 * change the file's bytes, so gzip goes back to its checkpoint. */
-		if (s->part_bytes > 0 && !s->ctx->job->gzip) {
+		 * harmless for plain local files; a gzip member (zstd frame)
+		 * boundary would change the file's bytes, so a compressed
+		 * export goes back to its checkpoint. */
+		if (s->part_bytes > 0 && s->codec.comp == FORMAT_PLAIN) {
 			st = export_part_end(s, key, err);
 			if (st) {
 				return st;
@@ -404,12 +411,6 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 	return EX_OK;
 }
 
-/* The gzip level, or 0 for none. */
-static int export_gzip(const struct export_state *s)
-{
-	return s->ctx->job->gzip ? (int)s->ctx->cf->gzip_level : 0;
-}
-
 /* Resume the upload from the checkpoint; EX_ENOTFOUND if its data is gone. */
 static enum ex_status export_resume(struct export_state *s, struct buf *err)
 {
@@ -417,8 +418,7 @@ static enum ex_status export_resume(struct export_state *s, struct buf *err)
 	struct storage_ckpt ckpt = {job->ckpt_bytes, job->ckpt_part, job->ckpt_storage, 1};
 	enum ex_status st;
 
-	st = sink_open(&s->sink, s->ctx->cf, s->file_key, export_gzip(s), &ckpt, job->ckpt_sha256,
-		       err);
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, &ckpt, job->ckpt_sha256, err);
 	if (st) {
 		sink_close(&s->sink);
 		return st;
@@ -446,7 +446,7 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
 			 buf_str(err));
 	}
-	st = sink_open(&s->sink, s->ctx->cf, s->file_key, export_gzip(s), NULL, NULL, err);
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
 		return st;
 	}
@@ -618,15 +618,19 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	return jobs_commit(ctx->ctl, err);
 }
 
-/* <job id>.<extension>[.gz]; EX_EINVAL for an unknown format. */
+/* <job id>.<extension>[.gz|.zst]; EX_EINVAL for an unknown format or
+ * compression. */
 static enum ex_status export_file_key(const struct jobs_claim *job, char *out, size_t size)
 {
+	enum format_compression comp;
 	enum format_kind kind;
 
-	if (format_parse_kind(job->format, &kind)) {
+	if (format_parse_kind(job->format, &kind) ||
+	    format_parse_compression(job->compression, &comp)) {
 		return EX_EINVAL;
 	}
-	snprintf(out, size, "%s.%s%s", job->id, format_extension(kind), job->gzip ? ".gz" : "");
+	snprintf(out, size, "%s.%s%s", job->id, format_extension(kind),
+		 format_compression_suffix(comp));
 	return EX_OK;
 }
 
@@ -669,17 +673,79 @@ out:
 	buf_free(&err);
 }
 
+/* The job's stored options, the ones a resume must write with too: the
+ * compression and the CSV delimiter (the table's CHECKs hold them to the
+ * API's values). */
+static enum ex_status export_options(struct export_state *s, enum format_kind *kind,
+				     struct buf *err)
+{
+	const struct jobs_claim *job = s->ctx->job;
+
+	if (format_parse_kind(job->format, kind)) {
+		buf_msg(err, "unknown format \"%s\"", job->format);
+		return EX_EINVAL;
+	}
+	if (format_parse_compression(job->compression, &s->codec.comp)) {
+		buf_msg(err, "unknown compression \"%s\"", job->compression);
+		return EX_EINVAL;
+	}
+	s->codec.level = (int)(s->codec.comp == FORMAT_ZSTD ? s->ctx->cf->zstd_level
+							    : s->ctx->cf->gzip_level);
+	if (!format_valid_delimiter(job->csv_delimiter)) {
+		buf_msg(err, "unknown CSV delimiter \"%s\"", job->csv_delimiter);
+		return EX_EINVAL;
+	}
+	s->writer.delimiter = job->csv_delimiter[0];
+	return export_file_key(job, s->file_key, sizeof(s->file_key));
+}
+
+/* timestamptz values in the job's zone: the session stays in UTC (filters,
+ * the as-of bound and keys mean the same in every job) and the writer
+ * moves values with localtime_r under TZ.  This host's zone data must say
+ * what PostgreSQL's says, checked at two instants half a year apart (a
+ * zone glibc lacks would silently read as UTC). */
+static enum ex_status export_zone(struct export_state *s, struct buf *err)
+{
+	const char *zone = s->ctx->job->timezone;
+	time_t at[2];
+	long long pg;
+	struct tm lt;
+	enum ex_status st;
+	int i;
+
+	s->zoned = strcmp(zone, "UTC") != 0;
+	if (!s->zoned) {
+		return EX_OK;
+	}
+	if (setenv("TZ", zone, 1) != 0) {
+		return EX_ENOMEM;
+	}
+	tzset();
+	at[0] = time(NULL);
+	at[1] = at[0] + 182L * 86400;
+	for (i = 0; i < 2; i++) {
+		st = registry_timezone_offset(s->data, zone, (long long)at[i], &pg, err);
+		if (st) {
+			return st;
+		}
+		if (localtime_r(&at[i], &lt) == NULL || lt.tm_gmtoff != pg) {
+			buf_msg(err,
+				"time zone \"%s\": this host's zone data (tzdata) gives UTC offset "
+				"%lds where PostgreSQL's gives %llds",
+				zone, lt.tm_gmtoff, pg);
+			return EX_EINVAL;
+		}
+	}
+	return EX_OK;
+}
+
 static enum ex_status export_setup(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
 	enum format_kind kind;
 	enum ex_status st;
 
-	if (format_parse_kind(ctx->job->format, &kind)) {
-		buf_msg(err, "unknown format \"%s\"", ctx->job->format);
-		return EX_EINVAL;
-	}
-	st = export_file_key(ctx->job, s->file_key, sizeof(s->file_key));
+	st = export_options(s, &kind, err);
 	if (st) {
 		return st;
 	}
@@ -690,6 +756,10 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 		return st;
 	}
 	s->data = ctx->source->conn;
+	st = export_zone(s, err);
+	if (st) {
+		return st;
+	}
 	st = registry_load(ctx->ctl, ctx->job->type, &s->type, err);
 	if (st == EX_ENOTFOUND) {
 		buf_msg(err, "export type \"%s\" does not exist", ctx->job->type);

@@ -1,8 +1,9 @@
-/* csv.c - CSV exactly as PostgreSQL 15's COPY ... TO (FORMAT csv, HEADER).
+/* csv.c - CSV exactly as PostgreSQL 15's COPY ... TO (FORMAT csv, HEADER,
+ * DELIMITER d).
  *
- * The rule is CopyAttributeOutCSV()'s with the defaults (delimiter ',', quote
- * and escape '"', NULL as an empty unquoted field): a value is quoted iff it
- * contains ',', '"', '\r' or '\n', is empty (it would read as NULL), or is
+ * The rule is CopyAttributeOutCSV()'s with quote and escape '"' and NULL as
+ * an empty unquoted field: a value is quoted iff it contains the delimiter
+ * (',', ';', TAB or '|'), '"', '\r' or '\n', is empty (it would read as NULL), or is
  * "\." in a single-column file (it would read as the end-of-data marker).
  * Inside quotes only '"' is doubled.  Header names follow the same rule.
  * UTF-8 needs no care: no byte of a multibyte sequence is ASCII.
@@ -11,15 +12,14 @@
 
 #include <string.h>
 
-/* Bytes that force quoting. */
+/* Bytes that force quoting, besides the delimiter. */
 static const unsigned char csv_special[256] = {
-	[','] = 1,
 	['"'] = 1,
 	['\r'] = 1,
 	['\n'] = 1,
 };
 
-static int csv_needs_quote(const char *s, size_t len, int single)
+static int csv_needs_quote(const struct format_writer *w, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i;
@@ -27,11 +27,11 @@ static int csv_needs_quote(const char *s, size_t len, int single)
 	if (len == 0) {
 		return 1;
 	}
-	if (single && len == 2 && s[0] == '\\' && s[1] == '.') {
+	if (w->ncolumns == 1 && len == 2 && s[0] == '\\' && s[1] == '.') {
 		return 1;
 	}
 	for (i = 0; i < len; i++) {
-		if (csv_special[p[i]]) {
+		if (csv_special[p[i]] || p[i] == (unsigned char)w->delimiter) {
 			return 1;
 		}
 	}
@@ -76,9 +76,10 @@ static enum ex_status csv_quoted(const char *prefix, const char *s, size_t len, 
 	return buf_putc(out, '"');
 }
 
-static enum ex_status csv_field(const char *s, size_t len, int single, struct buf *out)
+static enum ex_status csv_field(const struct format_writer *w, const char *s, size_t len,
+				struct buf *out)
 {
-	if (csv_needs_quote(s, len, single)) {
+	if (csv_needs_quote(w, s, len)) {
 		return csv_quoted("", s, len, out);
 	}
 	return buf_append(out, s, len);
@@ -91,11 +92,12 @@ static int csv_formula_like(const char *s, size_t len)
 	return len > 0 && strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
 }
 
-static enum ex_status csv_guarded(const char *s, size_t len, int single, struct buf *out)
+static enum ex_status csv_guarded(const struct format_writer *w, const char *s, size_t len,
+				  struct buf *out)
 {
 	enum ex_status st;
 
-	if (csv_needs_quote(s, len, single)) {
+	if (csv_needs_quote(w, s, len)) {
 		return csv_quoted("'", s, len, out);
 	}
 	st = buf_putc(out, '\'');
@@ -109,19 +111,19 @@ static enum ex_status csv_guarded(const char *s, size_t len, int single, struct 
  * timestamp (the rewrite's output never contains a special byte), so it
  * goes out unchanged. */
 static enum ex_status csv_value(const struct format_writer *w, const struct format_column *col,
-				const struct format_field *f, int single, struct buf *out)
+				const struct format_field *f, struct buf *out)
 {
 	if (f->is_null) {
 		return EX_OK;
 	}
-	if (col->type == FORMAT_TIMESTAMP && !csv_needs_quote(f->value, f->len, single)) {
-		return format_timestamp(f->value, f->len, out);
+	if (col->type == FORMAT_TIMESTAMP && !csv_needs_quote(w, f->value, f->len)) {
+		return format_column_timestamp(col, f->value, f->len, out);
 	}
 	/* Text only: numbers such as -5 are data, not formulas. */
 	if (w->formula_guard && col->type == FORMAT_TEXT && csv_formula_like(f->value, f->len)) {
-		return csv_guarded(f->value, f->len, single, out);
+		return csv_guarded(w, f->value, f->len, out);
 	}
-	return csv_field(f->value, f->len, single, out);
+	return csv_field(w, f->value, f->len, out);
 }
 
 static enum ex_status csv_eol(const struct format_writer *w, struct buf *out)
@@ -131,20 +133,19 @@ static enum ex_status csv_eol(const struct format_writer *w, struct buf *out)
 
 enum ex_status csv_header(const struct format_writer *w, struct buf *out)
 {
-	int single = w->ncolumns == 1;
 	const char *name;
 	enum ex_status st = EX_OK;
 	size_t i;
 
 	for (i = 0; i < w->ncolumns; i++) {
 		if (i > 0) {
-			st = buf_putc(out, ',');
+			st = buf_putc(out, w->delimiter);
 			if (st) {
 				goto out;
 			}
 		}
 		name = w->columns[i].name;
-		st = csv_field(name, strlen(name), single, out);
+		st = csv_field(w, name, strlen(name), out);
 		if (st) {
 			goto out;
 		}
@@ -157,18 +158,17 @@ out:
 enum ex_status csv_row(const struct format_writer *w, const struct format_field *fields,
 		       struct buf *out)
 {
-	int single = w->ncolumns == 1;
 	enum ex_status st = EX_OK;
 	size_t i;
 
 	for (i = 0; i < w->ncolumns; i++) {
 		if (i > 0) {
-			st = buf_putc(out, ',');
+			st = buf_putc(out, w->delimiter);
 			if (st) {
 				goto out;
 			}
 		}
-		st = csv_value(w, &w->columns[i], &fields[i], single, out);
+		st = csv_value(w, &w->columns[i], &fields[i], out);
 		if (st) {
 			goto out;
 		}

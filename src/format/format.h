@@ -3,9 +3,11 @@
  * Pure: no libpq, no I/O.  A writer is described once per export (formats,
  * column names and value types) and then asked for the header and for each
  * row; bytes are appended to a caller-owned struct buf.  Field values are
- * PostgreSQL's text output (DateStyle ISO, TimeZone UTC); the writer
- * rewrites timestamps into ISO 8601 / RFC 3339 form exactly as PostgreSQL's
- * to_json() prints them ("2024-01-02T03:04:05.5+00:00").
+ * PostgreSQL's text output (DateStyle ISO, TimeZone UTC); a timestamptz
+ * column marked zoned is moved into the process's local time zone (the
+ * worker sets TZ to the job's zone); the writer rewrites timestamps into
+ * ISO 8601 / RFC 3339 form exactly as PostgreSQL's to_json() prints them
+ * ("2024-01-02T03:04:05.5+00:00").
  *
  * On EX_ETOOBIG / EX_ENOMEM the buffer may hold a partial row: callers treat
  * that as fatal for the export (the row cap is a config key).
@@ -31,9 +33,17 @@ enum format_type {
 	FORMAT_TIMESTAMP, /* timestamp / timestamptz: ISO 8601 with 'T' */
 };
 
+/* How the file is compressed: each part is one gzip member or zstd frame. */
+enum format_compression {
+	FORMAT_PLAIN,
+	FORMAT_GZIP,
+	FORMAT_ZSTD,
+};
+
 struct format_column {
-	const char *name; /* not owned */
+	const char *name; /* not owned; the header's text (name or label) */
 	enum format_type type;
+	int zoned; /* timestamptz shown in the local time zone (localtime_r) */
 };
 
 struct format_field {
@@ -44,7 +54,8 @@ struct format_field {
 
 struct format_writer {
 	enum format_kind kind;
-	int crlf; /* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	int crlf;	/* CSV line ending: 1 = CRLF, 0 = LF; JSONL always LF */
+	char delimiter; /* CSV: one of FORMAT_DELIMITERS */
 	const struct format_column *columns; /* not owned */
 	size_t ncolumns;
 	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
@@ -56,6 +67,23 @@ enum ex_status format_parse_kind(const char *name, enum format_kind *out) EX_MUS
  * "csv", "jsonl". */
 const char *format_extension(enum format_kind kind);
 const char *format_content_type(enum format_kind kind);
+
+/* "none" / "gzip" / "zstd" -> compression; EX_EINVAL for anything else. */
+enum ex_status format_parse_compression(const char *name,
+					enum format_compression *out) EX_MUST_CHECK;
+/* What the compression appends to the file name: "", ".gz", ".zst". */
+const char *format_compression_suffix(enum format_compression c);
+/* The Content-Type of a compressed file; NULL for FORMAT_PLAIN (the
+ * format's own). */
+const char *format_compression_type(enum format_compression c);
+
+/* The CSV delimiters a job may choose: ',' (the default), ';', TAB, '|'. */
+#define FORMAT_DELIMITERS ",;	|"
+/* Is s one of FORMAT_DELIMITERS, as a one-byte string? */
+int format_valid_delimiter(const char *s);
+
+/* pg_type.oid of timestamptz, the one type a job's time zone applies to. */
+#define FORMAT_OID_TIMESTAMPTZ 1184u
 
 /* Map a PostgreSQL type OID (pg_type.oid of a built-in type) to a value type. */
 enum format_type format_type_from_oid(unsigned int oid);
@@ -74,5 +102,13 @@ enum ex_status jsonl_row(const struct format_writer *w, const struct format_fiel
 			 struct buf *out) EX_MUST_CHECK;
 /* Rewrite PostgreSQL's ISO timestamp text into to_json()'s form. */
 enum ex_status format_timestamp(const char *value, size_t len, struct buf *out) EX_MUST_CHECK;
+/* The same for a timestamptz printed in UTC ("...+00"), first moved into
+ * the process's local time zone as PostgreSQL would print it with that
+ * TimeZone (offset "+01", "+05:30", LMT's "+00:09:21"; " BC" kept); text of
+ * another shape (infinity) is format_timestamp()'s. */
+enum ex_status format_timestamp_zoned(const char *value, size_t len, struct buf *out) EX_MUST_CHECK;
+/* format_timestamp_zoned() for a zoned column, else format_timestamp(). */
+enum ex_status format_column_timestamp(const struct format_column *col, const char *value,
+				       size_t len, struct buf *out) EX_MUST_CHECK;
 
 #endif

@@ -159,7 +159,8 @@ static int jsonl_is_number(const char *s, size_t len)
 
 /* Rewritten timestamps contain nothing to escape; a value with something to
  * escape is no timestamp, so it goes out unchanged. */
-static enum ex_status jsonl_timestamp(const char *s, size_t len, struct buf *out)
+static enum ex_status jsonl_timestamp(const struct format_column *col, const char *s, size_t len,
+				      struct buf *out)
 {
 	enum ex_status st;
 
@@ -170,7 +171,7 @@ static enum ex_status jsonl_timestamp(const char *s, size_t len, struct buf *out
 	if (st) {
 		return st;
 	}
-	st = format_timestamp(s, len, out);
+	st = format_column_timestamp(col, s, len, out);
 	if (st) {
 		return st;
 	}
@@ -188,13 +189,13 @@ static enum ex_status jsonl_bool(const char *s, size_t len, struct buf *out)
 	return jsonl_string(s, len, out);
 }
 
-static enum ex_status jsonl_value(enum format_type type, const struct format_field *f,
+static enum ex_status jsonl_value(const struct format_column *col, const struct format_field *f,
 				  struct buf *out)
 {
 	if (f->is_null) {
 		return buf_append(out, "null", 4);
 	}
-	switch (type) {
+	switch (col->type) {
 	case FORMAT_TEXT:
 		break;
 	case FORMAT_NUMBER:
@@ -207,7 +208,7 @@ static enum ex_status jsonl_value(enum format_type type, const struct format_fie
 	case FORMAT_JSON:
 		return buf_append(out, f->value, f->len);
 	case FORMAT_TIMESTAMP:
-		return jsonl_timestamp(f->value, f->len, out);
+		return jsonl_timestamp(col, f->value, f->len, out);
 	}
 	return jsonl_string(f->value, f->len, out);
 }
@@ -266,7 +267,7 @@ enum ex_status jsonl_row(const struct format_writer *w, const struct format_fiel
 		if (st) {
 			goto out;
 		}
-		st = jsonl_value(w->columns[i].type, &fields[i], out);
+		st = jsonl_value(&w->columns[i], &fields[i], out);
 		if (st) {
 			goto out;
 		}

@@ -204,7 +204,7 @@ static void create_check_csv(struct json_object *csv, struct create_req *req, st
 	if (!json_object_is_type(csv, json_type_object)) {
 		problem_add_field(p, "csv",
 				  "must be an object: {\"bom\": true|false, \"formula_guard\": "
-				  "true|false}");
+				  "true|false, \"delimiter\": \",\"|\";\"|\"\\t\"|\"|\"}");
 		return;
 	}
 	json_object_object_foreach(csv, key, val)
@@ -213,10 +213,18 @@ static void create_check_csv(struct json_object *csv, struct create_req *req, st
 			create_bool(val, "csv", key, &req->csv_bom, p);
 		} else if (strcmp(key, "formula_guard") == 0) {
 			create_bool(val, "csv", key, &req->csv_formula_guard, p);
+		} else if (strcmp(key, "delimiter") == 0) {
+			req->csv_delimiter = create_string(val);
+			if (req->csv_delimiter == NULL ||
+			    !format_valid_delimiter(req->csv_delimiter)) {
+				problem_add_member(p, "csv", key,
+						   "must be \",\", \";\", \"\\t\" or \"|\"");
+			}
 		} else {
 			problem_clip(key, clipped, sizeof(clipped));
 			snprintf(detail, sizeof(detail),
-				 "unknown CSV option \"%s\" (there are bom and formula_guard)",
+				 "unknown CSV option \"%s\" (there are bom, formula_guard and "
+				 "delimiter)",
 				 clipped);
 			problem_add_member(p, "csv", key, detail);
 		}
@@ -228,6 +236,7 @@ static void create_member(const char *key, struct json_object *val, struct creat
 			  struct problem *p)
 {
 	char detail[300], clipped[256];
+	enum format_compression comp;
 
 	if (strcmp(key, "type") == 0) {
 		req->type = create_string(val);
@@ -241,9 +250,21 @@ static void create_member(const char *key, struct json_object *val, struct creat
 		}
 	} else if (strcmp(key, "compression") == 0) {
 		req->compression = create_string(val);
-		if (req->compression == NULL || (strcmp(req->compression, "none") != 0 &&
-						 strcmp(req->compression, "gzip") != 0)) {
-			problem_add_field(p, key, "must be \"none\" or \"gzip\"");
+		if (req->compression == NULL || format_parse_compression(req->compression, &comp)) {
+			problem_add_field(p, key, "must be \"none\", \"gzip\" or \"zstd\"");
+		}
+	} else if (strcmp(key, "timezone") == 0) {
+		req->timezone = create_string(val);
+		if (req->timezone == NULL || req->timezone[0] == '\0') {
+			problem_add_field(p, key,
+					  "must be an IANA time zone name such as "
+					  "\"Europe/Paris\"");
+		}
+	} else if (strcmp(key, "header") == 0) {
+		req->header = create_string(val);
+		if (req->header == NULL ||
+		    (strcmp(req->header, "names") != 0 && strcmp(req->header, "labels") != 0)) {
+			problem_add_field(p, key, "must be \"names\" or \"labels\"");
 		}
 	} else if (strcmp(key, "columns") == 0) {
 		req->columns = val;
@@ -272,8 +293,14 @@ static void create_check_format(struct create_req *req, struct problem *p)
 	st = format_parse_kind(req->format, &kind);
 	if (st) {
 		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
-	} else if (req->csv != NULL && strcmp(req->format, "csv") != 0) {
-		problem_add_field(p, "csv", "CSV options apply to format \"csv\" only");
+	} else if (strcmp(req->format, "csv") != 0) {
+		if (req->csv != NULL) {
+			problem_add_field(p, "csv", "CSV options apply to format \"csv\" only");
+		}
+		/* JSON Lines keys are the column names, whatever the labels. */
+		if (req->header != NULL && strcmp(req->header, "names") != 0) {
+			problem_add_field(p, "header", "labels apply to format \"csv\" only");
+		}
 	}
 }
 
@@ -346,6 +373,34 @@ static enum ex_status create_load_type(struct app *app, struct create_req *req, 
 	return EX_OK;
 }
 
+/* timezone: a name of pg_timezone_names (what SET TimeZone would also
+ * take, abbreviations and POSIX strings, is not enough: the migration's
+ * trigger holds plain-SQL jobs to the same list). */
+static enum ex_status create_check_timezone(struct app *app, const struct create_req *req,
+					    struct problem *p, struct buf *err)
+{
+	char detail[300], clipped[200];
+	enum ex_status st;
+	int known = 0;
+
+	if (req->timezone == NULL || req->timezone[0] == '\0') {
+		return EX_OK;
+	}
+	st = registry_timezone_known(app->conn, req->timezone, &known, err);
+	if (st) {
+		return st;
+	}
+	if (!known) {
+		problem_clip(req->timezone, clipped, sizeof(clipped));
+		snprintf(detail, sizeof(detail),
+			 "unknown time zone \"%s\": must be an IANA name of PostgreSQL's "
+			 "pg_timezone_names such as \"Europe/Paris\"",
+			 clipped);
+		problem_add_field(p, "timezone", detail);
+	}
+	return EX_OK;
+}
+
 /* What needs the database: the type, then the columns and filters against
  * it.  EX_OK: checked (faults in p); else the database failed. */
 static enum ex_status create_check(struct app *app, struct create_req *req, struct problem *p,
@@ -354,6 +409,10 @@ static enum ex_status create_check(struct app *app, struct create_req *req, stru
 	enum ex_status st;
 
 	st = create_load_type(app, req, p, err);
+	if (st) {
+		return st;
+	}
+	st = create_check_timezone(app, req, p, err);
 	if (st) {
 		return st;
 	}
@@ -506,6 +565,9 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->include_deleted = req->include_deleted;
 	j->csv_bom = req->csv_bom;
 	j->csv_formula_guard = req->csv_formula_guard;
+	j->csv_delimiter = req->csv_delimiter != NULL ? req->csv_delimiter : ",";
+	j->timezone = req->timezone != NULL ? req->timezone : "UTC";
+	j->header = req->header != NULL ? req->header : "names";
 	j->idempotency_key = r->idempotency_key;
 	j->body_sha256 = sha;
 	j->source = &req->t;

@@ -30,7 +30,10 @@ struct create_req {
 	struct json_object *filters; /* NULL: none */
 	struct json_object *csv;     /* NULL: no CSV options */
 	int include_deleted, csv_bom, csv_formula_guard;
-	char *stored_filters; /* owned: the filters' stored form */
+	const char *csv_delimiter; /* NULL: "," */
+	const char *timezone;	   /* NULL: UTC; checked against the database */
+	const char *header;	   /* NULL: names */
+	char *stored_filters;	   /* owned: the filters' stored form */
 	struct registry_type t;
 	int has_type; /* t is loaded (and owned) */
 };

@@ -18,30 +18,32 @@
 #include "jobs/jobs.h"
 #include "storage/storage.h"
 
-/* The file name offered to the user, <type>-<YYYYMMDD>.<ext>[.gz], and its
+/* The file name offered to the user, <type>-<YYYYMMDD>.<ext>[.gz|.zst], and its
  * Content-Type.  Type names are restricted by the registry, but anything
  * outside [A-Za-z0-9_-] is replaced all the same. */
 static void download_name(const PGresult *job, char *name, size_t size, const char **ctype)
 {
+	enum format_compression comp = FORMAT_PLAIN;
 	const char *ext = "bin";
 	struct jobs_view v;
 	enum format_kind kind;
 	size_t i;
-	int gz;
 
 	jobs_view_read(job, 0, &v);
-	gz = strcmp(v.compression, "gzip") == 0;
 	*ctype = "application/octet-stream";
 	if (format_parse_kind(v.format, &kind) == EX_OK) {
 		ext = format_extension(kind);
 		*ctype = format_content_type(kind);
 	}
-	/* A gzip'd export is a .gz file, not a Content-Encoding: clients keep
-	 * the bytes that were stored (and that the checksum is of). */
-	if (gz) {
-		*ctype = "application/gzip";
+	/* A compressed export is a .gz / .zst file, not a Content-Encoding:
+	 * clients keep the bytes that were stored (and that the checksum is
+	 * of). */
+	if (format_parse_compression(v.compression, &comp) == EX_OK &&
+	    format_compression_type(comp) != NULL) {
+		*ctype = format_compression_type(comp);
 	}
-	snprintf(name, size, "%.100s-%s.%s%s", v.type, v.created_date, ext, gz ? ".gz" : "");
+	snprintf(name, size, "%.100s-%s.%s%s", v.type, v.created_date, ext,
+		 format_compression_suffix(comp));
 	for (i = 0; name[i] != '\0'; i++) {
 		char c = name[i];
 

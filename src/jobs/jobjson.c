@@ -136,6 +136,7 @@ static struct json_object *jobjson_csv(const struct jobs_view *v)
 	c = json_object_new_object();
 	json_object_object_add(c, "bom", json_object_new_boolean(v->csv_bom));
 	json_object_object_add(c, "formula_guard", json_object_new_boolean(v->csv_formula_guard));
+	json_object_object_add(c, "delimiter", jobjson_str(v->csv_delimiter));
 	return c;
 }
 
@@ -172,6 +173,8 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "filters", jobjson_filters(v->filters_json));
 	json_object_object_add(j, "include_deleted", json_object_new_boolean(v->include_deleted));
 	json_object_object_add(j, "csv", jobjson_csv(v));
+	json_object_object_add(j, "timezone", jobjson_str(v->timezone));
+	json_object_object_add(j, "header", jobjson_str(v->header));
 	json_object_object_add(j, "as_of", jobjson_str(v->as_of));
 	json_object_object_add(j, "status", jobjson_str(v->status));
 	json_object_object_add(j, "progress", jobjson_progress(v));

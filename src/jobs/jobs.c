@@ -53,6 +53,9 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("include_deleted", DB_BOOL, include_deleted),
 	JOBS_VIEW("csv_bom", DB_BOOL, csv_bom),
 	JOBS_VIEW("csv_formula_guard", DB_BOOL, csv_formula_guard),
+	JOBS_VIEW("csv_delimiter", DB_TEXT, csv_delimiter),
+	JOBS_VIEW("timezone", DB_TEXT, timezone),
+	JOBS_VIEW("header", DB_TEXT, header),
 };
 
 #define JOBS_USAGE(name, kind, member)                                                             \
@@ -118,11 +121,14 @@ static const struct db_field jobs_claim_fields[] = {
 	JOBS_CLAIM("ckpt_part", DB_INT, ckpt_part),
 	JOBS_CLAIM("ckpt_sha256", DB_DUP, ckpt_sha256),
 	JOBS_CLAIM("ckpt_storage", DB_DUP, ckpt_storage),
-	JOBS_CLAIM("gzip", DB_BOOL, gzip),
+	JOBS_CLAIM("compression", DB_DUP, compression),
 	JOBS_CLAIM("filters", DB_DUP, filters_json),
 	JOBS_CLAIM("include_deleted", DB_BOOL, include_deleted),
 	JOBS_CLAIM("csv_bom", DB_BOOL, csv_bom),
 	JOBS_CLAIM("csv_formula_guard", DB_BOOL, csv_formula_guard),
+	JOBS_CLAIM("csv_delimiter", DB_DUP, csv_delimiter),
+	JOBS_CLAIM("timezone", DB_DUP, timezone),
+	JOBS_CLAIM("header", DB_DUP, header),
 	JOBS_CLAIM("as_of", DB_DUP, as_of),
 	JOBS_CLAIM("as_of_key", DB_DUP, as_of_key),
 	JOBS_CLAIM("as_of_key_set", DB_BOOL, as_of_key_set),
@@ -330,7 +336,7 @@ static enum ex_status jobs_check_limits(PGconn *conn, const struct jobs_new *j, 
 static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
 				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	const char *params[16] = {j->id,
+	const char *params[19] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -345,10 +351,13 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->idempotency_key != NULL ? j->body_sha256 : NULL,
 				  as_of_key,
 				  as_of_key_set ? "t" : "f",
-				  j->api_key_id};
+				  j->api_key_id,
+				  j->csv_delimiter,
+				  j->timezone,
+				  j->header};
 	enum ex_status st;
 
-	st = db_exec_state(conn, jobs_insert_sql, 16, params, res, state, err);
+	st = db_exec_state(conn, jobs_insert_sql, 19, params, res, state, err);
 	if (st) {
 		return st;
 	}
@@ -767,7 +776,9 @@ static enum ex_status jobs_claim_fill(const PGresult *res, struct jobs_claim *jo
 	if (st) {
 		goto fail;
 	}
-	if (job->workspace == NULL || job->type == NULL || job->format == NULL) {
+	if (job->workspace == NULL || job->type == NULL || job->format == NULL ||
+	    job->compression == NULL || job->csv_delimiter == NULL || job->timezone == NULL ||
+	    job->header == NULL) {
 		st = EX_ENOMEM;
 		goto fail;
 	}
@@ -833,6 +844,10 @@ void jobs_claim_free(struct jobs_claim *job)
 	free(job->workspace);
 	free(job->type);
 	free(job->format);
+	free(job->compression);
+	free(job->csv_delimiter);
+	free(job->timezone);
+	free(job->header);
 	free(job->columns_json);
 	free(job->ckpt_last_key);
 	free(job->ckpt_sha256);

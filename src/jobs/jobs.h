@@ -40,6 +40,7 @@ struct jobs_view {
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */
 	int cancel_requested, include_deleted, csv_bom, csv_formula_guard;
+	const char *csv_delimiter, *timezone, *header; /* "," / "UTC" / "names" by default */
 };
 
 /* Fill v from a row of a job view result (columns by name; the functions
@@ -68,6 +69,9 @@ struct jobs_new {
 	const char *columns_json; /* JSON array or NULL: all columns */
 	const char *filters_json; /* the stored form, see README ("{}": none) */
 	int include_deleted, csv_bom, csv_formula_guard;
+	const char *csv_delimiter;	    /* one of , ; TAB | */
+	const char *timezone;		    /* a name of pg_timezone_names */
+	const char *header;		    /* "names" or "labels" */
 	const char *idempotency_key;	    /* NULL: none */
 	const char *body_sha256;	    /* hex SHA-256 of the request body */
 	const struct registry_type *source; /* the type's source, for the as-of key */
@@ -260,10 +264,13 @@ struct jobs_claim {
 	int ckpt_part;
 	char *ckpt_sha256;  /* saved SHA-256 state (sha256.h) or NULL */
 	char *ckpt_storage; /* storage backend state (JSON) or NULL */
-	int gzip;	    /* compression = gzip */
+	char *compression;  /* none, gzip, zstd */
 	char *filters_json; /* {"created_from", "created_to", "equals": {...}} */
 	int include_deleted;
 	int csv_bom, csv_formula_guard;
+	char *csv_delimiter;  /* one byte */
+	char *timezone;	      /* timestamptz values are written in it */
+	char *header;	      /* names or labels */
 	char *as_of;	      /* timestamptz text: rows created later are out */
 	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
 	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */

@@ -54,11 +54,44 @@ static const struct db_field registry_fields[] = {
 };
 #define REGISTRY_NFIELDS (sizeof(registry_fields) / sizeof(registry_fields[0]))
 
-/* The row into out; the two lists come as JSON arrays. */
+/* The labels, one per column (JSON array, null where none). */
+static enum ex_status registry_labels(const char *json_text, struct registry_type *out)
+{
+	struct json_object *arr = json_tokener_parse(json_text), *v;
+	enum ex_status st = EX_OK;
+	int i;
+
+	if (arr == NULL || !json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) != (size_t)out->ncolumns) {
+		json_object_put(arr);
+		return EX_EINVAL;
+	}
+	out->labels = calloc((size_t)out->ncolumns + 1, sizeof(char *));
+	if (out->labels == NULL) {
+		st = EX_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < out->ncolumns; i++) {
+		v = json_object_array_get_idx(arr, (size_t)i);
+		if (v != NULL && json_object_is_type(v, json_type_string)) {
+			out->labels[i] = strdup(json_object_get_string(v));
+			if (out->labels[i] == NULL) {
+				st = EX_ENOMEM;
+				goto out;
+			}
+		}
+	}
+out:
+	json_object_put(arr);
+	return st;
+}
+
+/* The row into out; the lists come as JSON arrays. */
 static enum ex_status registry_fill(const PGresult *res, struct registry_type *out)
 {
 	const char *columns = db_text(res, 0, "columns");
 	const char *filterable = db_text(res, 0, "filterable_columns");
+	const char *labels = db_text(res, 0, "column_labels");
 	enum ex_status st;
 
 	st = db_fields_read(res, 0, registry_fields, REGISTRY_NFIELDS, out);
@@ -73,8 +106,12 @@ static enum ex_status registry_fill(const PGresult *res, struct registry_type *o
 	if (st) {
 		return st;
 	}
-	return registry_list(filterable != NULL ? filterable : "", &out->filterable,
-			     &out->nfilterable);
+	st = registry_list(filterable != NULL ? filterable : "", &out->filterable,
+			   &out->nfilterable);
+	if (st) {
+		return st;
+	}
+	return registry_labels(labels != NULL ? labels : "", out);
 }
 
 enum ex_status registry_load(PGconn *conn, const char *name, struct registry_type *out,
@@ -206,6 +243,7 @@ void registry_free(struct registry_type *t)
 {
 	registry_free_list(t->columns, t->ncolumns);
 	registry_free_list(t->filterable, t->nfilterable);
+	registry_free_list(t->labels, t->ncolumns);
 	free(t->created_at_column);
 	free(t->deleted_at_column);
 	free(t->name);
@@ -226,6 +264,56 @@ int registry_filterable(const struct registry_type *t, const char *column)
 		}
 	}
 	return 0;
+}
+
+const char *registry_label(const struct registry_type *t, const char *column)
+{
+	int i = registry_column_index(t, column);
+
+	return i >= 0 && t->labels != NULL && t->labels[i] != NULL ? t->labels[i] : column;
+}
+
+enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *known, struct buf *err)
+{
+	const char *params[1] = {zone};
+	PGresult *res = NULL;
+	const char *v;
+	enum ex_status st;
+
+	*known = 0;
+	st = db_exec(conn, registry_timezone_known_sql, 1, params, &res, err);
+	if (st) {
+		return st;
+	}
+	v = db_text(res, 0, "known");
+	*known = v != NULL && strcmp(v, "t") == 0;
+	PQclear(res);
+	return EX_OK;
+}
+
+enum ex_status registry_timezone_offset(PGconn *conn, const char *zone, long long at,
+					long long *offset, struct buf *err)
+{
+	char when[32];
+	const char *params[2] = {zone, when};
+	PGresult *res = NULL;
+	const char *v;
+	enum ex_status st;
+
+	snprintf(when, sizeof(when), "%lld", at);
+	st = db_exec(conn, registry_timezone_offset_sql, 2, params, &res, err);
+	if (st) {
+		return st;
+	}
+	v = db_text(res, 0, "utc_offset");
+	if (v == NULL) {
+		buf_msg(err, "no offset for time zone \"%s\"", zone);
+		st = EX_EINVAL;
+	} else {
+		*offset = strtoll(v, NULL, 10);
+	}
+	PQclear(res);
+	return st;
 }
 
 int registry_column_index(const struct registry_type *t, const char *column)

@@ -20,6 +20,7 @@ struct registry_type {
 	int nfilterable;
 	char *created_at_column; /* NULL: none (no created_from/to, no as-of time) */
 	char *deleted_at_column; /* NULL: no soft delete */
+	char **labels;		 /* ncolumns entries: columns[i]'s label, NULL: none */
 };
 
 /* Load a type by name; EX_ENOTFOUND when there is none. */
@@ -45,6 +46,16 @@ enum ex_status registry_filter_meta(PGconn *conn, const char *name, PGresult **r
  * spelling, or that it does not cast); else the database failed. */
 enum ex_status registry_workspace_check(PGconn *conn, const char *name, const char *workspace,
 					struct buf *err) EX_MUST_CHECK;
+/* The header text of column with `header: labels`: its label in
+ * export_types.column_labels, or column itself when it has none. */
+const char *registry_label(const struct registry_type *t, const char *column);
+/* Is zone a name of pg_timezone_names?  *known says. */
+enum ex_status registry_timezone_known(PGconn *conn, const char *zone, int *known,
+				       struct buf *err) EX_MUST_CHECK;
+/* Zone's offset from UTC in seconds at instant at (seconds since the
+ * epoch), as PostgreSQL's zone data has it. */
+enum ex_status registry_timezone_offset(PGconn *conn, const char *zone, long long at,
+					long long *offset, struct buf *err) EX_MUST_CHECK;
 /* Index of column in t->columns, or -1. */
 int registry_column_index(const struct registry_type *t, const char *column);
 /* Is column one equality filters may name? */

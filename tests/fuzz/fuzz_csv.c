@@ -2,12 +2,14 @@
  * RFC 4180 reader written here.
  *
  * Input: a byte of column count, a byte of options (line ending, formula
- * guard, which columns are numbers), then NUL-separated pieces: the column
+ * guard, which columns are numbers), a byte choosing the delimiter (one of
+ * FORMAT_DELIMITERS), then NUL-separated pieces: the column
  * names, then the rows' fields; a piece that is the one byte 0x01 is NULL.
  * Properties: the reader gets back every name and field, a NULL as an
  * unquoted empty field and an empty string as a quoted one; a guarded text
  * cell that a spreadsheet would read as a formula comes back with a leading
- * apostrophe; a single-column file never has a bare "\." line. */
+ * apostrophe; a single-column file never has a bare "\." line; an
+ * unquoted field never holds the delimiter. */
 #include "format/format.h"
 #include "fuzz.h"
 
@@ -24,6 +26,7 @@ struct fuzz_csv_cell {
 struct fuzz_csv_reader {
 	const char *s, *end;
 	const char *eol;
+	char delimiter;
 };
 
 static void fuzz_csv_put(struct buf *b, const char *p, size_t n)
@@ -53,7 +56,7 @@ static void fuzz_csv_quoted(struct fuzz_csv_reader *r, struct fuzz_csv_cell *c)
 	}
 }
 
-/* One field, then its end: 1 after ',', 0 after the line ending. */
+/* One field, then its end: 1 after the delimiter, 0 after the line ending. */
 static int fuzz_csv_field(struct fuzz_csv_reader *r, struct fuzz_csv_cell *c)
 {
 	size_t eol = strlen(r->eol);
@@ -65,14 +68,14 @@ static int fuzz_csv_field(struct fuzz_csv_reader *r, struct fuzz_csv_cell *c)
 		fuzz_csv_quoted(r, c);
 	} else {
 		start = r->s;
-		while (r->s < r->end && *r->s != ',' && *r->s != '\r' && *r->s != '\n') {
+		while (r->s < r->end && *r->s != r->delimiter && *r->s != '\r' && *r->s != '\n') {
 			FUZZ_CHECK(*r->s != '"');
 			r->s++;
 		}
 		fuzz_csv_put(&c->text, start, (size_t)(r->s - start));
 	}
 	FUZZ_CHECK(r->s < r->end);
-	if (*r->s == ',') {
+	if (*r->s == r->delimiter) {
 		r->s++;
 		return 1;
 	}
@@ -119,7 +122,8 @@ struct fuzz_csv_case {
 /* The file written, read back and compared. */
 static void fuzz_csv_check(const struct fuzz_csv_case *k, const struct buf *file)
 {
-	struct fuzz_csv_reader r = {file->data, file->data + file->len, k->w.crlf ? "\r\n" : "\n"};
+	struct fuzz_csv_reader r = {file->data, file->data + file->len, k->w.crlf ? "\r\n" : "\n",
+				    k->w.delimiter};
 	struct fuzz_csv_cell cells[FUZZ_CSV_COLUMNS];
 	size_t i, row, n = k->w.ncolumns;
 	int guard;
@@ -148,11 +152,16 @@ static void fuzz_csv_build(struct fuzz_csv_case *k, struct fuzz_in *in)
 {
 	size_t i, n = 1 + fuzz_byte(in) % FUZZ_CSV_COLUMNS;
 	unsigned opts = fuzz_byte(in);
+	char delimiter = FORMAT_DELIMITERS[fuzz_byte(in) % (sizeof(FORMAT_DELIMITERS) - 1)];
 	struct format_field *f;
 	char *p;
 
-	k->w = (struct format_writer){FORMAT_CSV, (int)(opts & 1), k->cols, n,
-				      (int)(opts >> 1 & 1)};
+	k->w = (struct format_writer){.kind = FORMAT_CSV,
+				      .crlf = (int)(opts & 1),
+				      .delimiter = delimiter,
+				      .columns = k->cols,
+				      .ncolumns = n,
+				      .formula_guard = (int)(opts >> 1 & 1)};
 	while (in->n > 0 && k->npieces < n * (FUZZ_CSV_ROWS + 1)) {
 		k->pieces[k->npieces++] = fuzz_str(in, NULL);
 	}

@@ -139,7 +139,8 @@ static void fuzz_jsonl_build(struct fuzz_jsonl_case *k, struct fuzz_in *in)
 	char *p;
 
 	kinds |= fuzz_byte(in) << 8;
-	k->w = (struct format_writer){FORMAT_JSONL, 0, k->cols, n, 0};
+	k->w = (struct format_writer){
+		.kind = FORMAT_JSONL, .delimiter = ',', .columns = k->cols, .ncolumns = n};
 	while (in->n > 0 && k->npieces < n * (FUZZ_JSONL_ROWS + 1)) {
 		k->pieces[k->npieces++] = fuzz_str(in, NULL);
 	}

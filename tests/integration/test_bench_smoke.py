@@ -63,7 +63,7 @@ def test_bench_exits_0_in_budget(bench_run):
     assert out.is_file(), "no JSON written to %s" % out
     assert took < 2 * BUDGET_S, "the smoke run took %.0f s (budget ~%d s)" % (took, BUDGET_S)
     # The table went to stdout.
-    for words in ("psql \\copy", "exportd CSV", "exportd JSONL", "CSV + gzip", "S3",
+    for words in ("psql \\copy", "exportd CSV", "exportd JSONL", "CSV + gzip", "CSV + zstd", "S3",
                   "GET /exports/{id}", "POST /exports", "LISTEN/NOTIFY", "polling only"):
         assert words in p.stdout, "%r missing from the printed table:\n%s" % (words, p.stdout)
 
@@ -84,12 +84,13 @@ def test_bench_json_has_every_figure(bench_run):
         assert m[name]["wall_min_s"] <= m[name]["wall_s"] <= m[name]["wall_max_s"]
     # gzip is measured when the build has it, else printed as n/a; the bench
     # starts no S3 server, so S3 is n/a either way.
-    gz = m["exportd_csv_gzip"]
-    if res["meta"]["features"]["gzip"]:
-        positive(gz, METHOD_KEYS + EXPORTD_KEYS, "methods.exportd_csv_gzip")
-        assert gz["bytes"] < m["exportd_csv"]["bytes"], gz
-    else:
-        assert gz == {"status": "n/a (not built)"}, gz
+    for comp in ("gzip", "zstd"):
+        gz = m["exportd_csv_" + comp]
+        if res["meta"]["features"][comp]:
+            positive(gz, METHOD_KEYS + EXPORTD_KEYS, "methods.exportd_csv_" + comp)
+            assert gz["bytes"] < m["exportd_csv"]["bytes"], gz
+        else:
+            assert gz == {"status": "n/a (not built)"}, gz
     assert m["exportd_csv_s3"]["status"].startswith("n/a ("), m["exportd_csv_s3"]
     # Same rows, same bytes: exportd's CSV is psql's CSV.
     assert res["csv_identical_to_psql"] is True

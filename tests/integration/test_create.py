@@ -154,7 +154,7 @@ BAD = [
     pytest.param({"include_deleted": None}, "include_deleted", id="include-deleted-null"),
     pytest.param({"csv": {"bom": "yes"}}, "csv/bom", id="csv-bom-string"),
     pytest.param({"csv": {"formula_guard": 1}}, "csv/formula_guard", id="csv-guard-number"),
-    pytest.param({"csv": {"delimiter": ";"}}, "csv/delimiter", id="csv-unknown-option"),
+    pytest.param({"csv": {"separator": ";"}}, "csv/separator", id="csv-unknown-option"),
     pytest.param({"csv": True}, "csv", id="csv-not-object"),
     pytest.param({"format": "jsonl", "csv": {"bom": True}}, "csv", id="csv-with-jsonl"),
 ]
@@ -241,7 +241,7 @@ def test_create_stores_the_options_and_the_as_of_bound(stack):
 
     assert job["compression"] == "gzip"
     assert job["include_deleted"] is True
-    assert job["csv"] == {"bom": True, "formula_guard": True}
+    assert job["csv"] == {"bom": True, "formula_guard": True, "delimiter": ","}
     assert job["filters"] == {"created_from": "2023-12-31T22:00:00.000000Z",
                               "created_to": "2099-12-31T23:59:59.500000Z",
                               "country": "FR", "is_active": True, "company": None}, job
@@ -279,7 +279,8 @@ def test_defaults_and_empty_workspace(stack):
     # no rows in the workspace: the bound is fixed, and empty
     assert filters == {} and key_ is None and key_set is True
     r = H.post(stack, {"type": "contacts"}, key=key)
-    assert r.json()["csv"] == {"bom": False, "formula_guard": False}
+    assert r.json()["csv"] == {"bom": False, "formula_guard": False, "delimiter": ","}
+    assert r.json()["timezone"] == "UTC" and r.json()["header"] == "names", r.json()
 
 
 def test_hostile_filter_values_are_data(stack):

@@ -1,5 +1,5 @@
-"""Export options, worker side: gzip, checksums across
-resume, filters, include_deleted, the as-of bound, CSV options (BOM,
+"""Export options, worker side: gzip (and zstd's kill -9 resume; the other
+output options are in test_formats.py), checksums across resume, filters, include_deleted, the as-of bound, CSV options (BOM,
 formula guard) and the size limits.
 
 Jobs are created by plain SQL INSERT into export_jobs (README: "A job may
@@ -356,16 +356,16 @@ def test_gzip_jsonl_is_the_plain_export_compressed(ctx, main):
 
 # ============================================ 2. + 3. gzip resume after kill -9
 
-@pytest.fixture(scope="module")
-def resumed(ctx):
-    """A gzip CSV export of SLOW (BIG) whose worker is killed with SIGKILL
-    after a few checkpoints, and an uninterrupted gzip export of the same
-    rows (the contacts type) run by the same daemon."""
+def kill9_resume(ctx, compression, **options):
+    """A CSV export of SLOW (BIG) with compression (and the job's options)
+    whose worker is killed with SIGKILL after a few checkpoints, and an
+    uninterrupted export of the same rows (the contacts type) run by the
+    same daemon."""
     d = ctx.use("main")
     log0 = d.log_size()
-    ref_id = ctx.insert_job(BIG, "contacts", "csv", compression="gzip")
+    ref_id = ctx.insert_job(BIG, "contacts", "csv", compression=compression, **options)
     ref = ctx.done(ref_id)
-    job_id = ctx.insert_job(BIG, SLOW, "csv", compression="gzip")
+    job_id = ctx.insert_job(BIG, SLOW, "csv", compression=compression, **options)
 
     def busy(r):
         if r.status in S.TERMINAL_STATUSES:
@@ -382,6 +382,21 @@ def resumed(ctx):
     row = ctx.wait(job_id, timeout=JOB_TIMEOUT)
     lines = [l for l in d.log_lines(log0) if l[3].startswith("job %s: " % job_id)]
     return SimpleNamespace(ref=ref, row=row, killed=killed, pid=pid, lines=lines, daemon=d)
+
+
+@pytest.fixture(scope="module")
+def resumed(ctx):
+    return kill9_resume(ctx, "gzip")
+
+
+ZSTD_OPTIONS = {"csv_delimiter": ";", "timezone": "Europe/Paris"}
+
+
+@pytest.fixture(scope="module")
+def resumed_zstd(ctx):
+    """With a delimiter and a time zone too: the resumed run must write
+    with the job's stored options."""
+    return kill9_resume(ctx, "zstd", **ZSTD_OPTIONS)
 
 
 def test_gzip_resume_after_kill9_is_byte_identical(ctx, resumed):
@@ -412,6 +427,55 @@ def test_gzip_resume_after_kill9_is_byte_identical(ctx, resumed):
     H.assert_same_bytes(content, want, "decompressed resumed gzip export of %s" % BIG)
     assert row.row_count == len(ctx.ids(BIG)), brief(row)
     assert len(gzip_members(data)) > 3
+
+
+def zstd_test(path):
+    p = subprocess.run(["zstd", "-t", "-q", str(path)], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, "zstd -t %s failed (exit %d): %s" % (path, p.returncode, p.stderr)
+
+
+def zstd_frames(path):
+    """How many zstd frames the file holds (`zstd -lv`)."""
+    p = subprocess.run(["zstd", "-lv", str(path)], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    m = re.search(r"# Zstandard Frames: (\d+)", p.stdout)
+    assert p.returncode == 0 and m, (p.stdout, p.stderr)
+    return int(m.group(1))
+
+
+def test_zstd_resume_after_kill9_is_byte_identical(ctx, resumed_zstd):
+    """One zstd frame per part: the resumed file is byte for byte the
+    uninterrupted one, `zstd -t` passes and `zstd -dc` is the CSV, with the
+    job's delimiter and time zone (psql \\copy ... DELIMITER ';' with
+    PGTZ=Europe/Paris)."""
+    row, ref = resumed_zstd.row, resumed_zstd.ref
+    assert row.status == "complete", "the killed export did not complete: %s\n%s" % (
+        brief(row), "\n".join(l[3] for l in resumed_zstd.lines))
+    res = [l[3] for l in resumed_zstd.lines if "resuming after row" in l[3]]
+    assert res, ("no 'resuming after row' line after the worker was killed at %s; job log:\n%s"
+                 % (brief(resumed_zstd.killed), "\n".join(l[3] for l in resumed_zstd.lines)))
+    assert row.attempts == 2 and row.file_key.endswith(".csv.zst"), brief(row)
+    path = ctx.storage / row.file_key
+    zstd_test(path)
+    data, ref_data = ctx.data(row), ctx.data(ref)
+    assert H.sha256_bytes(data) == H.sha256_bytes(ref_data), (
+        "resumed zstd file (%d bytes) differs from the uninterrupted one (%d bytes); resume: %s"
+        % (len(data), len(ref_data), res))
+    check_checksum(ctx, row)
+    p = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    ref_path = ctx.root / "contract-ref-big-zstd.csv"
+    argv = H.psql_argv(ctx.pg, H.reference_select(ctx.pg, "contacts", BIG), ref_path)
+    argv[-1] += " DELIMITER ';'"
+    q = subprocess.run(argv, env=S.clean_env(PGTZ=ZSTD_OPTIONS["timezone"], PGDATESTYLE="ISO"),
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert q.returncode == 0, q.stderr
+    want = ref_path.read_bytes()
+    assert b"+02:00" in want and b"+01:00" in want
+    H.assert_same_bytes(p.stdout, want, "zstd -dc of the resumed zstd export of %s" % BIG)
+    assert zstd_frames(path) > 3, "one frame per part (part_size %d) expected" % PART_SIZE
 
 
 # ============================================================ 3. checksum

@@ -6,7 +6,9 @@
  */
 #include "format/format.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "unit.h"
 
@@ -99,9 +101,11 @@ static void golden_writer(struct format_writer *w, struct format_column *cols,
 	for (i = 0; i < GOLDEN_NCOLS; i++) {
 		cols[i].name = golden_columns[i].name;
 		cols[i].type = format_type_from_oid(golden_columns[i].oid);
+		cols[i].zoned = 0;
 	}
 	w->kind = kind;
 	w->crlf = crlf;
+	w->delimiter = ',';
 	w->columns = cols;
 	w->ncolumns = GOLDEN_NCOLS;
 	w->formula_guard = 0;
@@ -186,6 +190,102 @@ static void test_golden_csv_crlf(void)
 	check_golden(&w, rows, GOLDEN_NROWS, "tests/golden/format/golden_crlf.csv");
 }
 
+/* csv.delimiter: the same rows against COPY ... (DELIMITER d)'s bytes;
+ * quoting follows the delimiter (a field holding it is quoted, a comma no
+ * longer is). */
+static void test_golden_csv_delimiters(void)
+{
+	static const struct {
+		char delimiter;
+		const char *file;
+	} cases[] = {
+		{';', "tests/golden/format/golden_semicolon.csv"},
+		{'\t', "tests/golden/format/golden_tab.csv"},
+		{'|', "tests/golden/format/golden_pipe.csv"},
+	};
+	struct format_column cols[GOLDEN_NCOLS];
+	const char *const *rows[GOLDEN_NROWS];
+	struct format_writer w;
+	size_t i;
+
+	golden_row_ptrs(rows);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		golden_writer(&w, cols, FORMAT_CSV, 0);
+		w.delimiter = cases[i].delimiter;
+		check_golden(&w, rows, GOLDEN_NROWS, cases[i].file);
+	}
+}
+
+#define ZONED_MAX 128
+
+/* The writer's input for table zoned: one UTC text per line, "" for NULL
+ * (cut in place in text); the number of lines. */
+static size_t zoned_inputs(char *text, size_t len, const char *values[ZONED_MAX][1])
+{
+	size_t n = 0;
+	char *p = text, *end = text + len, *nl;
+
+	while (p < end && n < ZONED_MAX) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			break;
+		}
+		*nl = '\0';
+		values[n++][0] = *p != '\0' ? p : NULL;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* timezone: a zoned timestamptz column moved with TZ set to the zone is
+ * what PostgreSQL prints with TimeZone set to it (DST, LMT, past 2037,
+ * BC, year 294276). */
+static void test_golden_zoned(void)
+{
+	static const char *const zones[][2] = {
+		{"Europe/Paris", "tests/golden/format/zoned_europe_paris.csv"},
+		{"America/New_York", "tests/golden/format/zoned_america_new_york.csv"},
+		{"Asia/Kolkata", "tests/golden/format/zoned_asia_kolkata.csv"},
+	};
+	static const char *values[ZONED_MAX][1];
+	const char *const *rows[ZONED_MAX];
+	struct format_column col = {"ts", FORMAT_TIMESTAMP, 1};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
+	size_t len = 0, n, i;
+	char *text = unit_read_file("tests/golden/format/zoned_utc.txt", &len);
+
+	if (!UNIT_CHECK(text != NULL)) {
+		return;
+	}
+	n = zoned_inputs(text, len, values);
+	UNIT_CHECK(n > 50);
+	for (i = 0; i < n; i++) {
+		rows[i] = values[i];
+	}
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		UNIT_EQ_INT(setenv("TZ", zones[i][0], 1), 0);
+		tzset();
+		check_golden(&w, rows, n, zones[i][1]);
+	}
+	unsetenv("TZ");
+	tzset();
+	free(text);
+}
+
+static void test_delimiters_valid(void)
+{
+	UNIT_EQ_INT(format_valid_delimiter(","), 1);
+	UNIT_EQ_INT(format_valid_delimiter(";"), 1);
+	UNIT_EQ_INT(format_valid_delimiter("\t"), 1);
+	UNIT_EQ_INT(format_valid_delimiter("|"), 1);
+	UNIT_EQ_INT(format_valid_delimiter(""), 0);
+	UNIT_EQ_INT(format_valid_delimiter(",;"), 0);
+	UNIT_EQ_INT(format_valid_delimiter("\""), 0);
+	UNIT_EQ_INT(format_valid_delimiter(":"), 0);
+	UNIT_EQ_INT(format_valid_delimiter("\n"), 0);
+}
+
 static void test_golden_jsonl(void)
 {
 	struct format_column cols[GOLDEN_NCOLS];
@@ -200,8 +300,9 @@ static void test_golden_jsonl(void)
 
 static void test_golden_single_column(void)
 {
-	static const struct format_column col = {"\\.", FORMAT_TEXT};
-	struct format_writer w = {FORMAT_CSV, 0, &col, 1, 0};
+	static const struct format_column col = {"\\.", FORMAT_TEXT, 0};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	const char *const *rows[SINGLE_NROWS];
 	size_t i;
 
@@ -215,8 +316,9 @@ static void test_golden_single_column(void)
 static void check_one(enum format_kind kind, const char *name, enum format_type type,
 		      const char *value, const char *want)
 {
-	const struct format_column col = {name, type};
-	const struct format_writer w = {kind, 0, &col, 1, 0};
+	const struct format_column col = {name, type, 0};
+	const struct format_writer w = {
+		.kind = kind, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	struct format_field f;
 	struct buf out;
 
@@ -287,11 +389,12 @@ static void test_csv_values(void)
 
 static void test_csv_header(void)
 {
-	static const struct format_column cols[] = {{"plain", FORMAT_TEXT},
-						    {"", FORMAT_TEXT},
-						    {"a\nb", FORMAT_TEXT},
-						    {"\\.", FORMAT_TEXT}};
-	struct format_writer w = {FORMAT_CSV, 1, cols, 4, 0};
+	static const struct format_column cols[] = {{"plain", FORMAT_TEXT, 0},
+						    {"", FORMAT_TEXT, 0},
+						    {"a\nb", FORMAT_TEXT, 0},
+						    {"\\.", FORMAT_TEXT, 0}};
+	struct format_writer w = {
+		.kind = FORMAT_CSV, .crlf = 1, .delimiter = ',', .columns = cols, .ncolumns = 4};
 	struct buf out;
 
 	buf_init(&out, BIG_CAP);
@@ -361,6 +464,49 @@ static void test_timestamp(void)
 	buf_free(&out);
 }
 
+/* A zoned column moves only the UTC form "...+00": any other text (not a
+ * timestamp, another offset, a year past PostgreSQL's) is written as the
+ * plain rewrite writes it. */
+static void test_timestamp_zoned_passes_others(void)
+{
+	static const char *const cases[] = {
+		"infinity",
+		"-infinity",
+		"",
+		"2024-01-02",
+		"2024-01-02 03:04:05",
+		"2024-01-02 03:04:05-05",
+		"2024-01-02 08:34:05+05:30",
+		"2024-01-02 03:04:05+00:00",
+		"1234567-01-01 00:00:00+00",
+		"2024-01-02 03:04:05+00BC",
+		"a,b",
+		"2024-01-02 03:04:05.1234567890123456789012345678901234567890123456789+00",
+	};
+	struct buf plain, zoned;
+	size_t i;
+
+	UNIT_EQ_INT(setenv("TZ", "Asia/Kolkata", 1), 0);
+	tzset();
+	buf_init(&plain, BIG_CAP);
+	buf_init(&zoned, BIG_CAP);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&plain);
+		buf_reset(&zoned);
+		UNIT_EQ_INT(format_timestamp(cases[i], strlen(cases[i]), &plain), EX_OK);
+		UNIT_EQ_INT(format_timestamp_zoned(cases[i], strlen(cases[i]), &zoned), EX_OK);
+		UNIT_EQ_STR(buf_str(&zoned), buf_str(&plain));
+	}
+	/* and the UTC form is moved (len bytes only) */
+	buf_reset(&zoned);
+	UNIT_EQ_INT(format_timestamp_zoned("2024-01-02 03:04:05+00 trailing", 22, &zoned), EX_OK);
+	UNIT_EQ_STR(buf_str(&zoned), "2024-01-02T08:34:05+05:30");
+	buf_free(&plain);
+	buf_free(&zoned);
+	unsetenv("TZ");
+	tzset();
+}
+
 /* Each golden row fits a cap of exactly its size and fails one byte short. */
 static void check_cap(const struct format_writer *w, const struct format_field *fields)
 {
@@ -406,7 +552,8 @@ static void test_toobig(void)
 static void test_kinds(void)
 {
 	enum format_kind kind = FORMAT_JSONL;
-	struct format_writer w = {(enum format_kind)42, 0, NULL, 0, 0};
+	struct format_writer w = {.kind = (enum format_kind)42, .delimiter = ','};
+	enum format_compression comp = FORMAT_GZIP;
 	struct buf out;
 
 	UNIT_EQ_INT(format_parse_kind("csv", &kind), EX_OK);
@@ -420,6 +567,20 @@ static void test_kinds(void)
 	UNIT_EQ_STR(format_extension(FORMAT_JSONL), "jsonl");
 	UNIT_EQ_STR(format_content_type(FORMAT_CSV), "text/csv; charset=utf-8");
 	UNIT_EQ_STR(format_content_type(FORMAT_JSONL), "application/x-ndjson");
+	UNIT_EQ_INT(format_parse_compression("none", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_PLAIN);
+	UNIT_EQ_INT(format_parse_compression("zstd", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_ZSTD);
+	UNIT_EQ_INT(format_parse_compression("gzip", &comp), EX_OK);
+	UNIT_EQ_INT(comp, FORMAT_GZIP);
+	UNIT_EQ_INT(format_parse_compression("zst", &comp), EX_EINVAL);
+	UNIT_EQ_INT(format_parse_compression("", &comp), EX_EINVAL);
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_PLAIN), "");
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_GZIP), ".gz");
+	UNIT_EQ_STR(format_compression_suffix(FORMAT_ZSTD), ".zst");
+	UNIT_EQ_INT(format_compression_type(FORMAT_PLAIN) == NULL, 1);
+	UNIT_EQ_STR(format_compression_type(FORMAT_GZIP), "application/gzip");
+	UNIT_EQ_STR(format_compression_type(FORMAT_ZSTD), "application/zstd");
 	buf_init(&out, BIG_CAP);
 	UNIT_EQ_INT(format_header(&w, &out), EX_EINVAL);
 	UNIT_EQ_INT(format_row(&w, NULL, &out), EX_EINVAL);
@@ -451,12 +612,21 @@ static void test_type_from_oid(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_kinds),	       UNIT_TEST(test_type_from_oid),
-		UNIT_TEST(test_timestamp),     UNIT_TEST(test_csv_header),
-		UNIT_TEST(test_csv_values),    UNIT_TEST(test_jsonl_values),
-		UNIT_TEST(test_golden_csv_lf), UNIT_TEST(test_golden_csv_crlf),
-		UNIT_TEST(test_golden_jsonl),  UNIT_TEST(test_golden_single_column),
+		UNIT_TEST(test_kinds),
+		UNIT_TEST(test_type_from_oid),
+		UNIT_TEST(test_timestamp),
+		UNIT_TEST(test_csv_header),
+		UNIT_TEST(test_csv_values),
+		UNIT_TEST(test_jsonl_values),
+		UNIT_TEST(test_golden_csv_lf),
+		UNIT_TEST(test_golden_csv_crlf),
+		UNIT_TEST(test_golden_jsonl),
+		UNIT_TEST(test_golden_single_column),
 		UNIT_TEST(test_toobig),
+		UNIT_TEST(test_golden_csv_delimiters),
+		UNIT_TEST(test_delimiters_valid),
+		UNIT_TEST(test_golden_zoned),
+		UNIT_TEST(test_timestamp_zoned_passes_others),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));

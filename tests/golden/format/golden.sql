@@ -50,3 +50,23 @@ INSERT INTO single VALUES
  (5, E' \\.'),
  (6, E'\\.x'),
  (7, 'plain');
+
+-- Instants for the job time zone (csv.c/jsonl.c zoned columns): golden's
+-- timestamptz values plus DST changes (Europe/Paris, America/New_York),
+-- LMT and historic offsets, dates past 2037 (the zone's rule), far years.
+CREATE TABLE zoned (id serial PRIMARY KEY, ts timestamptz);
+INSERT INTO zoned (ts) SELECT ts FROM golden ORDER BY id;
+INSERT INTO zoned (ts) SELECT generate_series(timestamptz '2024-03-31 00:00:00.25+00',
+    '2024-03-31 02:00:00+00', '15 minutes');
+INSERT INTO zoned (ts) SELECT generate_series(timestamptz '2024-10-27 00:00:00+00',
+    '2024-10-27 02:00:00+00', '15 minutes');
+INSERT INTO zoned (ts) SELECT generate_series(timestamptz '2024-03-10 06:00:00+00',
+    '2024-03-10 08:00:00+00', '30 minutes');
+INSERT INTO zoned (ts) SELECT generate_series(timestamptz '2024-11-03 05:00:00+00',
+    '2024-11-03 07:00:00+00', '30 minutes');
+INSERT INTO zoned (ts) VALUES ('1800-01-01 00:00:00+00'), ('1883-11-18 17:00:00+00'),
+ ('1900-01-01 00:00:00+00'), ('1911-03-10 23:50:00+00'), ('1942-09-01 12:00:00+00'),
+ ('1945-10-15 00:00:00+00'), ('1969-12-31 23:59:59.999999+00'), ('1970-01-01 00:00:00+00'),
+ ('2038-01-19 03:14:08+00'), ('2040-07-01 12:00:00+00'), ('2100-01-01 00:00:00+00'),
+ ('9999-12-31 23:59:59.999999+00'), ('294276-12-31 23:59:59.999999+00'),
+ ('4713-11-24 00:00:00+00 BC'), ('0001-12-31 23:30:00+00 BC');

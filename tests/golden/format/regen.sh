@@ -48,6 +48,22 @@ q -f "$here/golden.sql" >/dev/null
 q -c "$settings" -c "COPY (SELECT id, txt, num, flt, flag, doc,
 	to_json(ts) #>> '{}' AS ts, to_json(tsn) #>> '{}' AS tsn, \"odd, \"\"name\"\"\"
 	FROM golden ORDER BY id) TO STDOUT (FORMAT csv, HEADER)" >"$here/golden.csv"
+# The other delimiters a job may choose (csv.delimiter): COPY's DELIMITER.
+for d in "semicolon:';'" "tab:E'\\t'" "pipe:'|'"; do
+	q -c "$settings" -c "COPY (SELECT id, txt, num, flt, flag, doc,
+	to_json(ts) #>> '{}' AS ts, to_json(tsn) #>> '{}' AS tsn, \"odd, \"\"name\"\"\"
+	FROM golden ORDER BY id) TO STDOUT (FORMAT csv, HEADER, DELIMITER ${d#*:})" \
+		>"$here/golden_${d%%:*}.csv"
+done
+# Job time zones: the instants of table zoned as UTC text (the writer's
+# input), and as to_json() prints them with TimeZone set to each zone.
+q -A -t -c "$settings" -c "SELECT coalesce(ts::text, '') FROM zoned ORDER BY id" \
+	>"$here/zoned_utc.txt"
+for z in Europe/Paris America/New_York Asia/Kolkata; do
+	q -c "$settings" -c "SET TimeZone = '$z'" -c "COPY (SELECT to_json(ts) #>> '{}' AS ts
+	FROM zoned ORDER BY id) TO STDOUT (FORMAT csv, HEADER)" \
+		>"$here/zoned_$(echo "$z" | tr '/A-Z' '_a-z').csv"
+done
 q -c "$settings" -c "COPY (SELECT \"\\.\" FROM single ORDER BY id)
 	TO STDOUT (FORMAT csv, HEADER)" >"$here/single.csv"
 
@@ -88,6 +104,9 @@ for row, p in zip(rows, parsed[1:]):
     want = row[:6] + row[9:11] + row[8:9]
     assert p == [v if v is not None else "" for v in want], (p, want)
 assert len(parsed) == len(rows) + 1
+for name, delim in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|")):
+    raw_d = open(f"{here}/golden_{name}.csv", "rb").read().decode("utf-8")
+    assert list(csv.reader(io.StringIO(raw_d, newline=""), delimiter=delim)) == parsed, name
 
 # JSONL: one object per line, keys in column order, values typed.
 lines = open(f"{here}/golden.jsonl", "rb").read().split(b"\n")
