@@ -17,7 +17,8 @@ row each, inserted by plain SQL like an application would):
   burst     B jobs committed at once: jobs completed per second (first
             created_at -> last completed_at)
 
-and at the end, export_jobs' size and dead rows after every job has run,
+and at the end, export_jobs' size and dead rows after every job has run
+(retention running meanwhile: export.retention 1m, the janitor every 5 s),
 after VACUUM, and after `exportctl jobs purge` (retention's last step).
 Stops by itself; prints a table and writes the figures as JSON
 (bench/results/capacity.json by default).
@@ -128,7 +129,7 @@ def burst(st, n):
         ids = insert_jobs(conn, n)
     finally:
         conn.close()
-    wait_done(st, ids, 600)
+    wait_done(st, ids, max(600, n // 20))
     span = st.pg.query("SELECT extract(epoch FROM max(completed_at) - min(created_at)),"
                        " count(*) FILTER (WHERE status = 'complete'), max(attempts)"
                        " FROM export_jobs WHERE id = ANY(%s::uuid[])",
@@ -151,6 +152,7 @@ def run_config(st, nodes, workers, args):
         for i in range(nodes):
             d = S.ExtraExportd(st, "exportd cap-%dx%d-node-%d" % (nodes, workers, i + 1), {
                 "exportd": {"workers": workers, "node_name": "node-%d" % (i + 1)},
+                "export": {"retention": "1m", "cleanup_interval": "5s"},
                 "log": {"level": "warn"}})
             daemons.append(d)
             d.start(wait_connected=(i + 1) * workers, timeout=60)
