@@ -27,6 +27,8 @@ Stops by itself; prints a table and writes the figures as JSON
 import argparse
 import json
 import os
+import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -188,8 +190,13 @@ def report(res):
     print("\n".join(lines))
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # stop the daemons and PostgreSQL on the way out
+
+
 def main(argv):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
     S.become_subreaper()
     root = S.make_tmp_root("exportd-capacity-")
     pg = S.Postgres(root)
@@ -215,6 +222,7 @@ def main(argv):
             st.stop()
         finally:
             pg.stop()
+            shutil.rmtree(root, ignore_errors=True)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, default=str))

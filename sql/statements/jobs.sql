@@ -165,7 +165,7 @@ RETURNING
 
 -- /metrics: the totals folded so far (export_job_totals, migration 009)
 -- plus the jobs not folded yet, each set read through a partial index:
--- pending and processing (export_jobs_pending, _processing), complete
+-- pending and processing (export_jobs_due, _processing), complete
 -- (export_jobs_complete, index-only; bounded by export.retention) and the
 -- final states the janitor has not folded yet (export_jobs_unfolded).
 -- Finished = complete or expired (complete once, file gone since), so the
@@ -383,19 +383,27 @@ RETURNING (SELECT count(*) FROM f) AS folded;
 -- same statement, before the claim commits, so no other claimer can see the
 -- job processing and unlocked in between.  takeover and waited are for
 -- /metrics (src/exportd/stats.c): a processing job taken from its holder,
--- and how long a pending one waited after it was due.
+-- and how long a pending one waited after it was due.  The two candidates
+-- are found apart, each through its partial index (export_jobs_due reads
+-- one entry however deep the queue, migration 017; the processing ones are
+-- as many as the running jobs), and the earlier one is taken; the other
+-- stays locked only until this statement commits.
 -- name: jobs_claim
+WITH p AS (SELECT id, status AS was, run_at AS due, created_at FROM export_jobs
+  WHERE status = 'pending' AND run_at <= now()
+  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1),
+s AS (SELECT id, status AS was, run_at AS due, created_at FROM export_jobs
+  WHERE status = 'processing' AND (lease_expires_at < now()
+    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+     AND l.classid = 1163416644 AND l.objsubid = 2
+     AND l.objid = hashtext(export_jobs.id::text || ':' || export_jobs.lease_token::text)::oid))
+  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1),
+c AS (SELECT * FROM p UNION ALL SELECT * FROM s ORDER BY due, created_at LIMIT 1)
 UPDATE export_jobs j SET status = 'processing', attempts = attempts + 1,
   lease_token = nextval('export_lease_token_seq'), lease_owner = $1,
   lease_expires_at = now() + $2::bigint * interval '1 millisecond',
   started_at = coalesce(started_at, now())
-FROM (SELECT id, status AS was, run_at AS due FROM export_jobs
-  WHERE (status = 'pending' AND run_at <= now())
-   OR (status = 'processing' AND (lease_expires_at < now()
-    OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
-     AND l.classid = 1163416644 AND l.objsubid = 2
-     AND l.objid = hashtext(export_jobs.id::text || ':' || export_jobs.lease_token::text)::oid)))
-  ORDER BY run_at, created_at FOR UPDATE SKIP LOCKED LIMIT 1) c
+FROM c
 WHERE j.id = c.id
 RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.lease_token,
   j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
