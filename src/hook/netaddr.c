@@ -34,7 +34,8 @@ static enum netaddr_class netaddr_v4(uint32_t a)
 
 static enum netaddr_class netaddr_v6(const unsigned char *b)
 {
-	static const unsigned char zero[12], mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char zero[12],
+		mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	uint32_t v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
 
 	if (memcmp(b, zero, 12) == 0) {

@@ -38,7 +38,7 @@ static enum netaddr_class classify(const char *text)
 		in6.sin6_family = AF_INET6;
 		return netaddr_classify((const struct sockaddr *)&in6);
 	}
-	return (enum netaddr_class)-1;
+	return (enum netaddr_class) - 1;
 }
 
 static void test_classify_v4(void)
