@@ -32,7 +32,9 @@ CREATE TABLE export_webhook_deliveries (
     last_error      text,
     last_status     integer,              -- the receiver's last HTTP status
     delivered_at    timestamptz,
-    created_at      timestamptz NOT NULL DEFAULT now()
+    created_at      timestamptz NOT NULL DEFAULT now(),  -- the event's time
+    -- webhooks.horizon counts from here; a manual redelivery resets it
+    queued_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX export_webhook_deliveries_due ON export_webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
