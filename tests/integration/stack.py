@@ -1345,11 +1345,12 @@ class ExtraExportd:
 
     def worker_pids(self):
         """The supervisor's live workers (children named exportd-worker; the
-        janitor and the mailer are children too)."""
+        janitor, the webhook deliverer and the mailer are children too)."""
         return [p for p in self.children() if comm_of(p) == "exportd-worker"]
 
     def children(self):
-        """Every live child of the supervisor: workers, janitor, mailer."""
+        """Every live child of the supervisor: workers, janitor, webhook deliverer,
+        mailer."""
         return children_of(self.pid) if self.alive() else []
 
     def start(self, wait_connected=None, timeout=15):
