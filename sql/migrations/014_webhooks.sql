@@ -41,10 +41,10 @@ CREATE INDEX export_webhook_deliveries_due ON export_webhook_deliveries (next_at
 CREATE INDEX export_webhook_deliveries_job ON export_webhook_deliveries (job_id);
 CREATE INDEX export_webhook_deliveries_webhook ON export_webhook_deliveries (webhook_id);
 
--- SECURITY DEFINER: the roles that change a job's status need no access to
--- the endpoints (their secrets) or the outbox.
-CREATE FUNCTION export_webhooks_enqueue() RETURNS trigger LANGUAGE plpgsql
-    SECURITY DEFINER SET search_path FROM CURRENT AS $$
+-- Runs as the role whose UPDATE fired it (as export_jobs_notify does):
+-- both runtime roles change statuses, so both may read an endpoint's
+-- workspace and events and insert a delivery (grants below).
+CREATE FUNCTION export_webhooks_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     ev text := CASE NEW.status WHEN 'complete' THEN 'export.completed'
                                WHEN 'failed' THEN 'export.failed'
@@ -60,18 +60,22 @@ BEGIN
     RETURN NULL;
 END;
 $$;
-REVOKE EXECUTE ON FUNCTION export_webhooks_enqueue() FROM PUBLIC;
 CREATE TRIGGER export_webhooks_enqueue AFTER UPDATE OF status ON export_jobs
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
                        AND NEW.status IN ('complete', 'failed', 'cancelled', 'expired'))
     EXECUTE FUNCTION export_webhooks_enqueue();
 
 -- export.fcgi: registers, lists and removes a workspace's endpoints (never
--- reads a secret back) and shows a job's deliveries in the job view.
+-- reads a secret back), shows a job's deliveries in the job view, and
+-- queues deliveries through the trigger when it cancels or expires a job.
 SELECT exportd_grant('api', 'SELECT (id, workspace, url, events, created_at), INSERT, DELETE'
     ' ON export_webhooks');
-SELECT exportd_grant('api', 'SELECT ON export_webhook_deliveries');
--- exportd: reads an endpoint to sign and send, records each attempt.
+SELECT exportd_grant('api', 'SELECT, INSERT (webhook_id, job_id, event)'
+    ' ON export_webhook_deliveries');
+-- exportd: reads an endpoint to sign and send, records each attempt, and
+-- queues deliveries through the trigger when it completes, fails or
+-- expires a job.
 SELECT exportd_grant('worker', 'SELECT ON export_webhooks');
-SELECT exportd_grant('worker', 'SELECT, UPDATE (status, attempts, next_attempt_at, last_error,'
-    ' last_status, delivered_at) ON export_webhook_deliveries');
+SELECT exportd_grant('worker', 'SELECT, INSERT (webhook_id, job_id, event), UPDATE (status,'
+    ' attempts, next_attempt_at, last_error, last_status, delivered_at)'
+    ' ON export_webhook_deliveries');

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "common/conf.h"
+#include "hook/endpoints.h"
 #include "hook/netaddr.h"
 #include "hook/signature.h"
 #include "unit.h"
@@ -79,12 +81,42 @@ static void test_classify_v6(void)
 	UNIT_EQ_STR(netaddr_class_name(NETADDR_LINK_LOCAL), "link-local");
 }
 
+static void test_endpoint_urls(void)
+{
+	struct config cf;
+	char long_url[ENDPOINTS_URL_MAX + 2];
+
+	memset(&cf, 0, sizeof(cf));
+	UNIT_CHECK(endpoints_url_problem(&cf, "https://hooks.example.com/exportd?a=1") == NULL);
+	UNIT_CHECK(endpoints_url_problem(&cf, "https://[2001:db8::1]:8443/x") == NULL);
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "http://127.0.0.1:8080/x"),
+		    "must be an https:// URL");
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "ftp://example.com/x"), "must be an https:// URL");
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "HTTPS://example.com/"), "must be an https:// URL");
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "https://u:p@example.com/"),
+		    "must not hold credentials");
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "https://"), "is not a valid URL");
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "https://exa mple.com/"), "is not a valid URL");
+	memset(long_url, 'a', sizeof(long_url) - 1);
+	memcpy(long_url, "https://", 8);
+	long_url[sizeof(long_url) - 1] = '\0';
+	UNIT_EQ_STR(endpoints_url_problem(&cf, long_url), "must be at most 2048 bytes");
+	cf.webhooks_allow_http = 1;
+	UNIT_CHECK(endpoints_url_problem(&cf, "http://127.0.0.1:8080/x") == NULL);
+	UNIT_EQ_STR(endpoints_url_problem(&cf, "ftp://example.com/x"),
+		    "must be an https:// or http:// URL");
+	UNIT_CHECK(endpoints_event_valid("export.expired"));
+	UNIT_CHECK(!endpoints_event_valid("export.complete"));
+	UNIT_CHECK(!endpoints_event_valid(""));
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_signature_vectors),
 		UNIT_TEST(test_classify_v4),
 		UNIT_TEST(test_classify_v6),
+		UNIT_TEST(test_endpoint_urls),
 	};
 
 	return unit_run(tests, sizeof(tests) / sizeof(tests[0]));
