@@ -2,6 +2,7 @@
 #include "hook/endpoints.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/crypto.h"
@@ -115,7 +116,7 @@ enum ex_status endpoints_create(PGconn *conn, const char *workspace, const char 
 	size_t i;
 	enum ex_status st;
 
-	memcpy(secret, "whsec_", 6);
+	snprintf(secret, ENDPOINTS_SECRET_LEN + 1, "whsec_");
 	st = crypto_random_hex(secret + 6, 32);
 	if (st) {
 		buf_msg(err, "%s", "no random bytes for the signing secret");
