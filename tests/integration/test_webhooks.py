@@ -24,12 +24,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
+import statistics
+
 import pytest
 
 import helpers as H
 import stack as S
 
 EVENTS = ["export.completed", "export.failed", "export.cancelled", "export.expired"]
+FIGURES = {}
 
 
 # ------------------------------------------------------------ the receiver
@@ -39,7 +42,7 @@ class Receiver:
     sets what a path answers, one (status, headers, delay_s) per request in
     order, then 200."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.lock = threading.Lock()
         self.requests = []            # SimpleNamespace(path, at, headers, body)
         self.scripts = {}
@@ -51,8 +54,8 @@ class Receiver:
                 body = self.rfile.read(n)
                 with receiver.lock:
                     receiver.requests.append(SimpleNamespace(
-                        path=self.path, at=time.monotonic(), headers=dict(self.headers),
-                        body=body))
+                        path=self.path, at=time.monotonic(), wall=time.time(),
+                        headers=dict(self.headers), body=body))
                     script = receiver.scripts.get(self.path, [])
                     status, headers, delay = script.pop(0) if script else (200, {}, 0)
                 if delay:
@@ -71,7 +74,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -113,6 +116,8 @@ def receiver():
     r = Receiver()
     yield r
     r.stop()
+    if FIGURES:
+        print("\nwebhook figures:\n  " + "\n  ".join("%s: %s" % kv for kv in FIGURES.items()))
 
 
 @pytest.fixture
@@ -364,3 +369,57 @@ def test_private_targets_refused(stack, ws, receiver):
     finally:
         extra.kill(sig=signal.SIGTERM, timeout=30)
         stack.start_exportd()
+
+
+def test_receiver_down_then_back(stack, ws):
+    """Nothing listens on the endpoint's port: attempts fail (connection
+    refused) and are retried with backoff; once a receiver listens there,
+    the event arrives, once."""
+    port = S.free_port()
+    hook = register(stack, ws, "http://127.0.0.1:%d/down" % port)
+    job = export(stack, ws)
+
+    def failing():
+        d = job_view(stack, ws, job["id"])["webhooks"]
+        return d and d[0]["status"] == "pending" and d[0]["attempts"] >= 3
+    S.wait_until(failing, 20 * S.TIME_SCALE, "three refused attempts")
+    d = job_view(stack, ws, job["id"])["webhooks"][0]
+    assert d["last_status"] is None and d["last_error"] and d["next_attempt_at"], d
+    down_at = time.monotonic()
+    back = Receiver(port)
+    try:
+        (req,) = back.wait("/down", 1, timeout=30)
+        assert verify(hook["secret"], req.headers, req.body)
+        d = wait_delivery(stack, ws, job["id"], "delivered")
+        assert d["attempts"] >= 4 and d["last_error"] is None, d
+        FIGURES["outage: receiver back -> event received"] = "%.2f s (after %d failed attempts)" % (
+            req.at - down_at, d["attempts"] - 1)
+        time.sleep(1.0)
+        assert len(back.got("/down")) == 1
+    finally:
+        back.stop()
+
+
+def test_latency_100_events(stack, ws, receiver):
+    """100 exports of one workspace, one endpoint: each event arrives
+    exactly once (one event id per job, none repeated), and the time from
+    the job's completed_at to the receiver's 2xx is measured."""
+    n = 100
+    register(stack, ws, receiver.url("/latency"))
+    ids = [str(r[0]) for r in stack.pg.query(
+        "INSERT INTO export_jobs (workspace, type, format)"
+        " SELECT %s, 'contacts', 'csv' FROM generate_series(1, %s) RETURNING id", (ws.name, n))]
+    reqs = receiver.wait("/latency", n, timeout=120)
+    bodies = [payload(r) for r in reqs]
+    assert sorted(b["data"]["id"] for b in bodies) == sorted(ids)
+    assert len({b["id"] for b in bodies}) == n
+    completed = dict(stack.pg.query(
+        "SELECT id::text, extract(epoch FROM completed_at)::float8 FROM export_jobs"
+        " WHERE id = ANY(%s::uuid[])", (ids,)))
+    lat = sorted(r.wall - completed[payload(r)["data"]["id"]] for r in reqs)
+    FIGURES["latency completed_at -> receiver, %d events" % n] = (
+        "median %.3f s, p99 %.3f s, max %.3f s" % (
+            statistics.median(lat), lat[int(0.99 * (n - 1))], lat[-1]))
+    assert lat[0] > -0.5, lat[:5]   # clocks are the same machine's
+    time.sleep(1.0)
+    assert len(receiver.got("/latency")) == n
