@@ -7,10 +7,13 @@
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
   workspace
 
--- $3: the events as a PostgreSQL array literal.
+-- $3: the events as a PostgreSQL array literal; $5: webhooks.max_per_workspace
+-- (no row when the workspace has that many already; counted without a
+-- lock, so concurrent requests may pass it by a few).
 -- name: endpoints_insert
 INSERT INTO export_webhooks (workspace, url, events, secret)
-VALUES ($1, $2, $3::text[], $4)
+SELECT $1, $2, $3::text[], $4
+WHERE (SELECT count(*) FROM export_webhooks WHERE workspace = $1) < $5::bigint
 RETURNING
   -- use: endpoints_view
   ;

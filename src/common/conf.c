@@ -127,6 +127,7 @@ static const struct conf_entry conf_table[] = {
 	{"webhooks", "horizon", CONF_DURATION, OFF(webhooks_horizon_ms), "3d", SEC, 30 * DAY, NULL, 0},
 	{"webhooks", "response_max", CONF_SIZE, OFF(webhooks_response_max), "4k", 0, 1 * MB, NULL, 0},
 	{"webhooks", "poll_interval", CONF_DURATION, OFF(webhooks_poll_interval_ms), "2s", 50, 3600 * SEC, NULL, 0},
+	{"webhooks", "max_per_workspace", CONF_INT, OFF(webhooks_max_per_workspace), "10", 1, 1000, NULL, 0},
 	{"auth", "remote_user", CONF_ENUM, OFF(auth_remote_user), "off", 0, 0, conf_switch_choices, 0},
 	{"embed", "secrets", CONF_STRING, OFF(embed_secrets), "", 0, 0, NULL, 1},
 	{"embed", "max_lifetime", CONF_DURATION, OFF(embed_max_lifetime_ms), "12h", 60 * SEC, 7 * DAY, NULL, 0},

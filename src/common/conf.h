@@ -128,6 +128,7 @@ struct config {
 	long long webhooks_horizon_ms; /* no attempt later than this after the event */
 	long long webhooks_response_max;
 	long long webhooks_poll_interval_ms;
+	long long webhooks_max_per_workspace;
 
 	int auth_remote_user; /* 1: trust the web server's REMOTE_USER (exportd_web_users) */
 

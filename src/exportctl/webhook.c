@@ -62,7 +62,8 @@ static int ctl_webhook_add(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "exportctl: the URL %s\n", why);
 		return 2;
 	}
-	if (endpoints_create(c->conn, ws, url, events, n, secret, &res, &c->err)) {
+	if (endpoints_create(c->conn, ws, c->cf.webhooks_max_per_workspace, url, events, n, secret,
+			     &res, &c->err)) {
 		return ctl_fail(c, "webhook add");
 	}
 	printf("%s\n", secret);

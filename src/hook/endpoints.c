@@ -106,13 +106,14 @@ static enum ex_status endpoints_one(PGconn *conn, const char *sql, int n, const 
 	return st;
 }
 
-enum ex_status endpoints_create(PGconn *conn, const char *workspace, const char *url,
+enum ex_status endpoints_create(PGconn *conn, const char *workspace, long long max, const char *url,
 				const char *const *events, size_t n,
 				char secret[ENDPOINTS_SECRET_LEN + 1], PGresult **res,
 				struct buf *err)
 {
 	struct buf list;
-	const char *params[4];
+	char limit[32];
+	const char *params[5];
 	size_t i;
 	enum ex_status st;
 
@@ -135,7 +136,16 @@ enum ex_status endpoints_create(PGconn *conn, const char *workspace, const char 
 		params[1] = url;
 		params[2] = buf_str(&list);
 		params[3] = secret;
-		st = endpoints_one(conn, endpoints_insert_sql, 4, params, res, err);
+		params[4] = limit;
+		snprintf(limit, sizeof(limit), "%lld", max);
+		st = endpoints_one(conn, endpoints_insert_sql, 5, params, res, err);
+	}
+	if (st == EX_ENOTFOUND) {
+		buf_msg(err,
+			"the workspace has %lld webhooks, the most webhooks.max_per_workspace "
+			"allows",
+			max);
+		st = EX_ELIMIT;
 	}
 	buf_free(&list);
 	return st;

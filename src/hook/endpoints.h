@@ -30,8 +30,9 @@ int endpoints_event_valid(const char *name);
 const char *endpoints_url_problem(const struct config *cf, const char *url);
 
 /* Register url for events[0..n) (valid, n >= 1) in workspace; secret gets
- * the new signing secret.  *res: the endpoint view row. */
-enum ex_status endpoints_create(PGconn *conn, const char *workspace, const char *url,
+ * the new signing secret.  *res: the endpoint view row.  EX_ELIMIT when
+ * the workspace has max endpoints already. */
+enum ex_status endpoints_create(PGconn *conn, const char *workspace, long long max, const char *url,
 				const char *const *events, size_t n,
 				char secret[ENDPOINTS_SECRET_LEN + 1], PGresult **res,
 				struct buf *err) EX_MUST_CHECK;

@@ -120,7 +120,7 @@ static void webhooks_created(const struct app *app, struct http_request *r, cons
 void webhooks_create(struct app *app, struct http_request *r, const struct auth *who,
 		     const char *id)
 {
-	char secret[ENDPOINTS_SECRET_LEN + 1];
+	char secret[ENDPOINTS_SECRET_LEN + 1], detail[160];
 	struct webhooks_req req;
 	struct json_object *body = NULL;
 	PGresult *res = NULL;
@@ -140,8 +140,13 @@ void webhooks_create(struct app *app, struct http_request *r, const struct auth 
 	if (!jsonbody_read(app, r, &raw) || !webhooks_judge(app->cf, r, &raw, &body, &req)) {
 		goto out;
 	}
-	st = endpoints_create(app->conn, who->workspace, req.url, req.events, req.nevents, secret,
-			      &res, &err);
+	st = endpoints_create(app->conn, who->workspace, app->cf->webhooks_max_per_workspace,
+			      req.url, req.events, req.nevents, secret, &res, &err);
+	if (st == EX_ELIMIT) {
+		snprintf(detail, sizeof(detail), "%s; remove one first", buf_str(&err));
+		problem_reply(r, 409, "too-many-webhooks", "Conflict", detail, "");
+		goto out;
+	}
 	if (st) {
 		reply_db_error(app, r, &err);
 		goto out;

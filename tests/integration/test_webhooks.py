@@ -215,6 +215,50 @@ def test_register_refuses(stack, ws, body, field):
                           (ws.name,))[0][0] == 0
 
 
+def test_register_limit_per_workspace(stack, ws):
+    """webhooks.max_per_workspace (default 10): the next one answers 409,
+    and another workspace is not affected."""
+    for i in range(10):
+        register(stack, ws, "https://hooks.example.com/%d" % i)
+    r = H.call(stack, stack.api, "POST", "/webhooks", key=ws.key,
+               json={"url": "https://hooks.example.com/10"})
+    p = H.problem(r, 409)
+    assert p["type"] == "urn:exportd:problem:too-many-webhooks", p
+    assert "webhooks.max_per_workspace" in p["detail"], p
+    r = stack.exportctl("webhook", "add", "--workspace", ws.name, "https://hooks.example.com/x",
+                        check=False)
+    assert r.returncode == 1 and "max_per_workspace" in r.stderr, r
+    other, other_key = H.new_workspace(stack, "hookother")
+    try:
+        r = H.call(stack, stack.api, "POST", "/webhooks", key=other_key,
+                   json={"url": "https://hooks.example.com/y"})
+        assert r.status_code == 201, r.text
+    finally:
+        stack.pg.query("DELETE FROM export_webhooks WHERE workspace = %s", (other,))
+
+
+def test_exportctl_add_list_remove(stack, ws):
+    r = stack.exportctl("webhook", "add", "--workspace", ws.name, "--events",
+                        "export.failed,export.expired", "https://hooks.example.com/ctl")
+    secret = r.stdout.strip()
+    assert re.fullmatch(r"whsec_[0-9a-f]{64}", secret), r.stdout
+    assert "shown only once" in r.stderr, r.stderr
+    (row,) = json.loads(stack.exportctl("webhook", "list", "--workspace", ws.name,
+                                        "--json").stdout)
+    assert row["url"] == "https://hooks.example.com/ctl" and row["workspace"] == ws.name, row
+    assert row["events"] == ["export.failed", "export.expired"] and "secret" not in row, row
+    assert secret not in stack.exportctl("webhook", "list").stdout
+    shown = H.call(stack, stack.api, "GET", "/webhooks", key=ws.key).json()["data"]
+    assert [h["id"] for h in shown] == [row["id"]]
+    for bad, why in ((["--events", "export.done", "https://hooks.example.com/ctl"], "event"),
+                     (["ftp://hooks.example.com/ctl"], "URL")):
+        r = stack.exportctl("webhook", "add", "--workspace", ws.name, *bad, check=False)
+        assert r.returncode == 2 and why in r.stderr, r
+    assert "removed" in stack.exportctl("webhook", "remove", row["id"]).stdout
+    r = stack.exportctl("webhook", "remove", row["id"], check=False)
+    assert r.returncode == 1 and "no such webhook" in r.stderr, r
+
+
 def test_register_needs_json(stack, ws):
     r = H.call(stack, stack.api, "POST", "/webhooks", key=ws.key,
                data=b'{"url": "https://example.com/"}', headers={"Content-Type": "text/plain"})
