@@ -14,7 +14,8 @@
 
 -- The job view, as the API shows a job (src/jobs/jobs.h, struct jobs_view).
 -- The newest mail's state is a sub-select of export_notifications (owned by
--- src/mail/outbox.c): read-only, and part of what a job view is.
+-- src/mail/outbox.c), its webhook deliveries one of export_webhook_deliveries
+-- (owned by src/hook/deliveries.c): read-only, and part of what a job view is.
 -- fragment: jobs_view
   id, type, format, to_json(columns) AS columns, status, rows_done, rows_estimated,
   bytes_done, row_count, file_size, error_code, error_message,
@@ -30,6 +31,14 @@
     'last_error', n.last_error)
    FROM export_notifications n WHERE n.job_id = export_jobs.id
    ORDER BY n.id DESC LIMIT 1) AS notification,
+  (SELECT json_agg(json_build_object('id', d.id, 'webhook_id', d.webhook_id, 'event', d.event,
+    'status', d.status, 'attempts', d.attempts, 'last_status', d.last_status,
+    'last_error', d.last_error,
+    'next_attempt_at', CASE WHEN d.status = 'pending' THEN
+      to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END,
+    'delivered_at', to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+    ORDER BY d.created_at, d.id)
+   FROM export_webhook_deliveries d WHERE d.job_id = export_jobs.id) AS webhooks,
   filters::text AS filters, include_deleted, csv_bom, csv_formula_guard, csv_delimiter,
   timezone, header,
   to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,

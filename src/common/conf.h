@@ -131,6 +131,16 @@ struct config {
 	long long mail_retry_max_ms;
 	long long mail_poll_interval_ms;
 
+	int webhooks_allow_http;    /* 1: http:// endpoints too (loopback tests, demos) */
+	int webhooks_allow_private; /* 1: targets on loopback, link-local, private ranges */
+	long long webhooks_timeout_ms;
+	long long webhooks_retry_base_ms;
+	long long webhooks_retry_max_ms;
+	long long webhooks_horizon_ms; /* no attempt later than this after the event */
+	long long webhooks_response_max;
+	long long webhooks_poll_interval_ms;
+	long long webhooks_max_per_workspace;
+
 	int auth_remote_user; /* 1: trust the web server's REMOTE_USER (exportd_web_users) */
 
 	char *embed_secrets; /* comma-separated; the first signs; "" = no embed tokens */

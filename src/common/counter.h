@@ -18,6 +18,8 @@
 #define COUNTER_RETRIES	      "exportd_job_retries_total"
 #define COUNTER_QUEUE_LATENCY "exportd_queue_latency_seconds"
 #define COUNTER_MAIL	      "exportd_mail_deliveries_total" /* outcome="sent|retried|failed" */
+/* outcome="delivered|retried|failed" */
+#define COUNTER_WEBHOOKS "exportd_webhook_deliveries_total"
 #define COUNTER_S3_FAILURES                                                                        \
 	"exportd_s3_request_failures_total" /* code="<S3 code|status|network>" */
 

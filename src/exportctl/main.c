@@ -7,6 +7,7 @@
 #include "exportctl/ctl.h"
 #include "exportctl/doctor.h"
 #include "exportctl/jobs.h"
+#include "exportctl/webhook.h"
 
 #include "common/apikey.h"
 #include "common/conf.h"
@@ -37,6 +38,14 @@ static void usage(FILE *to)
 		"  user list [--json]                        list web server users\n"
 		"  quota [--workspace W] [--json]            usage against the quotas\n"
 		"  type grant TYPE                           let exportd read what TYPE exposes\n"
+		"  webhook add --workspace W [--events E,...] URL  register an endpoint (secret\n"
+		"                                            printed once)\n"
+		"  webhook list [--workspace W] [--json]     list endpoints (never secrets)\n"
+		"  webhook remove ID                         remove an endpoint\n"
+		"  webhook deliveries [--workspace W] [--all] [--json]  failed or retrying\n"
+		"                                            deliveries (--all: every one)\n"
+		"  webhook redeliver ID                      send a delivery again (same event "
+		"id)\n"
 		"  config check                              validate and print the config\n"
 		"  doctor                                    check the deployment end to end\n");
 }
@@ -263,6 +272,9 @@ static int ctl_dispatch(struct ctl *c, int argc, char **argv)
 		return ctl_user_list(c, argc, argv);
 	}
 	if (strcmp(cmd, "jobs") == 0 && (rc = ctl_jobs(c, argc, argv)) != 2) {
+		return rc;
+	}
+	if (strcmp(cmd, "webhook") == 0 && (rc = ctl_webhook(c, argc, argv)) != 2) {
 		return rc;
 	}
 	if (strcmp(cmd, "quota") == 0) {

@@ -12,6 +12,7 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "exportd/deliverer.h"
 #include "exportd/janitor.h"
 #include "exportd/mailer.h"
 #include "exportd/notify.h"
@@ -34,16 +35,33 @@ struct supervisor_slot {
 struct supervisor {
 	struct config *cf;
 	const char *conf_path;
-	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS + 2];
-	int nslots; /* workers, then the mailer when mail is on */
+	struct supervisor_slot slots[SUPERVISOR_MAX_WORKERS + 3];
+	int nslots; /* workers, the janitor, the webhook deliverer, the mailer when mail is on */
 	int nworkers;
 };
 
 static void supervisor_size(struct supervisor *sv)
 {
 	sv->nworkers = (int)sv->cf->workers;
-	/* Workers, the janitor, then the mailer when mail is on. */
-	sv->nslots = sv->nworkers + 1 + (sv->cf->mail_smtp_url[0] != '\0');
+	/* Workers, the janitor, the webhook deliverer, then the mailer when
+	 * mail is on. */
+	sv->nslots = sv->nworkers + 2 + (sv->cf->mail_smtp_url[0] != '\0');
+}
+
+/* In the child of slot i (not a worker): become the janitor, the webhook
+ * deliverer or the mailer. */
+__attribute__((noreturn)) static void supervisor_helper(const struct supervisor *sv, int i)
+{
+	if (i == sv->nworkers) {
+		prctl(PR_SET_NAME, "exportd-janitor");
+		_exit(janitor_main(sv->cf));
+	}
+	if (i == sv->nworkers + 1) {
+		prctl(PR_SET_NAME, "exportd-webhook");
+		_exit(deliverer_main(sv->cf));
+	}
+	prctl(PR_SET_NAME, "exportd-mailer");
+	_exit(mailer_main(sv->cf));
 }
 
 static void supervisor_spawn(struct supervisor *sv, int i)
@@ -64,8 +82,7 @@ static void supervisor_spawn(struct supervisor *sv, int i)
 			prctl(PR_SET_NAME, "exportd-worker");
 			_exit(worker_main(sv->cf, i));
 		}
-		prctl(PR_SET_NAME, i == sv->nworkers ? "exportd-janitor" : "exportd-mailer");
-		_exit(i == sv->nworkers ? janitor_main(sv->cf) : mailer_main(sv->cf));
+		supervisor_helper(sv, i);
 	}
 	slot->pid = pid;
 	slot->started = timeutil_now_ms();
@@ -189,8 +206,8 @@ static int supervisor_stop_workers(struct supervisor *sv, const sigset_t *set)
 
 static void supervisor_status(const struct supervisor *sv)
 {
-	notify_send("STATUS=%d workers, the janitor%s running", sv->nworkers,
-		    sv->nslots > sv->nworkers + 1 ? " and the mailer" : "");
+	notify_send("STATUS=%d workers, the janitor, the webhook deliverer%s running", sv->nworkers,
+		    sv->nslots > sv->nworkers + 2 ? " and the mailer" : "");
 }
 
 /* Returns 1 when a stop signal came while the old workers drained. */
@@ -244,8 +261,8 @@ int supervisor_run(struct config *cf, const char *conf_path)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
-	log_info("starting %d workers, the janitor%s", sv.nworkers,
-		 sv.nslots > sv.nworkers + 1 ? " and the mailer" : "");
+	log_info("starting %d workers, the janitor, the webhook deliverer%s", sv.nworkers,
+		 sv.nslots > sv.nworkers + 2 ? " and the mailer" : "");
 	supervisor_restart_due(&sv);
 	notify_send("READY=1");
 	supervisor_status(&sv);

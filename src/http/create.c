@@ -1,18 +1,16 @@
 #include "http/create.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <uuid/uuid.h>
 
 #include "common/crypto.h"
 #include "common/log.h"
-#include "common/utf8.h"
 #include "db/db.h"
 #include "format/format.h"
 #include "http/filters.h"
+#include "http/jsonbody.h"
 #include "http/problem.h"
 #include "http/reply.h"
 #include "jobs/jobjson.h"
@@ -37,111 +35,13 @@ static int create_valid_key(const char *key)
 	return 1;
 }
 
-static int create_json_type_ok(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	/* application/json, optionally with parameters (charset=utf-8). */
-	if (strncasecmp(ct, "application/json", n) != 0) {
-		return 0;
-	}
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* Does a member name of text (well-formed JSON, NUL-terminated) hold an
- * escaped NUL?  json-c cuts a name there, so {"type\u0000x": ...} would
- * pass for "type". */
-static int create_nul_in_name(const char *text)
-{
-	const char *s = text;
-	int nul;
-
-	while ((s = strchr(s, '"')) != NULL) {
-		nul = 0;
-		for (s++; *s != '\0' && *s != '"'; s++) {
-			if (*s == '\\') {
-				nul |= strncmp(s + 1, "u0000", 5) == 0;
-				s++; /* the escaped character: never the closing quote */
-			}
-		}
-		if (*s == '\0') {
-			return 0;
-		}
-		for (s++; isspace((unsigned char)*s); s++) {
-		}
-		if (nul && *s == ':') {
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Parse the body strictly: strict UTF-8 (json-c's own check lets overlong
- * forms, surrogates and code points past U+10FFFF through, and PostgreSQL
- * then refuses them), one JSON value, nothing after it but whitespace.
- * The terminating NUL is handed to the tokener too, so a bare top-level
- * number ends where the body ends. */
-static struct json_object *create_parse(const char *raw, size_t len, const char **why)
-{
-	struct json_tokener *tok = NULL;
-	struct json_object *obj = NULL;
-	enum json_tokener_error jerr;
-	size_t used;
-
-	*why = "the body is not valid UTF-8 (RFC 3629), so it is not JSON";
-	if (strlen(raw) != len || !utf8_valid(raw, len)) {
-		return NULL;
-	}
-	*why = "the body is not valid JSON";
-	tok = json_tokener_new();
-	if (tok == NULL) {
-		return NULL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, raw, (int)len + 1);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	while (used < len && isspace((unsigned char)raw[used])) {
-		used++;
-	}
-	if (jerr != json_tokener_success || used < len) {
-		json_object_put(obj);
-		return NULL;
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		*why = "the body must be a JSON object";
-		json_object_put(obj);
-		return NULL;
-	}
-	if (create_nul_in_name(raw)) {
-		*why = "a member name holds a NUL character (\\u0000)";
-		json_object_put(obj);
-		return NULL;
-	}
-	return obj;
-}
-
-/* A JSON string without embedded NULs (we use it as a C string). */
-static const char *create_string(struct json_object *v)
-{
-	const char *str;
-
-	if (!json_object_is_type(v, json_type_string)) {
-		return NULL;
-	}
-	str = json_object_get_string(v);
-	return strlen(str) == (size_t)json_object_get_string_len(v) ? str : NULL;
-}
-
-/* Was name already among the first n string elements of cols? */
 static int create_seen(struct json_object *cols, size_t n, const char *name)
 {
 	const char *other;
 	size_t j;
 
 	for (j = 0; j < n; j++) {
-		other = create_string(json_object_array_get_idx(cols, j));
+		other = jsonbody_string(json_object_array_get_idx(cols, j));
 		if (other != NULL && strcmp(other, name) == 0) {
 			return 1;
 		}
@@ -166,7 +66,7 @@ static void create_check_columns(struct json_object *cols, const struct registry
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(field, sizeof(field), "columns/%lu", (unsigned long)i);
-		name = create_string(json_object_array_get_idx(cols, i));
+		name = jsonbody_string(json_object_array_get_idx(cols, i));
 		if (name == NULL) {
 			problem_add_field(p, field, "must be a string (without NUL characters)");
 			continue;
@@ -214,7 +114,7 @@ static void create_check_csv(struct json_object *csv, struct create_req *req, st
 		} else if (strcmp(key, "formula_guard") == 0) {
 			create_bool(val, "csv", key, &req->csv_formula_guard, p);
 		} else if (strcmp(key, "delimiter") == 0) {
-			req->csv_delimiter = create_string(val);
+			req->csv_delimiter = jsonbody_string(val);
 			if (req->csv_delimiter == NULL ||
 			    !format_valid_delimiter(req->csv_delimiter)) {
 				problem_add_member(p, "csv", key,
@@ -239,29 +139,29 @@ static void create_member(const char *key, struct json_object *val, struct creat
 	enum format_compression comp;
 
 	if (strcmp(key, "type") == 0) {
-		req->type = create_string(val);
+		req->type = jsonbody_string(val);
 		if (req->type == NULL) {
 			problem_add_field(p, key, "must be a string (without NUL characters)");
 		}
 	} else if (strcmp(key, "format") == 0) {
-		req->format = create_string(val);
+		req->format = jsonbody_string(val);
 		if (req->format == NULL) {
 			problem_add_field(p, key, "must be \"csv\" or \"jsonl\"");
 		}
 	} else if (strcmp(key, "compression") == 0) {
-		req->compression = create_string(val);
+		req->compression = jsonbody_string(val);
 		if (req->compression == NULL || format_parse_compression(req->compression, &comp)) {
 			problem_add_field(p, key, "must be \"none\", \"gzip\" or \"zstd\"");
 		}
 	} else if (strcmp(key, "timezone") == 0) {
-		req->timezone = create_string(val);
+		req->timezone = jsonbody_string(val);
 		if (req->timezone == NULL || req->timezone[0] == '\0') {
 			problem_add_field(p, key,
 					  "must be an IANA time zone name such as "
 					  "\"Europe/Paris\"");
 		}
 	} else if (strcmp(key, "header") == 0) {
-		req->header = create_string(val);
+		req->header = jsonbody_string(val);
 		if (req->header == NULL ||
 		    (strcmp(req->header, "names") != 0 && strcmp(req->header, "labels") != 0)) {
 			problem_add_field(p, key, "must be \"names\" or \"labels\"");
@@ -323,7 +223,7 @@ void create_judge(const char *raw, size_t len, struct create_req *req, struct pr
 {
 	const char *why;
 
-	req->body = create_parse(raw, len, &why);
+	req->body = jsonbody_parse(raw, len, &why);
 	if (req->body == NULL) {
 		problem_init(p, 400, "invalid-body", "Bad Request", why);
 		problem_add_field(p, "", why);
@@ -624,10 +524,8 @@ out:
 static int create_precheck(struct app *app, struct http_request *r, struct buf *raw)
 {
 	struct problem p;
-	char detail[128];
-	enum ex_status st;
 
-	if (!create_json_type_ok(r->content_type)) {
+	if (!jsonbody_type_ok(r->content_type)) {
 		problem_reply(r, 415, "unsupported-media-type", "Unsupported Media Type",
 			      "send the request body as application/json",
 			      "Accept-Post: application/json\r\n");
@@ -641,19 +539,7 @@ static int create_precheck(struct app *app, struct http_request *r, struct buf *
 		problem_send(&p, r, "");
 		return 0;
 	}
-	st = request_read_body(r, app->cf->http_body_limit, raw);
-	if (st == EX_EIO) {
-		snprintf(detail, sizeof(detail), "the body did not arrive within %lld ms",
-			 app->cf->http_body_timeout_ms);
-		problem_reply(r, 408, "request-timeout", "Request Timeout", detail, "");
-		return 0;
-	}
-	if (st) {
-		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
-			 app->cf->http_body_limit);
-		problem_reply(r, 413, "payload-too-large", "Content Too Large", detail, "");
-		return 0;
-	}
+	return jsonbody_read(app, r, raw);
 	return 1;
 }
 

@@ -96,6 +96,8 @@ struct metrics_event {
 static const char *const metrics_plain[] = {"", NULL};
 static const char *const metrics_outcomes[] = {"outcome=\"sent\"", "outcome=\"retried\"",
 					       "outcome=\"failed\"", NULL};
+static const char *const metrics_webhook_outcomes[] = {
+	"outcome=\"delivered\"", "outcome=\"retried\"", "outcome=\"failed\"", NULL};
 static const char *const metrics_seen[] = {NULL};
 
 static const struct metrics_event metrics_events[] = {
@@ -105,6 +107,7 @@ static const struct metrics_event metrics_events[] = {
 	 metrics_plain},
 	{COUNTER_RETRIES, "Failed attempts scheduled to run again.", metrics_plain},
 	{COUNTER_MAIL, "Mail delivery attempts by outcome.", metrics_outcomes},
+	{COUNTER_WEBHOOKS, "Webhook delivery attempts by outcome.", metrics_webhook_outcomes},
 	{COUNTER_S3_FAILURES,
 	 "Failed S3 requests by S3 error code, else HTTP status, else network (exportd's "
 	 "processes).",

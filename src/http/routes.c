@@ -6,6 +6,7 @@
 #include "http/exports.h"
 #include "http/health.h"
 #include "http/metrics.h"
+#include "http/webhooks.h"
 
 const struct router_route routes_table[] = {
 	{"healthz", "/healthz", ROUTER_GET | ROUTER_HEAD, ROUTER_OPEN, health_handle},
@@ -18,6 +19,9 @@ const struct router_route routes_table[] = {
 	{"delete", "/exports/{id}", ROUTER_DELETE, ROUTER_KEY, exports_delete},
 	{"download", "/exports/{id}/download", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY_OR_LINK,
 	 exports_download},
+	{"webhooks-list", "/webhooks", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, webhooks_list},
+	{"webhooks-create", "/webhooks", ROUTER_POST, ROUTER_KEY, webhooks_create},
+	{"webhooks-delete", "/webhooks/{id}", ROUTER_DELETE, ROUTER_KEY, webhooks_delete},
 };
 
 const size_t routes_count = sizeof(routes_table) / sizeof(routes_table[0]);

@@ -184,6 +184,9 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "error", jobjson_error(v));
 	json_object_object_add(j, "attempts", jobjson_int(v->attempts));
 	json_object_object_add(j, "notification", jobjson_json(v->notification_json));
+	json_object_object_add(j, "webhooks",
+			       v->webhooks_json != NULL ? jobjson_json(v->webhooks_json)
+							: json_object_new_array());
 	json_object_object_add(j, "cancel_requested", json_object_new_boolean(v->cancel_requested));
 	for (i = 0; i < sizeof(timestamps) / sizeof(timestamps[0]); i++) {
 		json_object_object_add(j, timestamps[i].name, jobjson_str(timestamps[i].value));

@@ -29,6 +29,7 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("columns", DB_TEXT, columns_json),
 	JOBS_VIEW("filters", DB_TEXT, filters_json),
 	JOBS_VIEW("notification", DB_TEXT, notification_json),
+	JOBS_VIEW("webhooks", DB_TEXT, webhooks_json),
 	JOBS_VIEW("error_code", DB_TEXT, error_code),
 	JOBS_VIEW("error_message", DB_TEXT, error_message),
 	JOBS_VIEW("created_at", DB_TEXT, created_at),

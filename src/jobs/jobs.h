@@ -30,6 +30,7 @@ struct jobs_view {
 	const char *columns_json;      /* JSON array or NULL: all columns */
 	const char *filters_json;      /* the stored form (jsonb text) */
 	const char *notification_json; /* the newest mail's state, JSON object, or NULL */
+	const char *webhooks_json;     /* its webhook deliveries, JSON array, or NULL: none */
 	const char *error_code, *error_message;
 	const char *created_at, *started_at, *completed_at, *expires_at, *purged_at, *as_of;
 	const char *file_key, *checksum; /* checksum: sha256 hex */

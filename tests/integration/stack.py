@@ -792,6 +792,15 @@ class Stack:
             "[embed]\n"
             "# the host page's secret (examples/php, tests/browser): the first signs\n"
             "secrets = %(embed)s, %(embed_old)s\n"
+            "\n"
+            "[webhooks]\n"
+            "# test_webhooks.py's receivers listen on loopback over plain http\n"
+            "allow_http = on\n"
+            "allow_private = on\n"
+            "timeout = 2s\n"
+            "retry_base = 200ms\n"
+            "retry_max = 5s\n"
+            "poll_interval = 200ms\n"
             % {"db": "".join("%s = %s\n" % kv for kv in self.pg.database_conf().items()),
                "embed": EMBED_SECRET, "embed_old": EMBED_SECRET_OLD,
                "workers": self.workers, "url": self.base_url, "download": download,
@@ -1336,11 +1345,12 @@ class ExtraExportd:
 
     def worker_pids(self):
         """The supervisor's live workers (children named exportd-worker; the
-        janitor and the mailer are children too)."""
+        janitor, the webhook deliverer and the mailer are children too)."""
         return [p for p in self.children() if comm_of(p) == "exportd-worker"]
 
     def children(self):
-        """Every live child of the supervisor: workers, janitor, mailer."""
+        """Every live child of the supervisor: workers, janitor, webhook deliverer,
+        mailer."""
         return children_of(self.pid) if self.alive() else []
 
     def start(self, wait_connected=None, timeout=15):

@@ -554,8 +554,8 @@ def test_kill9_between_completion_and_sending_still_one_mail(mail, daemons):
                            " WHERE application_name = 'exportd-mailer'")[0][0]
     assert mailer == 1
     killed = d1.kill9()
-    assert len(killed) == 1 + M.MailStack.workers + 2, (
-        "supervisor, workers, janitor, mailer: %s" % killed)
+    assert len(killed) == 1 + M.MailStack.workers + 3, (
+        "supervisor, workers, janitor, webhook deliverer, mailer: %s" % killed)
     mail.ms.wait_no_exportd()
     n = db_notification(mail, job_id)
     assert n["status"] == "pending" and n["sent_at"] is None, n
