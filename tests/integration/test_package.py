@@ -17,6 +17,7 @@ import pwd
 import grp
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -444,6 +445,36 @@ def test_slow_quiet_and_oversized_bodies_through_the_installed_snippet(pkgdb, tm
               "a quiet body dropped after %s s" % (server, len(seconds), max(seconds), quiet))
         assert max(seconds) < 1, seconds
         assert quiet and QUIET[server] - 1 <= quiet[0] < QUIET[server] + 5, quiet
+
+
+def fcgi_children(fc):
+    """The export.fcgi processes multiwatch runs."""
+    p = subprocess.run(["pgrep", "-P", str(fc.pid)], capture_output=True, text=True)
+    return set(int(x) for x in p.stdout.split())
+
+
+def test_multiwatch_restarts_a_child_that_dies(pkgdb, tmp_path):
+    """export-fcgi.service's multiwatch replaces an export.fcgi that is
+    killed, and requests keep being answered meanwhile."""
+    auth = {"Authorization": "Bearer " + pkgdb["key"]}
+    with front(pkgdb, tmp_path, "lighttpd") as web:
+        forks = int(shlex.split(unit("export-fcgi.service")["ExecStart"])[1].split("=")[1])
+        S.wait_until(lambda: len(fcgi_children(web.fc)) == forks, 10,
+                     "%d export.fcgi processes" % forks)
+        before = fcgi_children(web.fc)
+        victim = min(before)
+        assert open("/proc/%d/comm" % victim).read().strip() == "export.fcgi"
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(2 * forks):
+            r = requests.get(web.base + "/exports", headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
+        S.wait_until(lambda: len(fcgi_children(web.fc)) == forks, 10,
+                     "multiwatch to start a new export.fcgi", check=web.fc.check_alive)
+        after = fcgi_children(web.fc)
+        assert victim not in after and len(after - before) == 1, (before, after)
+        for _ in range(2 * forks):
+            r = requests.get(web.base + "/exports", headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
 
 
 def test_the_daemon_refuses_to_start_without_a_database_url():
