@@ -9,6 +9,7 @@ Needs the package installed (CI: scripts/deb, then apt-get install
 /run/exportd/fcgi.sock and /var/lib/exportd/exports, as the units do.
 """
 import configparser
+import contextlib
 import csv
 import io
 import os
@@ -16,7 +17,10 @@ import pwd
 import grp
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -154,7 +158,7 @@ def lighttpd(run, port):
     os.chown(run, pw.pw_uid, pw.pw_gid)
     conf = run / "lighttpd.conf"
     conf.write_text("""
-server.modules = ( "mod_access", "mod_fastcgi" )
+server.modules = ( "mod_access", "mod_fastcgi", "mod_accesslog" )
 server.bind = "127.0.0.1"
 server.port = %d
 server.document-root = "%s"
@@ -163,15 +167,19 @@ server.errorlog = "%s/error.log"
 server.upload-dirs = ( "%s" )
 server.username = "www-data"
 server.groupname = "www-data"
+# Debian's conf-available/10-accesslog.conf: the default format (its
+# request line holds the query string).
+accesslog.filename = "%s/access.log"
 include "/etc/lighttpd/conf-available/50-exportd.conf"
-""" % (port, run, run, run, run))
+""" % (port, run, run, run, run, run))
     S.run(["lighttpd", "-tt", "-f", conf], "lighttpd -tt")
-    return ["lighttpd", "-D", "-f", conf]
+    return ["lighttpd", "-D", "-f", conf], [run / "access.log"]
 
 
 def apache(run, port):
+    # As Debian enables them, and what the snippet asks for.
     mods = ["mpm_event", "authz_core", "authz_host", "proxy", "proxy_fcgi", "buffer",
-            "headers", "rewrite", "env", "xsendfile"]
+            "headers", "rewrite", "env", "setenvif", "reqtimeout", "xsendfile"]
     conf = run / "apache.conf"
     conf.write_text("".join("LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n"
                             % (m, m) for m in mods) + """
@@ -183,10 +191,18 @@ Listen 127.0.0.1:%d
 ServerName 127.0.0.1
 User www-data
 Group www-data
+Define APACHE_LOG_DIR %s
+LogFormat "%%h %%l %%u %%t \\"%%r\\" %%>s %%O \\"%%{Referer}i\\" \\"%%{User-Agent}i\\"" combined
 Include /etc/apache2/conf-available/exportd.conf
-""" % (run, run, run, run, port))
+# Debian's default site with its CustomLog as README "Install on Debian"
+# has the admin change it (env=!exportd_request).
+<VirtualHost 127.0.0.1:%d>
+    CustomLog %s/access.log combined env=!exportd_request
+</VirtualHost>
+""" % (run, run, run, run, port, run, port, run))
     S.run(["apache2", "-t", "-f", conf], "apache2 -t")
-    return ["apache2", "-f", conf, "-DFOREGROUND"]
+    return ["apache2", "-f", conf, "-DFOREGROUND"], [run / "access.log",
+                                                     run / "exportd-access.log"]
 
 
 def nginx(run, port):
@@ -199,7 +215,9 @@ error_log %s/error.log warn;
 user www-data www-data;
 events { worker_connections 64; }
 http {
-    access_log off;
+    # As Debian's nginx.conf: the default format (with $request) and conf.d.
+    access_log %s/access.log;
+    include /etc/nginx/conf.d/exportd-log.conf;
     client_body_temp_path %s/body;
     fastcgi_temp_path %s/fastcgi;
     proxy_temp_path %s/proxy;
@@ -210,22 +228,27 @@ http {
         include /etc/nginx/snippets/exportd.conf;
     }
 }
-""" % ((run,) * 7 + (port,)))
+""" % ((run,) * 8 + (port,)))
     S.run(["nginx", "-t", "-c", conf], "nginx -t")
-    return ["nginx", "-c", conf]
+    # The snippet logs to Debian's /var/log/nginx/access.log.
+    return ["nginx", "-c", conf], [run / "access.log", Path("/var/log/nginx/access.log")]
 
 
 SERVERS = {"lighttpd": (lighttpd, "x-sendfile"), "apache": (apache, "x-sendfile"),
            "nginx": (nginx, "x-accel-redirect")}
 
 
-@pytest.mark.parametrize("server", ["lighttpd", "apache", "nginx"])
-@pytest.mark.parametrize("mode", ["stream", "server"])
-def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, server, mode):
-    """mode "stream": export.fcgi sends the file; "server": the web server
-    does (X-Sendfile / X-Accel-Redirect), as www-data."""
-    make, offload = SERVERS[server]
-    download = offload if mode == "server" else "stream"
+class Front:
+    """One web server with its installed snippet in front of
+    export-fcgi.service's command line."""
+
+    def __init__(self, fc, web, base, logs):
+        self.fc, self.web, self.base, self.logs = fc, web, base, logs
+
+
+@contextlib.contextmanager
+def front(pkgdb, tmp_path, server, download="stream"):
+    make = SERVERS[server][0]
     tmp_path.chmod(0o755)
     fc = fcgi(pkgdb, download, tmp_path / "fcgi.log")
     web = None
@@ -236,9 +259,55 @@ def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, se
         assert (oct(st.st_mode & 0o777), grp.getgrgid(st.st_gid).gr_name) == \
             ("0o660", "www-data")
         port = S.free_port()
-        web = S.Service("pkg-" + server, make(tmp_path, port), tmp_path / "web.log").start()
-        base = "http://127.0.0.1:%d/exportd" % port
+        argv, logs = make(tmp_path, port)
+        web = S.Service("pkg-" + server, argv, tmp_path / "web.log").start()
         S.wait_until(lambda: S.port_open(port), 10, server, check=web.check_alive)
+        yield Front(fc, web, "http://127.0.0.1:%d/exportd" % port, logs)
+    finally:
+        if web is not None:
+            web.stop()
+        fc.stop()
+        if os.path.exists(SOCKET):
+            os.unlink(SOCKET)
+        while LEFTOVERS:
+            shutil.rmtree(LEFTOVERS.pop(), ignore_errors=True)
+
+
+def logged(logs, needle):
+    """The access-log lines (of any of logs) that hold needle."""
+    return [line for log in logs if log.exists()
+            for line in log.read_text(errors="replace").splitlines() if needle in line]
+
+
+def assert_tokens_not_logged(web, job):
+    """Download links with a mail token and a widget token through the
+    server: the server logs each path, never the token (Debian's default
+    formats would log the query string)."""
+    mark = uuid.uuid4().hex
+    tokens = ("4102444800.bWFpbC10b2tlbi0" + mark, "exe1.d2lkZ2V0LXRva2VuLQ." + mark)
+    path = "/exports/%s/download" % job
+    for name, token in zip(("token", "access_token"), tokens):
+        r = requests.get(web.base + path + "?" + name + "=" + token, timeout=10,
+                         allow_redirects=False)
+        # No [mail] link_secrets / [embed] secrets here: refused, but the
+        # server logs the same line for a link that works.
+        assert r.status_code in (401, 403, 410), (name, r.status_code, r.text)
+    S.wait_until(lambda: len(logged(web.logs, "/exportd" + path)) >= 2, 10,
+                 "the access log lines of %s" % path)
+    # (Only this test's lines: /var/log/nginx/access.log is the machine's.)
+    leaked = logged(web.logs, mark) + [line for line in logged(web.logs, "/exportd" + path)
+                                       if "token=" in line]
+    assert not leaked, "an access log holds a link token:\n" + "\n".join(leaked)
+
+
+@pytest.mark.parametrize("server", ["lighttpd", "apache", "nginx"])
+@pytest.mark.parametrize("mode", ["stream", "server"])
+def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, server, mode):
+    """mode "stream": export.fcgi sends the file; "server": the web server
+    does (X-Sendfile / X-Accel-Redirect), as www-data."""
+    download = SERVERS[server][1] if mode == "server" else "stream"
+    with front(pkgdb, tmp_path, server, download) as web:
+        base = web.base
         auth = {"Authorization": "Bearer " + pkgdb["key"]}
 
         r = requests.get(base + "/healthz", timeout=10)
@@ -275,6 +344,8 @@ def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, se
                          headers=dict(auth, Range="bytes=0-4"), timeout=30)
         assert (r.status_code, r.content) == (206, b"id,em")
 
+        assert_tokens_not_logged(web, job["id"])
+
         # A body over 64k (http.body_limit): 413 problem+json, not read.
         r = requests.post(base + "/exports", data=b"x" * 70000, timeout=10,
                           headers=dict(auth, **{"Content-Type": "application/json"}))
@@ -285,14 +356,127 @@ def test_export_through_the_installed_snippet(stack, pkgdb, daemon, tmp_path, se
         r = requests.get(base + "/metrics", timeout=10)
         assert r.status_code == 200 and "exportd_jobs" in r.text, r.text[:300]
         requests.delete(base + "/exports/" + job["id"], headers=auth, timeout=10)
-    finally:
-        if web is not None:
-            web.stop()
-        fc.stop()
-        if os.path.exists(SOCKET):
-            os.unlink(SOCKET)
-        while LEFTOVERS:
-            shutil.rmtree(LEFTOVERS.pop(), ignore_errors=True)
+
+
+def body_request(web, key, length):
+    """The head of a POST /exports announcing length bytes, and the port."""
+    port = int(web.base.split(":")[2].split("/")[0])
+    head = ("POST /exportd/exports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % (key, length)).encode()
+    return port, head
+
+
+def slow_sender(web, key, stop, hangups):
+    """A body of 1000 bytes sent one byte every 2 s until stop is set; a
+    hang-up by the server is recorded."""
+    port, head = body_request(web, key, 1000)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(head + b"{")
+            while not stop.wait(2):
+                s.sendall(b" ")
+    except OSError as e:
+        hangups.append(repr(e))
+
+
+def quiet_client(web, key, out):
+    """Headers and one byte of a body, then nothing: the seconds until the
+    server hangs up."""
+    port, head = body_request(web, key, 1000)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(head + b"{")
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+    out.append(time.monotonic() - t0)
+
+
+# How long each server, as shipped, lets a client sit quiet in a body:
+# the lighttpd snippet's server.max-read-idle and the nginx snippet's
+# client_body_timeout (10 s), Debian's mod_reqtimeout default for Apache
+# (body=20, MinRate=500).
+QUIET = {"lighttpd": 10, "apache": 20, "nginx": 10}
+
+
+@pytest.mark.parametrize("server", ["lighttpd", "apache", "nginx"])
+def test_slow_quiet_and_oversized_bodies_through_the_installed_snippet(pkgdb, tmp_path,
+                                                                       server):
+    """8 bodies at a byte every 2 s do not hold /healthz (the snippet
+    buffers them); a client quiet in its body is dropped; a body announced
+    over 64 KiB is refused at once (413), without waiting for it."""
+    key = pkgdb["key"]
+    with front(pkgdb, tmp_path, server) as web:
+        # (Not Apache: mod_proxy reads the announced body before anything
+        # answers, whatever LimitRequestBody says; mod_reqtimeout bounds it.)
+        if server != "apache":
+            port, head = body_request(web, key, 10_000_000)
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(head + b"{")
+                answer = s.recv(4096)
+            assert answer.startswith((b"HTTP/1.1 413", b"HTTP/1.0 413")), answer[:200]
+            assert time.monotonic() - t0 < 5
+
+        stop, hangups, quiet = threading.Event(), [], []
+        threads = [threading.Thread(target=slow_sender, args=(web, key, stop, hangups),
+                                    daemon=True) for _ in range(8)]
+        threads.append(threading.Thread(target=quiet_client, args=(web, key, quiet),
+                                        daemon=True))
+        for t in threads:
+            t.start()
+        seconds = []
+        try:
+            time.sleep(0.5)
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                t0 = time.monotonic()
+                r = requests.get(web.base + "/healthz", timeout=5)
+                seconds.append(time.monotonic() - t0)
+                assert r.status_code == 200, r.text
+                time.sleep(max(0.0, 0.5 - seconds[-1]))
+            threads[-1].join(timeout=QUIET[server] + 10)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+        print("%s: /healthz with 8 slow bodies open: %d answers, slowest %.3fs; "
+              "a quiet body dropped after %s s" % (server, len(seconds), max(seconds), quiet))
+        assert max(seconds) < 1, seconds
+        assert quiet and QUIET[server] - 1 <= quiet[0] < QUIET[server] + 5, quiet
+
+
+def fcgi_children(fc):
+    """The export.fcgi processes multiwatch runs."""
+    p = subprocess.run(["pgrep", "-P", str(fc.pid)], capture_output=True, text=True)
+    return set(int(x) for x in p.stdout.split())
+
+
+def test_multiwatch_restarts_a_child_that_dies(pkgdb, tmp_path):
+    """export-fcgi.service's multiwatch replaces an export.fcgi that is
+    killed, and requests keep being answered meanwhile."""
+    auth = {"Authorization": "Bearer " + pkgdb["key"]}
+    with front(pkgdb, tmp_path, "lighttpd") as web:
+        forks = int(shlex.split(unit("export-fcgi.service")["ExecStart"])[1].split("=")[1])
+        S.wait_until(lambda: len(fcgi_children(web.fc)) == forks, 10,
+                     "%d export.fcgi processes" % forks)
+        before = fcgi_children(web.fc)
+        victim = min(before)
+        assert open("/proc/%d/comm" % victim).read().strip() == "export.fcgi"
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(2 * forks):
+            r = requests.get(web.base + "/exports", headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
+        S.wait_until(lambda: len(fcgi_children(web.fc)) == forks, 10,
+                     "multiwatch to start a new export.fcgi", check=web.fc.check_alive)
+        after = fcgi_children(web.fc)
+        assert victim not in after and len(after - before) == 1, (before, after)
+        for _ in range(2 * forks):
+            r = requests.get(web.base + "/exports", headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
 
 
 def test_the_daemon_refuses_to_start_without_a_database_url():

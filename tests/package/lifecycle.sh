@@ -26,6 +26,7 @@ check "install: config 0640 root:exportd" \
 	test "$(stat -c %a:%U:%G /etc/exportd/exportd.conf)" = 640:root:exportd
 check "install: exports 2750 exportd:www-data" \
 	test "$(stat -c %a:%U:%G /var/lib/exportd/exports)" = 2750:exportd:www-data
+check "install: web-server snippets, nginx's log format" sh -c 'test -f /etc/apache2/conf-available/exportd.conf && test -f /etc/lighttpd/conf-available/50-exportd.conf && test -f /etc/nginx/snippets/exportd.conf && grep -q "log_format exportd_noquery" /etc/nginx/conf.d/exportd-log.conf'
 check "install: no unit enabled" \
 	sh -c '! ls /etc/systemd/system/*.wants/exportd.service /etc/systemd/system/*.wants/export-fcgi.socket'
 check "install: exportd refuses the empty database.url" \
@@ -41,6 +42,7 @@ check "purge: exports gone" test ! -e /var/lib/exportd
 check "purge: config gone" test ! -e /etc/exportd/exportd.conf
 check "purge: user gone" sh -c '! getent passwd exportd'
 check "purge: group gone" sh -c '! getent group exportd'
+check "purge: snippets gone" sh -c 'test ! -e /etc/nginx/conf.d/exportd-log.conf && test ! -e /etc/apache2/conf-available/exportd.conf'
 apt install "$deb"
 check "reinstall: user again" getent passwd exportd
 check "reinstall: exports dir again" test -d /var/lib/exportd/exports
