@@ -83,7 +83,7 @@ def test_bench_json_has_every_figure(bench_run):
     # The plain reference (the speed baseline) leaves the soft-deleted rows out.
     plain = m["psql_plain_csv"]
     assert 0 < plain["rows"] < 10000 and plain["ratio_to_psql"] == 1.0, plain
-    assert "deleted_at IS NULL" in plain["select"] and "to_json" not in plain["select"]
+    assert '"deleted_at" IS NULL' in plain["select"] and "to_json" not in plain["select"]
     positive(m["psql_copy_csv"], ("ratio_min", "ratio_max"), "methods.psql_copy_csv")
     for name in ("exportd_csv", "exportd_jsonl"):
         positive(m[name], EXPORTD_KEYS, "methods." + name)
