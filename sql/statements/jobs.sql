@@ -135,6 +135,20 @@ SELECT
   -- use: jobs_view
 FROM export_jobs WHERE workspace = $1 AND id = $2;
 
+-- GET /exports/{id} in one round trip: the live API key $1, with the
+-- columns keys_lookup (sql/statements/keys.sql) reads (api_keys is
+-- src/keys/keys.c's: read-only here), and the job $2 of that key's
+-- workspace, whose columns are NULL when the workspace has no such job.
+-- The caller checks the key's secret before it looks at the job.
+-- name: jobs_get_keyed
+SELECT k.secret_hash, k.workspace, k.email, k.stale_use, j.*
+FROM (SELECT secret_hash, workspace, email,
+        last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale_use
+      FROM api_keys WHERE id = $1 AND revoked_at IS NULL) AS k
+LEFT JOIN LATERAL (SELECT
+  -- use: jobs_view
+  FROM export_jobs WHERE workspace = k.workspace AND id = $2) AS j ON true;
+
 -- Any workspace's job: only for a caller holding a valid signed link.
 -- name: jobs_get_by_link
 SELECT

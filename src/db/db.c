@@ -2,9 +2,59 @@
 
 #include "common/log.h"
 
+#include <inttypes.h>
+#include <libpq-events.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The named statements one connection has prepared (db_prepare_on()),
+ * attached to the PGconn as libpq event instance data, so it lives and
+ * dies with the connection.  The bound is the program's own statement
+ * files: a program that builds more texts than that runs the rest as
+ * unnamed statements. */
+#define DB_PREPARED_MAX 64
+
+struct db_prepared {
+	int off; /* a statement was lost: unnamed statements from now on */
+	int n;
+	const char *ptr[DB_PREPARED_MAX]; /* the caller's text, the fast match */
+	char *sql[DB_PREPARED_MAX];	  /* our copy, what a match is checked against */
+	size_t len[DB_PREPARED_MAX];
+	char name[DB_PREPARED_MAX][32];
+};
+
+static void db_prepared_forget(struct db_prepared *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->sql[i]);
+	}
+	p->n = 0;
+}
+
+/* libpq calls this when the connection is reset (the server forgot every
+ * statement) or finished. */
+static int db_events(PGEventId id, void *info, void *pass)
+{
+	struct db_prepared *p = NULL;
+
+	(void)pass;
+	if (id == PGEVT_CONNRESET) {
+		p = PQinstanceData(((PGEventConnReset *)info)->conn, db_events);
+	} else if (id == PGEVT_CONNDESTROY) {
+		p = PQinstanceData(((PGEventConnDestroy *)info)->conn, db_events);
+	}
+	if (p != NULL) {
+		db_prepared_forget(p);
+	}
+	if (p != NULL && id == PGEVT_CONNDESTROY) {
+		free(p);
+	}
+	return 1;
+}
 
 /* Server NOTICEs (e.g. "already exists, skipping") are not ours to print. */
 static void db_notice(void *arg, const char *message)
@@ -105,18 +155,154 @@ static enum ex_status db_check(PGconn *conn, PGresult *r, PGresult **res, char *
 	return st;
 }
 
+enum ex_status db_prepare_on(PGconn *conn, struct buf *err)
+{
+	struct db_prepared *p = NULL;
+	PGresult *res = NULL;
+	enum ex_status st;
+
+	st = db_exec(conn, "SELECT pg_backend_pid()", 0, NULL, &res, err);
+	if (st) {
+		return st;
+	}
+	/* A pooler (PgBouncer) hands out a pid of its own, and may run each
+	 * transaction on another server connection, where our statements do
+	 * not exist: unnamed statements there. */
+	if (db_int(res, 0, 0) != PQbackendPID(conn)) {
+		log_debug("backend pid %lld, connection pid %d: a pooler, no prepared statements",
+			  db_int(res, 0, 0), PQbackendPID(conn));
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		st = EX_ENOMEM;
+		goto out;
+	}
+	if (!PQregisterEventProc(conn, db_events, "exportd-prepared", NULL) ||
+	    !PQsetInstanceData(conn, db_events, p)) {
+		free(p);
+		st = EX_ENOMEM;
+	}
+out:
+	PQclear(res);
+	return st;
+}
+
+/* FNV-1a: the statement's name is its text's hash, so that a name means
+ * one text even on a server connection another client used. */
+static uint64_t db_hash(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static int db_prepared_find(const struct db_prepared *p, const char *sql, size_t len)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->ptr[i] == sql && p->len[i] == len && memcmp(p->sql[i], sql, len) == 0) {
+			return i;
+		}
+	}
+	for (i = 0; i < p->n; i++) {
+		if (p->len[i] == len && memcmp(p->sql[i], sql, len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Prepare sql as entry p->n; -1 when there is no room (or memory).  A
+ * failure is handed back in *fail, the error the statement has. */
+static int db_prepared_add(PGconn *conn, struct db_prepared *p, const char *sql, size_t len,
+			   int nparams, PGresult **fail)
+{
+	int i = p->n;
+	PGresult *r;
+	const char *state;
+
+	if (i == DB_PREPARED_MAX || (p->sql[i] = strdup(sql)) == NULL) {
+		return -1;
+	}
+	snprintf(p->name[i], sizeof(p->name[i]), "exportd_%016" PRIx64, db_hash(sql, len));
+	r = PQprepare(conn, p->name[i], sql, nparams, NULL);
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	/* 42P05: that name, hence that text, is on this server connection already. */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    (state == NULL || strcmp(state, "42P05") != 0)) {
+		free(p->sql[i]);
+		*fail = r;
+		return -1;
+	}
+	PQclear(r);
+	p->ptr[i] = sql;
+	p->len[i] = len;
+	p->n++;
+	return i;
+}
+
+/* Did the server lose the statement (26000: a pooler moved us, a DISCARD
+ * ALL) or refuse its cached plan (0A000 after a migration changed a
+ * result's type)? */
+static int db_prepared_lost(PGconn *conn, const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0) &&
+	       PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
+/* Run sql as a named statement of the connection's when db_prepare_on()
+ * was called for it, else (or when that fails) unnamed. */
+static PGresult *db_run(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	struct db_prepared *p = PQinstanceData(conn, db_events);
+	PGresult *r = NULL;
+	size_t len;
+	int i = -1;
+
+	if (p != NULL && !p->off && PQtransactionStatus(conn) != PQTRANS_INERROR) {
+		len = strlen(sql);
+		i = db_prepared_find(p, sql, len);
+		if (i < 0) {
+			i = db_prepared_add(conn, p, sql, len, nparams, &r);
+		}
+	}
+	if (r != NULL) {
+		return r;
+	}
+	if (i < 0) {
+		return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+	p->ptr[i] = sql;
+	r = PQexecPrepared(conn, p->name[i], nparams, params, NULL, NULL, 0);
+	if (db_prepared_lost(conn, r)) {
+		log_warn("prepared statement %s is gone (%s): unnamed statements on this "
+			 "connection from now on",
+			 p->name[i], PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+		p->off = 1;
+		PQclear(r);
+		r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+	return r;
+}
+
 enum ex_status db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		       PGresult **res, struct buf *err)
 {
-	return db_check(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0), res,
-			NULL, err);
+	return db_check(conn, db_run(conn, sql, nparams, params), res, NULL, err);
 }
 
 enum ex_status db_exec_state(PGconn *conn, const char *sql, int nparams, const char *const *params,
 			     PGresult **res, char state[6], struct buf *err)
 {
-	return db_check(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0), res,
-			state, err);
+	return db_check(conn, db_run(conn, sql, nparams, params), res, state, err);
 }
 
 enum ex_status db_exec_script(PGconn *conn, const char *sql, struct buf *err)

@@ -20,6 +20,15 @@
 enum ex_status db_connect(const char *conninfo, const char *appname, PGconn **out,
 			  struct buf *err) EX_MUST_CHECK;
 
+/* From now on, run every statement of conn (db_exec*) as a named prepared
+ * statement, prepared at its first use on this connection: the server
+ * parses and plans it once.  Not when conn goes through a connection
+ * pooler (the backend's pid is not the one the connection announced): a
+ * transaction pooler may run each statement on another server connection.
+ * A statement the server has lost all the same (26000, or 0A000 after a
+ * migration) is run again unnamed, and so is every later one. */
+enum ex_status db_prepare_on(PGconn *conn, struct buf *err) EX_MUST_CHECK;
+
 /* Run a parameterised statement (text params, text results).  Success is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK; otherwise *res is NULL, err holds the
  * server's message and the status is db_classify()'s.  res may be NULL when

@@ -18,6 +18,11 @@ struct auth {
 	char key_id[16];
 	char workspace[256];
 	char email[256];
+	/* ROUTER_KEY_JOB, read with the key: job_read = 1, and job the job
+	 * view of {id} in the key's workspace, NULL when there is none.  The
+	 * dispatcher PQclear()s it after the handler. */
+	int job_read;
+	PGresult *job;
 };
 
 #endif

@@ -8,6 +8,8 @@
 
 #include "common/apikey.h"
 #include "common/log.h"
+#include "db/db.h"
+#include "jobs/jobs.h"
 #include "keys/keys.h"
 #include "keys/users.h"
 #include "http/embed.h"
@@ -91,7 +93,38 @@ int auth_remote_user(struct app *app, struct http_request *r, struct auth *who)
 	return ok;
 }
 
-int auth_key(struct app *app, struct http_request *r, struct auth *who)
+/* The key id's row: keys_lookup(), or with job_id jobs_get_keyed(). */
+static enum ex_status auth_key_row(struct app *app, const char *key_id, const char *job_id,
+				   struct keys_entry *k, PGresult **res, struct buf *err)
+{
+	enum ex_status st;
+
+	if (job_id == NULL) {
+		return keys_lookup(app->conn, key_id, k, res, err);
+	}
+	st = jobs_get_keyed(app->conn, key_id, job_id, res, err);
+	if (st == EX_OK) {
+		st = keys_entry_read(*res, k, err);
+	}
+	return st;
+}
+
+/* The job read with the key (checked by now) goes to who; res is then
+ * the job's, or cleared. */
+static void auth_key_job(PGresult **res, const char *job_id, struct auth *who)
+{
+	if (job_id == NULL) {
+		return;
+	}
+	who->job_read = 1;
+	/* One column by name: the whole view would be read again to answer. */
+	if (db_text(*res, 0, "id") != NULL) {
+		who->job = *res;
+		*res = NULL;
+	}
+}
+
+int auth_key(struct app *app, struct http_request *r, const char *job_id, struct auth *who)
 {
 	const char *h = r->authorization;
 	struct apikey key;
@@ -109,7 +142,7 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 		return 0;
 	}
 	buf_init(&err, 4096);
-	st = keys_lookup(app->conn, key.id, &k, &res, &err);
+	st = auth_key_row(app, key.id, job_id, &k, &res, &err);
 	if (st && st != EX_ENOTFOUND) {
 		reply_db_error(app, r, &err);
 		goto out;
@@ -122,6 +155,8 @@ int auth_key(struct app *app, struct http_request *r, struct auth *who)
 	snprintf(who->workspace, sizeof(who->workspace), "%s", k.workspace);
 	snprintf(who->email, sizeof(who->email), "%s", k.email);
 	ok = 1;
+	/* k's strings are in res: copied above, before res may become the job. */
+	auth_key_job(&res, job_id, who);
 	if (k.stale_use) {
 		/* Throttled to one write a minute per key. */
 		st = keys_touch(app->conn, key.id, &err);

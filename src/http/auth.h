@@ -8,8 +8,10 @@
 #include "http/request.h"
 
 /* Authorization: Bearer <key>, or Bearer <embed token> (auth_embed); 1 and
- * *who filled when it is valid. */
-int auth_key(struct app *app, struct http_request *r, struct auth *who);
+ * *who filled when it is valid.  job_id not NULL: an API key is looked up
+ * together with that job of its workspace (one round trip), and who->job
+ * set as app.h says; an embed token reads no job. */
+int auth_key(struct app *app, struct http_request *r, const char *job_id, struct auth *who);
 
 /* A signed embed token (http/embed.h): 1 and *who filled (no key id) when
  * it is genuine and unexpired; 401 token-expired when it has expired, 401

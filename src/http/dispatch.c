@@ -29,8 +29,13 @@ static int dispatch_db(struct app *app, struct http_request *r)
 	}
 	buf_init(&err, 4096);
 	st = db_connect(app->cf->db_api_url, "export.fcgi", &app->conn, &err);
+	if (st == EX_OK) {
+		st = db_prepare_on(app->conn, &err);
+	}
 	if (st) {
 		reply_unavailable(r, "connect", &err);
+		PQfinish(app->conn); /* NULL when db_connect failed: a no-op */
+		app->conn = NULL;
 	}
 	buf_free(&err);
 	return st == EX_OK;
@@ -67,7 +72,7 @@ static int dispatch_access(struct app *app, struct http_request *r, const struct
 	    strncasecmp(r->authorization, "Bearer ", 7) != 0) {
 		return auth_remote_user(app, r, who);
 	}
-	return auth_key(app, r, who);
+	return auth_key(app, r, m->route->access == ROUTER_KEY_JOB ? m->id : NULL, who);
 }
 
 /* An allowed origin's CORS preflight: 1 when answered. */
@@ -123,4 +128,5 @@ void dispatch_request(struct app *app, struct http_request *r)
 		return;
 	}
 	m.route->handle(app, r, keyed ? &who : NULL, m.id);
+	PQclear(who.job);
 }

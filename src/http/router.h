@@ -28,6 +28,7 @@ enum router_access {
 	ROUTER_OPEN,	    /* no key (liveness, metrics) */
 	ROUTER_KEY,	    /* Authorization: Bearer <API key> */
 	ROUTER_KEY_OR_LINK, /* a key, or ?token= from a signed mail link */
+	ROUTER_KEY_JOB,	    /* as ROUTER_KEY; an API key's check reads job {id} along */
 };
 
 /* who: the caller's key, or NULL (an open route, or a valid signed link);

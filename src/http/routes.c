@@ -15,7 +15,7 @@ const struct router_route routes_table[] = {
 	{"widget-css", "/web/exportd.css", ROUTER_GET | ROUTER_HEAD, ROUTER_STATIC, assets_handle},
 	{"list", "/exports", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_list},
 	{"create", "/exports", ROUTER_POST, ROUTER_KEY, create_handle},
-	{"get", "/exports/{id}", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY, exports_get},
+	{"get", "/exports/{id}", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY_JOB, exports_get},
 	{"delete", "/exports/{id}", ROUTER_DELETE, ROUTER_KEY, exports_delete},
 	{"download", "/exports/{id}/download", ROUTER_GET | ROUTER_HEAD, ROUTER_KEY_OR_LINK,
 	 exports_download},

@@ -497,6 +497,14 @@ enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGr
 	return jobs_one(conn, jobs_get_sql, 2, params, res, err);
 }
 
+enum ex_status jobs_get_keyed(PGconn *conn, const char *key_id, const char *id, PGresult **res,
+			      struct buf *err)
+{
+	const char *params[2] = {key_id, id};
+
+	return jobs_one(conn, jobs_get_keyed_sql, 2, params, res, err);
+}
+
 enum ex_status jobs_get_by_link(PGconn *conn, const char *id, PGresult **res, struct buf *err)
 {
 	const char *params[1] = {id};

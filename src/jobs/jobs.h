@@ -126,6 +126,12 @@ enum ex_status jobs_create(PGconn *conn, const struct jobs_new *job, enum jobs_o
 /* EX_ENOTFOUND for unknown ids and other workspaces' ids alike. */
 enum ex_status jobs_get(PGconn *conn, const char *workspace, const char *id, PGresult **res,
 			struct buf *err) EX_MUST_CHECK;
+/* The live API key key_id and the job id of its workspace, in one round
+ * trip: EX_ENOTFOUND when there is no such key; else one row with the
+ * key's columns (keys_entry_read()) and the job view (jobs_view_read()),
+ * whose "id" is NULL when the key's workspace has no such job. */
+enum ex_status jobs_get_keyed(PGconn *conn, const char *key_id, const char *id, PGresult **res,
+			      struct buf *err) EX_MUST_CHECK;
 /* Any workspace's job: only for a caller holding a valid signed link. */
 enum ex_status jobs_get_by_link(PGconn *conn, const char *id, PGresult **res,
 				struct buf *err) EX_MUST_CHECK;

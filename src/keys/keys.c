@@ -99,15 +99,11 @@ enum ex_status keys_lookup(PGconn *conn, const char *id, struct keys_entry *k, P
 	if (st) {
 		return st;
 	}
-	st = db_fields_check(*res, keys_entry_fields, KEYS_NFIELDS, err);
-	if (st) {
-		goto fail;
-	}
 	if (PQntuples(*res) != 1) {
 		st = EX_ENOTFOUND;
 		goto fail;
 	}
-	st = db_fields_read(*res, 0, keys_entry_fields, KEYS_NFIELDS, k);
+	st = keys_entry_read(*res, k, err);
 	if (st) {
 		goto fail;
 	}
@@ -116,6 +112,18 @@ fail:
 	PQclear(*res);
 	*res = NULL;
 	return st;
+}
+
+enum ex_status keys_entry_read(const PGresult *res, struct keys_entry *k, struct buf *err)
+{
+	enum ex_status st;
+
+	memset(k, 0, sizeof(*k));
+	st = db_fields_check(res, keys_entry_fields, KEYS_NFIELDS, err);
+	if (st) {
+		return st;
+	}
+	return db_fields_read(res, 0, keys_entry_fields, KEYS_NFIELDS, k);
 }
 
 enum ex_status keys_touch(PGconn *conn, const char *id, struct buf *err)

@@ -46,6 +46,11 @@ struct keys_entry {
 enum ex_status keys_lookup(PGconn *conn, const char *id, struct keys_entry *k, PGresult **res,
 			   struct buf *err) EX_MUST_CHECK;
 
+/* The key columns of row 0 of res (keys_lookup()'s, or another statement
+ * with the same columns) into *k; EX_EDB naming a missing column. */
+enum ex_status keys_entry_read(const PGresult *res, struct keys_entry *k,
+			       struct buf *err) EX_MUST_CHECK;
+
 /* Record that the key was used now. */
 enum ex_status keys_touch(PGconn *conn, const char *id, struct buf *err) EX_MUST_CHECK;
 

@@ -53,12 +53,16 @@ def test_bad_key_is_401(front, stack, complete_job, case):
     assert_401(r)
 
 
-def test_revoked_key_is_401(stack):
+def test_revoked_key_is_401(stack, complete_job):
     key = H.new_key(stack, "acme")
     r = H.call(stack, stack.api, "GET", "/exports", key=key)
     assert r.status_code == 200, r.text
+    # GET /exports/{id} reads the key and the job in one statement
+    job = "/exports/" + complete_job["id"]
+    assert H.call(stack, stack.api, "GET", job, key=key).status_code == 200
     stack.exportctl("apikey", "revoke", key)
     assert_401(H.call(stack, stack.api, "GET", "/exports", key=key))
+    assert_401(H.call(stack, stack.api, "GET", job, key=key))
     r = H.assert_writes_nothing(stack, lambda: H.call(
         stack, stack.api, "POST", "/exports", key=key, json={"type": "contacts"}))
     assert_401(r)

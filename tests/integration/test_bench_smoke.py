@@ -75,10 +75,16 @@ def test_bench_json_has_every_figure(bench_run):
     assert res["meta"]["rows"] == 10000 and res["meta"]["rounds"] == 1
 
     m = res["methods"]
-    for name in ("psql_copy_csv", "exportd_csv", "exportd_jsonl"):
+    for name in ("psql_plain_csv", "psql_copy_csv", "exportd_csv", "exportd_jsonl"):
         positive(m[name], METHOD_KEYS, "methods." + name)
-        assert m[name]["rows"] == 10000
         assert len(m[name]["rounds"]) == 1
+    for name in ("psql_copy_csv", "exportd_csv", "exportd_jsonl"):
+        assert m[name]["rows"] == 10000
+    # The plain reference (the speed baseline) leaves the soft-deleted rows out.
+    plain = m["psql_plain_csv"]
+    assert 0 < plain["rows"] < 10000 and plain["ratio_to_psql"] == 1.0, plain
+    assert '"deleted_at" IS NULL' in plain["select"] and "to_json" not in plain["select"]
+    positive(m["psql_copy_csv"], ("ratio_min", "ratio_max"), "methods.psql_copy_csv")
     for name in ("exportd_csv", "exportd_jsonl"):
         positive(m[name], EXPORTD_KEYS, "methods." + name)
         assert m[name]["wall_min_s"] <= m[name]["wall_s"] <= m[name]["wall_max_s"]
@@ -115,8 +121,12 @@ def test_bench_json_has_every_figure(bench_run):
         assert pk[name]["jobs"] == 100
 
     t = res["targets"]
-    assert set(t) == {"csv_ratio_to_psql", "jsonl_ratio_to_psql", "worker_peak_rss_mib",
-                      "status_route_ratio_to_ceiling", "pickup_listen_p50_ms"}
+    want = {"csv_ratio_to_psql", "jsonl_ratio_to_psql", "worker_peak_rss_mib",
+            "status_route_ratio_to_ceiling", "create_route_ratio_to_ceiling",
+            "pickup_listen_p50_ms"}
+    if res["meta"]["features"]["gzip"]:
+        want.add("csv_gzip_ratio_to_psql")
+    assert set(t) == want
     for name, d in t.items():
         assert isinstance(d["met"], bool) and d["value"] > 0, (name, d)
 

@@ -5,6 +5,7 @@ timestamps, links).
 
 import hashlib
 import re
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -104,6 +105,40 @@ def test_progress_of_pending_and_complete_jobs(stack, own):
     p = stack.api("GET", "/exports/" + pending, key=key).json()["progress"]
     assert p["eta_seconds"] is None and p["percent"] is None
     stack.api("DELETE", "/exports/" + pending, key=key)
+
+
+KEYED = re.compile(r"\b(parse|execute) (exportd_[0-9a-f]{16}): SELECT k\.secret_hash")
+
+
+def test_status_route_is_one_statement_prepared_once_per_connection(stack, own):
+    """GET /exports/{id} is one statement (key and job together), run as a
+    named statement that each export.fcgi process prepares once on its
+    connection. The server's statement log (log_min_duration_statement = 0,
+    reloaded, so the open sessions take it) shows parse and execute by
+    name. A statement prepared before the log was on shows no parse."""
+    ws, key, job = own
+    stack.pg.query("ALTER SYSTEM SET log_min_duration_statement = 0")
+    try:
+        stack.pg.query("SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the backends take the reload at their next command
+        start = stack.pg.log.stat().st_size
+        codes = [stack.api("GET", "/exports/" + job["id"], key=key).status_code
+                 for _ in range(24)]
+    finally:
+        stack.pg.query("ALTER SYSTEM RESET log_min_duration_statement")
+        stack.pg.query("SELECT pg_reload_conf()")
+    assert codes == [200] * 24, codes
+    with open(stack.pg.log, "rb") as f:
+        f.seek(start)
+        log = f.read().decode("utf-8", "replace")
+    seen = KEYED.findall(log)
+    parses = [n for verb, n in seen if verb == "parse"]
+    executes = [n for verb, n in seen if verb == "execute"]
+    assert len(set(n for _, n in seen)) == 1, seen
+    assert len(executes) == 24, seen
+    assert len(parses) <= stack.fcgi_children, seen
+    # the key is not looked up on its own (keys_lookup) any more
+    assert ": SELECT secret_hash, workspace, email" not in log, log[-3000:]
 
 
 def test_checksum_of_a_complete_export_is_the_files_sha256(stack, own):
