@@ -114,7 +114,11 @@ void stats_state(PGconn *conn, const struct config *cf, const char *job_id)
 	if (stats_slot < 0 || !db_ok(conn)) {
 		return;
 	}
-	snprintf(stats_job, sizeof(stats_job), "%s", job_id ? job_id : "");
+	/* stats_beat passes stats_job itself: copying it onto itself would
+	 * be an overlapping snprintf (it came out empty: '' is no uuid). */
+	if (job_id != stats_job) {
+		snprintf(stats_job, sizeof(stats_job), "%s", job_id ? job_id : "");
+	}
 	snprintf(slot, sizeof(slot), "%d", stats_slot);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	buf_init(&err, 2048);

@@ -142,3 +142,43 @@ def test_a_failed_counter_write_is_kept_for_the_next_try(stack, nm):
         stack.pg.query("ALTER TABLE exportd_counters DROP CONSTRAINT nm_refuse")
     H.scrape_until(stack.api, lambda s: value(s, name) == value(before, name) + 3,
                    "the three observations written after all")
+
+
+def test_a_busy_workers_heartbeat_moves_with_its_job(stack, nm):
+    """While a worker exports, its row stays busy with the job and its
+    heartbeat moves at each heartbeat_interval (the beat once wrote the job
+    id over itself and the row stopped moving: a long export looked like a
+    silent node)."""
+    stack.pg.query(
+        "CREATE OR REPLACE FUNCTION nm_throttle(k bigint) RETURNS boolean LANGUAGE plpgsql"
+        " VOLATILE AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN true; END $$;"
+        " CREATE OR REPLACE VIEW nm_slow AS SELECT * FROM nm_items WHERE nm_throttle(id);"
+        " INSERT INTO nm_items SELECT g, %s, 'slow' FROM generate_series(100, 399) g"
+        " ON CONFLICT DO NOTHING;"
+        " INSERT INTO export_types (name, relation, key_column, workspace_column, columns)"
+        " VALUES ('nm_slow', 'nm_slow', 'id', 'ws', '{id,v}') ON CONFLICT DO NOTHING;"
+        " SELECT exportd_type_grant('nm_slow')", (WS,))
+    stack.exportd.stop(grace=15)
+    d = S.ExtraExportd(stack, "exportd node-metrics-beat", {"exportd": {
+        "workers": 1, "heartbeat_interval": "300ms", "chunk_rows": 20}})
+    try:
+        d.start()
+        r = H.call(stack, stack.api, "POST", "/exports", key=nm,
+                   json={"type": "nm_slow", "format": "csv"})
+        assert r.status_code == 202, r.text
+        job = r.json()["id"]
+        seen = set()
+        deadline = time.monotonic() + 30
+        while H.db_status(stack, job) != "complete" and time.monotonic() < deadline:
+            for state, job_id, beat in stack.pg.query(
+                    "SELECT state, job_id::text, heartbeat_at FROM exportd_workers"
+                    " WHERE node = %s AND pid = ANY(%s)", (NODE, d.worker_pids())):
+                if state == "busy":
+                    assert job_id == job, (state, job_id)
+                    seen.add(beat)
+            time.sleep(0.1)
+        assert H.db_status(stack, job) == "complete"
+        assert len(seen) >= 3, "the busy row's heartbeat moved %d times" % len(seen)
+    finally:
+        d.stop(grace=15)
+        stack.start_exportd()
