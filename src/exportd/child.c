@@ -118,3 +118,18 @@ int child_run(const struct config *cf, const struct child_loop *loop)
 	}
 	return 0;
 }
+
+void child_drain(PGconn *conn, const struct config *cf, child_next_fn next, const char *what)
+{
+	struct buf err;
+	int sent = 1;
+
+	buf_init(&err, 4096);
+	while (sent && !child_stop) {
+		if (next(conn, cf, &sent, &err) != EX_OK) {
+			log_warn("%s: %s", what, buf_str(&err));
+			break;
+		}
+	}
+	buf_free(&err);
+}

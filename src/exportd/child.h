@@ -31,4 +31,11 @@ struct child_loop {
  * the connection breaks.  Returns the process exit status. */
 int child_run(const struct config *cf, const struct child_loop *loop);
 
+/* An outbox's round (the mailer's, the webhook deliverer's): next() sends
+ * the next due item and sets *sent, until nothing is due, a stop is asked
+ * or it fails (logged as "<what>: <error>"). */
+typedef enum ex_status (*child_next_fn)(PGconn *conn, const struct config *cf, int *sent,
+					struct buf *err);
+void child_drain(PGconn *conn, const struct config *cf, child_next_fn next, const char *what);
+
 #endif

@@ -10,20 +10,8 @@
 /* Deliver due events until none is left or the database fails. */
 static long long deliverer_round(PGconn *conn, const struct config *cf, void *arg)
 {
-	struct buf err;
-	int sent = 1;
-	enum ex_status st;
-
 	(void)arg;
-	buf_init(&err, 4096);
-	while (sent && !child_stop) {
-		st = deliveries_deliver_next(conn, cf, &sent, &err);
-		if (st) {
-			log_warn("webhooks: %s", buf_str(&err));
-			break;
-		}
-	}
-	buf_free(&err);
+	child_drain(conn, cf, deliveries_deliver_next, "webhooks");
 	return cf->webhooks_poll_interval_ms;
 }
 

@@ -9,20 +9,8 @@
 /* Deliver due mails until none is left or the database fails. */
 static long long mailer_round(PGconn *conn, const struct config *cf, void *arg)
 {
-	struct buf err;
-	int sent = 1;
-	enum ex_status st;
-
 	(void)arg;
-	buf_init(&err, 4096);
-	while (sent && !child_stop) {
-		st = outbox_deliver_next(conn, cf, &sent, &err);
-		if (st) {
-			log_warn("mailer: %s", buf_str(&err));
-			break;
-		}
-	}
-	buf_free(&err);
+	child_drain(conn, cf, outbox_deliver_next, "mailer");
 	return cf->mail_poll_interval_ms;
 }
 
