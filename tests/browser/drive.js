@@ -72,6 +72,17 @@ function texts(page) {
 	});
 }
 
+/* Every text the aria-live region is given, in order, from now on (a
+ * screen reader announces each; the final texts() sees only the last). */
+function recordLive(page) {
+	return page.evaluate(() => {
+		const live = document.querySelector('[data-exportd-export] .exportd-live');
+		window.exportdLiveLog = [];
+		new MutationObserver(() => window.exportdLiveLog.push(live.textContent))
+			.observe(live, {childList: true, characterData: true, subtree: true});
+	});
+}
+
 async function startExport(page) {
 	await page.getByRole('button', {name: /^Export /}).click();
 }
@@ -80,6 +91,7 @@ const scenarios = {
 	/* Export, a progress value strictly between 0 and 100, the Download
 	 * link, and the file the browser saves. */
 	async export(page) {
+		await recordLive(page);
 		await startExport(page);
 		const seen = await watchProgress(page, 'midway');
 		await shot(page, 'progress');
@@ -98,7 +110,8 @@ const scenarios = {
 		const file = path.join(outDir, 'download-' + download.suggestedFilename());
 		await download.saveAs(file);
 		await page.click('[data-exportd-export] summary');
-		return {seen: seen.concat(rest), bar, ...t, file, filename: download.suggestedFilename()};
+		const liveLog = await page.evaluate(() => window.exportdLiveLog);
+		return {seen: seen.concat(rest), bar, ...t, liveLog, file, filename: download.suggestedFilename()};
 	},
 
 	async cancel(page) {

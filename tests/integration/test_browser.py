@@ -9,6 +9,7 @@ Screenshots: <build>/tests/browser-screenshots/<scenario>-<state>.png.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -96,6 +97,20 @@ def test_export_progress_then_download(stack, host_page, browser, big_workspace)
     assert not [c for c in out["console"] if c.startswith("pageerror")], out["console"]
     assert not out["failed"], out["failed"]
     assert (browser / "export-progress.png").stat().st_size > 0
+    _assert_announced(out["liveLog"], out["link"])
+
+
+def _assert_announced(log, link):
+    """The aria-live region said Preparing, then the percent at most once a
+    quarter (not at every poll), then that the file is ready, with the link's
+    words."""
+    assert log and log[0] == "Preparing your export.", log
+    percents = [int(m.group(1)) for m in (re.fullmatch(r"Export (\d+)% done\.", t) for t in log) if m]
+    assert percents and all(0 <= p <= 100 for p in percents), log
+    quarters = [p // 25 for p in percents]
+    assert quarters == sorted(set(quarters)), log
+    assert log[-1] == "Your export is ready: %s." % link, log
+    assert len(log) == 2 + len(percents), log
 
 
 def test_cancel_while_running(stack, host_page, browser, big_workspace):
