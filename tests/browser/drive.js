@@ -83,6 +83,30 @@ function recordLive(page) {
 	});
 }
 
+/* The progress bar's motion as computed: the running bar's fill, and a
+ * copy of the widget's markup in the indeterminate state (an export with
+ * no estimate, which the tests' data never has). */
+function motion(page) {
+	return page.evaluate(() => {
+		const pick = (el) => {
+			const s = getComputedStyle(el);
+			return {transitionProperty: s.transitionProperty, transitionDuration: s.transitionDuration,
+				animationName: s.animationName, opacity: s.opacity};
+		};
+		const probe = document.createElement('div');
+		probe.className = 'exportd';
+		probe.innerHTML = '<div class="exportd-bar exportd-indeterminate"><div class="exportd-fill"></div></div>';
+		document.body.appendChild(probe);
+		const out = {
+			reduce: matchMedia('(prefers-reduced-motion: reduce)').matches,
+			fill: pick(document.querySelector('[data-exportd-export] [role=progressbar] .exportd-fill')),
+			indeterminate: pick(probe.querySelector('.exportd-fill'))
+		};
+		probe.remove();
+		return out;
+	});
+}
+
 async function startExport(page) {
 	await page.getByRole('button', {name: /^Export /}).click();
 }
@@ -112,6 +136,25 @@ const scenarios = {
 		await page.click('[data-exportd-export] summary');
 		const liveLog = await page.evaluate(() => window.exportdLiveLog);
 		return {seen: seen.concat(rest), bar, ...t, liveLog, file, filename: download.suggestedFilename()};
+	},
+
+	/* prefers-reduced-motion: the running bar's motion with no preference,
+	 * then with `reduce` emulated; Cancel at the end. */
+	async motion(page) {
+		await startExport(page);
+		await page.waitForFunction(() => {
+			const el = document.querySelector('[data-exportd-export]');
+			return el.getAttribute('data-state') === 'running' &&
+				el.querySelector('[role=progressbar]').hasAttribute('aria-valuenow');
+		}, null, {timeout: STEP, polling: 50});
+		await page.emulateMedia({reducedMotion: 'no-preference'});
+		const normal = await motion(page);
+		await page.emulateMedia({reducedMotion: 'reduce'});
+		const reduced = await motion(page);
+		await shot(page, 'reduced');
+		await page.getByRole('button', {name: 'Cancel'}).click();
+		await waitState(page, ['cancelled', 'complete']);
+		return {normal, reduced, ...await texts(page)};
 	},
 
 	async cancel(page) {

@@ -123,6 +123,24 @@ def test_cancel_while_running(stack, host_page, browser, big_workspace):
     assert not list(stack.storage_dir.glob(job_id + "*")), "a cancelled export left a file"
 
 
+def test_reduced_motion_stops_the_bar(stack, host_page, browser, big_workspace):
+    """Under prefers-reduced-motion the running bar's fill does not slide
+    to its width and the indeterminate bar does not move (a still, paler bar);
+    with no preference they do."""
+    out = drive(browser, host_page, "motion", type="contacts", workspace=big_workspace)
+    normal, reduced = out["normal"], out["reduced"]
+    assert not normal["reduce"] and reduced["reduce"], out
+    assert normal["fill"]["transitionProperty"] == "width", normal
+    assert normal["fill"]["transitionDuration"] != "0s", normal
+    assert normal["indeterminate"]["animationName"] == "exportd-slide", normal
+    assert reduced["fill"]["transitionDuration"] == "0s", reduced
+    assert reduced["indeterminate"]["animationName"] == "none", reduced
+    assert reduced["indeterminate"]["opacity"] == "0.5", reduced
+    assert out["state"] == "cancelled", out
+    assert H.db_status(stack, out["memo"][0]) == "cancelled"
+    assert (browser / "motion-reduced.png").stat().st_size > 0
+
+
 def _ghost_type(stack):
     name = "ghost_" + uuid.uuid4().hex[:10]
     relation = "gone_" + uuid.uuid4().hex[:8]
