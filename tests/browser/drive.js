@@ -115,6 +115,8 @@ const scenarios = {
 	/* Export, a progress value strictly between 0 and 100, the Download
 	 * link, and the file the browser saves. */
 	async export(page) {
+		const idle = await widgetState(page);
+		await shot(page, 'idle');
 		await recordLive(page);
 		await startExport(page);
 		const seen = await watchProgress(page, 'midway');
@@ -135,7 +137,7 @@ const scenarios = {
 		await download.saveAs(file);
 		await page.click('[data-exportd-export] summary');
 		const liveLog = await page.evaluate(() => window.exportdLiveLog);
-		return {seen: seen.concat(rest), bar, ...t, liveLog, file, filename: download.suggestedFilename()};
+		return {idle, seen: seen.concat(rest), bar, ...t, liveLog, file, filename: download.suggestedFilename()};
 	},
 
 	/* prefers-reduced-motion: the running bar's motion with no preference,
@@ -303,9 +305,11 @@ const scenarios = {
 		const shownAt = Date.now();
 		await page.waitForTimeout(1000);
 		const state = await widgetState(page);
+		const text = await page.textContent('[data-exportd-export] .exportd-text');
+		await shot(page, state);
 		const firstAfter = polls.find((t) => t >= shownAt);
 		return {gaps: before.slice(1).map((t, i) => t - before[i]), whileHidden,
-			resumedAfterMs: firstAfter === undefined ? null : firstAfter - shownAt, state};
+			resumedAfterMs: firstAfter === undefined ? null : firstAfter - shownAt, state, text};
 	},
 
 	/* Another origin's page (CROSS_TARGET is the API's origin) tries to

@@ -96,7 +96,9 @@ def test_export_progress_then_download(stack, host_page, browser, big_workspace)
     assert H.row(stack, job_id, "requester_email")[0] == "demo.user@example.com"
     assert not [c for c in out["console"] if c.startswith("pageerror")], out["console"]
     assert not out["failed"], out["failed"]
-    assert (browser / "export-progress.png").stat().st_size > 0
+    assert out["idle"] == "idle", out
+    for state in ("idle", "progress", "complete"):
+        assert (browser / ("export-%s.png" % state)).stat().st_size > 0, state
     _assert_announced(out["liveLog"], out["link"])
 
 
@@ -182,7 +184,8 @@ def test_polling_backs_off_and_pauses_while_hidden(stack, host_page, browser, sl
     assert len(gaps) >= 2 and gaps[-1] > gaps[0], gaps      # not a fixed interval
     assert out["whileHidden"] == 0, out                      # no poll while hidden
     assert out["resumedAfterMs"] is not None and out["resumedAfterMs"] < 500, out
-    assert out["state"] == "preparing", out
+    assert out["state"] == "preparing" and out["text"] == "Preparing\u2026", out
+    assert (browser / "hidden-preparing.png").stat().st_size > 0
 
 
 def test_expired_token_says_reload(stack, host_page, browser):
