@@ -72,6 +72,41 @@ function texts(page) {
 	});
 }
 
+/* Every text the aria-live region is given, in order, from now on (a
+ * screen reader announces each; the final texts() sees only the last). */
+function recordLive(page) {
+	return page.evaluate(() => {
+		const live = document.querySelector('[data-exportd-export] .exportd-live');
+		window.exportdLiveLog = [];
+		new MutationObserver(() => window.exportdLiveLog.push(live.textContent))
+			.observe(live, {childList: true, characterData: true, subtree: true});
+	});
+}
+
+/* The progress bar's motion as computed: the running bar's fill, and a
+ * copy of the widget's markup in the indeterminate state (an export with
+ * no estimate, which the tests' data never has). */
+function motion(page) {
+	return page.evaluate(() => {
+		const pick = (el) => {
+			const s = getComputedStyle(el);
+			return {transitionProperty: s.transitionProperty, transitionDuration: s.transitionDuration,
+				animationName: s.animationName, opacity: s.opacity};
+		};
+		const probe = document.createElement('div');
+		probe.className = 'exportd';
+		probe.innerHTML = '<div class="exportd-bar exportd-indeterminate"><div class="exportd-fill"></div></div>';
+		document.body.appendChild(probe);
+		const out = {
+			reduce: matchMedia('(prefers-reduced-motion: reduce)').matches,
+			fill: pick(document.querySelector('[data-exportd-export] [role=progressbar] .exportd-fill')),
+			indeterminate: pick(probe.querySelector('.exportd-fill'))
+		};
+		probe.remove();
+		return out;
+	});
+}
+
 async function startExport(page) {
 	await page.getByRole('button', {name: /^Export /}).click();
 }
@@ -80,6 +115,9 @@ const scenarios = {
 	/* Export, a progress value strictly between 0 and 100, the Download
 	 * link, and the file the browser saves. */
 	async export(page) {
+		const idle = await widgetState(page);
+		await shot(page, 'idle');
+		await recordLive(page);
 		await startExport(page);
 		const seen = await watchProgress(page, 'midway');
 		await shot(page, 'progress');
@@ -98,7 +136,27 @@ const scenarios = {
 		const file = path.join(outDir, 'download-' + download.suggestedFilename());
 		await download.saveAs(file);
 		await page.click('[data-exportd-export] summary');
-		return {seen: seen.concat(rest), bar, ...t, file, filename: download.suggestedFilename()};
+		const liveLog = await page.evaluate(() => window.exportdLiveLog);
+		return {idle, seen: seen.concat(rest), bar, ...t, liveLog, file, filename: download.suggestedFilename()};
+	},
+
+	/* prefers-reduced-motion: the running bar's motion with no preference,
+	 * then with `reduce` emulated; Cancel at the end. */
+	async motion(page) {
+		await startExport(page);
+		await page.waitForFunction(() => {
+			const el = document.querySelector('[data-exportd-export]');
+			return el.getAttribute('data-state') === 'running' &&
+				el.querySelector('[role=progressbar]').hasAttribute('aria-valuenow');
+		}, null, {timeout: STEP, polling: 50});
+		await page.emulateMedia({reducedMotion: 'no-preference'});
+		const normal = await motion(page);
+		await page.emulateMedia({reducedMotion: 'reduce'});
+		const reduced = await motion(page);
+		await shot(page, 'reduced');
+		await page.getByRole('button', {name: 'Cancel'}).click();
+		await waitState(page, ['cancelled', 'complete']);
+		return {normal, reduced, ...await texts(page)};
 	},
 
 	async cancel(page) {
@@ -247,9 +305,11 @@ const scenarios = {
 		const shownAt = Date.now();
 		await page.waitForTimeout(1000);
 		const state = await widgetState(page);
+		const text = await page.textContent('[data-exportd-export] .exportd-text');
+		await shot(page, state);
 		const firstAfter = polls.find((t) => t >= shownAt);
 		return {gaps: before.slice(1).map((t, i) => t - before[i]), whileHidden,
-			resumedAfterMs: firstAfter === undefined ? null : firstAfter - shownAt, state};
+			resumedAfterMs: firstAfter === undefined ? null : firstAfter - shownAt, state, text};
 	},
 
 	/* Another origin's page (CROSS_TARGET is the API's origin) tries to

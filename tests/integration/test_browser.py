@@ -9,6 +9,7 @@ Screenshots: <build>/tests/browser-screenshots/<scenario>-<state>.png.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -95,7 +96,23 @@ def test_export_progress_then_download(stack, host_page, browser, big_workspace)
     assert H.row(stack, job_id, "requester_email")[0] == "demo.user@example.com"
     assert not [c for c in out["console"] if c.startswith("pageerror")], out["console"]
     assert not out["failed"], out["failed"]
-    assert (browser / "export-progress.png").stat().st_size > 0
+    assert out["idle"] == "idle", out
+    for state in ("idle", "progress", "complete"):
+        assert (browser / ("export-%s.png" % state)).stat().st_size > 0, state
+    _assert_announced(out["liveLog"], out["link"])
+
+
+def _assert_announced(log, link):
+    """The aria-live region said Preparing, then the percent at most once a
+    quarter (not at every poll), then that the file is ready, with the link's
+    words."""
+    assert log and log[0] == "Preparing your export.", log
+    percents = [int(m.group(1)) for m in (re.fullmatch(r"Export (\d+)% done\.", t) for t in log) if m]
+    assert percents and all(0 <= p <= 100 for p in percents), log
+    quarters = [p // 25 for p in percents]
+    assert quarters == sorted(set(quarters)), log
+    assert log[-1] == "Your export is ready: %s." % link, log
+    assert len(log) == 2 + len(percents), log
 
 
 def test_cancel_while_running(stack, host_page, browser, big_workspace):
@@ -106,6 +123,24 @@ def test_cancel_while_running(stack, host_page, browser, big_workspace):
     assert H.db_status(stack, job_id) == "cancelled"
     assert (browser / "cancel-cancelled.png").is_file()
     assert not list(stack.storage_dir.glob(job_id + "*")), "a cancelled export left a file"
+
+
+def test_reduced_motion_stops_the_bar(stack, host_page, browser, big_workspace):
+    """Under prefers-reduced-motion the running bar's fill does not slide
+    to its width and the indeterminate bar does not move (a still, paler bar);
+    with no preference they do."""
+    out = drive(browser, host_page, "motion", type="contacts", workspace=big_workspace)
+    normal, reduced = out["normal"], out["reduced"]
+    assert not normal["reduce"] and reduced["reduce"], out
+    assert normal["fill"]["transitionProperty"] == "width", normal
+    assert normal["fill"]["transitionDuration"] != "0s", normal
+    assert normal["indeterminate"]["animationName"] == "exportd-slide", normal
+    assert reduced["fill"]["transitionDuration"] == "0s", reduced
+    assert reduced["indeterminate"]["animationName"] == "none", reduced
+    assert reduced["indeterminate"]["opacity"] == "0.5", reduced
+    assert out["state"] == "cancelled", out
+    assert H.db_status(stack, out["memo"][0]) == "cancelled"
+    assert (browser / "motion-reduced.png").stat().st_size > 0
 
 
 def _ghost_type(stack):
@@ -149,7 +184,8 @@ def test_polling_backs_off_and_pauses_while_hidden(stack, host_page, browser, sl
     assert len(gaps) >= 2 and gaps[-1] > gaps[0], gaps      # not a fixed interval
     assert out["whileHidden"] == 0, out                      # no poll while hidden
     assert out["resumedAfterMs"] is not None and out["resumedAfterMs"] < 500, out
-    assert out["state"] == "preparing", out
+    assert out["state"] == "preparing" and out["text"] == "Preparing\u2026", out
+    assert (browser / "hidden-preparing.png").stat().st_size > 0
 
 
 def test_expired_token_says_reload(stack, host_page, browser):
