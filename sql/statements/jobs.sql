@@ -43,6 +43,8 @@
   timezone, header,
   to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of, checksum,
   extract(epoch FROM now() - started_at)::float8 AS running_for,
+  -- the exportd.node_name of the worker holding it (lease_owner node:pid:slot)
+  CASE WHEN status = 'processing' THEN split_part(lease_owner, ':', 1) END AS node,
   to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at,
   api_key_id
 

@@ -183,6 +183,7 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "checksum", jobjson_checksum(v->checksum));
 	json_object_object_add(j, "error", jobjson_error(v));
 	json_object_object_add(j, "attempts", jobjson_int(v->attempts));
+	json_object_object_add(j, "node", jobjson_str(v->node));
 	json_object_object_add(j, "notification", jobjson_json(v->notification_json));
 	json_object_object_add(j, "webhooks",
 			       v->webhooks_json != NULL ? jobjson_json(v->webhooks_json)

@@ -43,6 +43,7 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("list_cursor", DB_TEXT, list_cursor),
 	JOBS_VIEW("created_date", DB_TEXT, created_date),
 	JOBS_VIEW("api_key_id", DB_TEXT, api_key_id),
+	JOBS_VIEW("node", DB_TEXT, node),
 	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
 	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
 	JOBS_VIEW("attempts", DB_LLONG, attempts),

@@ -37,6 +37,7 @@ struct jobs_view {
 	const char *list_cursor;	 /* created_at as PostgreSQL's text, for list cursors */
 	const char *created_date;	 /* YYYYMMDD of creation, for file names */
 	const char *api_key_id;		 /* the key that created it; NULL: plain SQL */
+	const char *node;		 /* processing: the holder's exportd.node_name */
 	long long rows_done, bytes_done, attempts;
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */

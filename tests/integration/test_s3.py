@@ -698,6 +698,7 @@ def test_three_nodes_share_the_queue_and_a_dead_nodes_upload_is_taken_over(env):
             time.sleep(0.02)
         dead = node_of(env, job["id"])
         assert dead in nodes, dead
+        assert env.get(job)["node"] == dead     # the API's job view names it too
         t_kill = time.time()
         nodes[dead].kill(signal.SIGKILL)
         after = env.row(job["id"])
@@ -725,7 +726,12 @@ def test_three_nodes_share_the_queue_and_a_dead_nodes_upload_is_taken_over(env):
         assert done["checksum"] == {"sha256": H.sha256_bytes(data)}
         assert env.row(job["id"]).attempts == 2
         log = env.srv.log()
-        assert_all_verified(log)
+        # The dead node may have been killed while sending a part's body:
+        # the proxy logs that request cut short, and nothing else may fail.
+        cut = [e for e in log if e["verdict"] == "malformed"
+               and "body cut short" in (e.get("detail") or "") and e["time"] >= t_kill - 1]
+        assert len(cut) <= 1, cut
+        assert_all_verified([e for e in log if e not in cut])
         mp = multipart(log, env.object_path(job["id"]))
         assert len(mp.creates) == 1 and mp.upload_ids == [upload_id], mp.creates
         assert mp.completes == {upload_id: [200]}, mp.completes
