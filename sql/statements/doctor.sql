@@ -25,3 +25,18 @@ LISTEN exportd_doctor;
 
 -- name: doctor_notify
 SELECT pg_notify('exportd_doctor', $1);
+
+-- The primary's WAL insert position (compared with a standby's replay).
+-- name: doctor_wal_position
+SELECT pg_current_wal_insert_lsn()::text AS lsn;
+
+-- database.source_url: a standby, how far behind $1 (the primary's
+-- position just read) its replay is, whether replay is paused, and whether
+-- it holds back the primary's cleanup for its queries.
+-- name: doctor_source
+SELECT pg_is_in_recovery() AS standby,
+  current_setting('hot_standby_feedback') AS feedback,
+  CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END AS paused,
+  CASE WHEN pg_is_in_recovery()
+    THEN greatest(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint END
+    AS behind;

@@ -197,6 +197,65 @@ out:
 	}
 }
 
+/* database.source_url, when it names another server than session_url: it
+ * connects as the worker role, it is a standby, its replay is not paused,
+ * and it keeps the primary from removing rows its reads still see. */
+static void doctor_source_lines(struct doctor *d, const PGresult *res)
+{
+	const char *behind = db_text(res, 0, "behind");
+
+	if (strcmp(db_text(res, 0, "standby"), "t") != 0) {
+		doctor_line(d, DOCTOR_WARN, "source",
+			    "database.source_url is not a standby: rows are read from a primary");
+		return;
+	}
+	if (strcmp(db_text(res, 0, "paused"), "not paused") != 0) {
+		doctor_line(d, DOCTOR_WARN, "source",
+			    "the standby's replay is %s: every job waits exportd.replica_max_wait, "
+			    "then reads from the primary or waits (pg_wal_replay_resume())",
+			    db_text(res, 0, "paused"));
+	} else if (strcmp(db_text(res, 0, "feedback"), "on") != 0) {
+		doctor_line(d, DOCTOR_WARN, "source",
+			    "hot_standby_feedback is off on the standby: VACUUM on the primary "
+			    "cancels long reads there (recovery conflicts, each costs an attempt); "
+			    "set it on");
+	} else {
+		doctor_line(d, DOCTOR_OK, "source", "a standby, replay %s bytes behind the primary",
+			    behind);
+	}
+}
+
+static void doctor_source(struct doctor *d, PGconn *primary, const struct config *cf)
+{
+	PGconn *src;
+	PGresult *pos = NULL, *res = NULL;
+	const char *params[1];
+
+	if (strcmp(cf->db_source_url, cf->db_session_url) == 0) {
+		doctor_line(d, DOCTOR_OK, "source", "rows read from the primary (session_url)");
+		return;
+	}
+	doctor_role(d, "database.source_url", cf->db_source_url, "worker");
+	src = doctor_connect(d, "source", "database.source_url", cf->db_source_url);
+	if (src == NULL) {
+		return;
+	}
+	if (db_exec(primary, doctor_wal_position_sql, 0, NULL, &pos, &d->c->err)) {
+		doctor_line(d, DOCTOR_FAIL, "source", "%s", buf_str(&d->c->err));
+		goto out;
+	}
+	params[0] = db_text(pos, 0, "lsn");
+	if (db_exec(src, doctor_source_sql, 1, params, &res, &d->c->err)) {
+		doctor_line(d, DOCTOR_FAIL, "source", "%s", buf_str(&d->c->err));
+		goto out;
+	}
+	doctor_source_lines(d, res);
+out:
+	PQclear(res);
+	PQclear(pos);
+	PQfinish(src);
+}
+
 /* A probe file written, completed and removed through the storage
  * backend, as an export is (S3: a multipart upload). */
 static void doctor_storage(struct doctor *d, const struct config *cf)
@@ -336,6 +395,7 @@ int ctl_doctor(struct ctl *c, const char *path)
 	doctor_role(&d, "database.api_url", cf->db_api_url, "api");
 	doctor_trigger(&d, c->conn);
 	doctor_listen(&d, cf);
+	doctor_source(&d, c->conn, cf);
 	doctor_storage(&d, cf);
 	doctor_smtp(&d, cf);
 	doctor_clock(&d, c->conn, cf);

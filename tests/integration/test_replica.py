@@ -309,3 +309,29 @@ def test_a_recovery_conflict_resumes_byte_identical(stack, standby, key, reader,
     assert "resuming after row" in text and r.attempts >= 2, text
     assert r.status == "complete", text
     assert file_bytes(stack, r) == reference(stack, tmp_path)
+
+
+def doctor_source(stack, d):
+    """exportctl doctor's `source` lines with daemon d's config."""
+    p = S.subprocess.run([str(stack.exportctl_bin), "-c", str(d.conf_path), "doctor"],
+                         env=S.clean_env(), capture_output=True, text=True, timeout=60)
+    return [l for l in p.stdout.splitlines() if l.split()[1:2] == ["source"]], p.stdout
+
+
+def test_doctor_checks_the_standby(stack, standby, key, reader):
+    d = daemon(stack, standby, "doctor")
+    lines, out = doctor_source(stack, d)
+    assert any(l.startswith("warn") and "hot_standby_feedback is off" in l for l in lines), out
+    standby.query("SELECT pg_wal_replay_pause()")
+    try:
+        lines, out = doctor_source(stack, d)
+        assert any(l.startswith("warn") and "replay is paused" in l for l in lines), out
+    finally:
+        standby.query("SELECT pg_wal_replay_resume()")
+    standby.set("hot_standby_feedback", "on")
+    try:
+        lines, out = doctor_source(stack, d)
+        assert any(l.startswith("ok") and "a standby, replay" in l for l in lines), out
+        assert not [l for l in lines if not l.startswith("ok")], out
+    finally:
+        standby.set("hot_standby_feedback", "off")
