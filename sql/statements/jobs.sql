@@ -271,7 +271,13 @@ SELECT j.*, coalesce(j.status = 'processing' AND j.lease_expires_at < now(), fal
   (SELECT coalesce(json_agg(json_build_object('kind', n.kind, 'recipient', n.recipient,
      'status', n.status, 'attempts', n.attempts, 'sent_at', n.sent_at,
      'last_error', n.last_error) ORDER BY n.id), '[]')
-   FROM export_notifications n WHERE n.job_id = j.id) AS notifications
+   FROM export_notifications n WHERE n.job_id = j.id) AS notifications,
+  (SELECT coalesce(json_agg(json_build_object('id', d.id, 'webhook_id', d.webhook_id,
+     'event', d.event, 'status', d.status, 'attempts', d.attempts,
+     'last_status', d.last_status, 'last_error', d.last_error,
+     'next_attempt_at', d.next_attempt_at, 'delivered_at', d.delivered_at)
+     ORDER BY d.created_at, d.id), '[]')
+   FROM export_webhook_deliveries d WHERE d.job_id = j.id) AS webhooks
 FROM export_jobs j WHERE j.id = $1::uuid AND ($2::text IS NULL OR j.workspace = $2);
 
 -- exportctl jobs purge --before $1 [--workspace $2]: complete jobs that

@@ -48,7 +48,7 @@ def test_show_prints_the_internals(stack, exports):
     fields = dict(line.split(None, 1) for line in p.stdout.splitlines() if " " in line)
     for name in ("lease_owner", "lease_token", "lease_expires_at", "ckpt_part", "ckpt_rows",
                  "ckpt_bytes", "ckpt_last_key", "errors", "file_key", "notifications",
-                 "history", "stuck"):
+                 "webhooks", "history", "stuck"):
         assert name in fields, (name, p.stdout)
     assert fields["status"] == "complete" and fields["stuck"] == "f", p.stdout
     j = json.loads(ctl(stack, "jobs", "show", jid, "--json").stdout)

@@ -298,6 +298,9 @@ def test_delivered_once_signed(stack, ws, receiver):
     assert d["id"] == body["id"] and d["attempts"] == 1 and d["last_status"] == 200, d
     assert d["event"] == "export.completed" and d["webhook_id"] == hook["id"], d
     assert d["next_attempt_at"] is None and d["delivered_at"] is not None, d
+    shown = json.loads(stack.exportctl("jobs", "show", job["id"], "--json").stdout)
+    assert [(w["id"], w["status"], w["attempts"]) for w in shown["webhooks"]] == [
+        (body["id"], "delivered", 1)], shown["webhooks"]
     time.sleep(1.0)   # > poll_interval: a second delivery would show by now
     assert len(receiver.got("/signed")) == 1
 
