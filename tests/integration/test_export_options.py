@@ -13,7 +13,10 @@ their own daemons (stack.ExtraExportd) on the session's PostgreSQL and
 storage dir, one at a time:
 
   main       part_size 64k (several gzip members per file), chunk_rows 500,
-             heartbeat 300ms, lease 2s (a kill -9 is recovered quickly)
+             heartbeat 300ms, lease 15s (a kill -9 is recovered at once all the
+             same: the dead worker's connection, and so its advisory lock, is
+             gone; a short lease only let a worker slowed down by a loaded
+             machine, the sanitizer build's, lose its job again and again)
   max_rows   [export] max_rows = 100
   max_bytes  [export] max_bytes = 10k
 
@@ -61,7 +64,7 @@ MAIN_SETTINGS = {
         "chunk_rows": 500,
         "part_size": "64k",
         "heartbeat_interval": "300ms",
-        "lease_timeout": "2s",
+        "lease_timeout": "15s",
         "retry_base": "100ms",
         "retry_max": "500ms",
         "shutdown_grace": "3s",
