@@ -146,7 +146,7 @@ static struct curl_slist *sender_headers(const char *event_id, const char *signa
 	char line[160];
 	struct curl_slist *h = NULL, *next;
 	const char *fixed[] = {"Content-Type: application/json",
-			       "Expect:", "User-Agent: exportd/" PACKAGE_VERSION};
+			       "Expect:", ("User-Agent: exportd/" PACKAGE_VERSION)};
 	size_t i;
 
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
