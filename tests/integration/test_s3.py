@@ -100,6 +100,22 @@ class Env:
         job["_ws"] = ws
         return job
 
+    def create_checkpointed(self, ws):
+        """A job of ws, once its first part is checkpointed, while the proxy
+        holds its part 2 up for 3 s (a kill then lands between parts):
+        (job, its row)."""
+        self.srv.faults({"match": {"method": "PUT", "query_has": "partNumber=2"},
+                         "action": "delay", "seconds": 3.0, "times": 1})
+        job = self.create(ws)
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:
+            row = self.row(job["id"])
+            if row.ckpt_part and row.ckpt_part >= 1 and row.ckpt_storage:
+                return job, row
+            assert row.status in ("pending", "processing"), row
+            assert time.monotonic() < deadline, "no checkpointed part: %s" % row
+            time.sleep(0.02)
+
     def get(self, job):
         r = self.web.api("GET", "/exports/%s" % job["id"], key=self.keys[job["_ws"]])
         assert r.status_code == 200, (r.status_code, r.text)
@@ -591,18 +607,7 @@ def test_request_timeout_400_is_retried(env):
 
 def test_kill9_mid_multipart_resumes_with_the_next_part(env):
     d = env.use("s3")
-    # Part 2 is held up in the proxy: the kill lands after part 1's checkpoint.
-    env.srv.faults({"match": {"method": "PUT", "query_has": "partNumber=2"}, "action": "delay",
-                    "seconds": 3.0, "times": 1})
-    job = env.create(BIG)
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while True:
-        row = env.row(job["id"])
-        if row.ckpt_part and row.ckpt_part >= 1 and row.ckpt_storage:
-            break
-        assert row.status in ("pending", "processing"), row
-        assert time.monotonic() < deadline, "no checkpointed part: %s" % row
-        time.sleep(0.02)
+    job, row = env.create_checkpointed(BIG)
     pids = [d.pid] + d.worker_pids()
     t_kill = time.time()
     d.kill(signal.SIGKILL)
@@ -682,20 +687,9 @@ def test_three_nodes_share_the_queue_and_a_dead_nodes_upload_is_taken_over(env):
         assert len(used) >= 2, "all 9 jobs ran on %s" % used
         assert all(env.row(j["id"]).attempts == 1 for j in jobs)
 
-        # Takeover: part 2 is held up in the proxy, so the kill lands after
-        # part 1's checkpoint.
+        # Takeover: the kill lands after part 1's checkpoint.
         env.srv.reset()
-        env.srv.faults({"match": {"method": "PUT", "query_has": "partNumber=2"},
-                        "action": "delay", "seconds": 3.0, "times": 1})
-        job = env.create(BIG)
-        deadline = time.monotonic() + JOB_TIMEOUT
-        while True:
-            row = env.row(job["id"])
-            if row.ckpt_part and row.ckpt_part >= 1 and row.ckpt_storage:
-                break
-            assert row.status in ("pending", "processing"), row
-            assert time.monotonic() < deadline, "no checkpointed part: %s" % row
-            time.sleep(0.02)
+        job, row = env.create_checkpointed(BIG)
         dead = node_of(env, job["id"])
         assert dead in nodes, dead
         assert env.get(job)["node"] == dead     # the API's job view names it too
