@@ -211,8 +211,9 @@ static void doctor_source_lines(struct doctor *d, const PGresult *res)
 	}
 	if (strcmp(db_text(res, 0, "paused"), "not paused") != 0) {
 		doctor_line(d, DOCTOR_WARN, "source",
-			    "the standby's replay is %s: every job waits exportd.replica_max_wait, "
-			    "then reads from the primary or waits (pg_wal_replay_resume())",
+			    "replay on the standby is paused (%s): every job waits "
+			    "exportd.replica_max_wait, then reads from the primary or waits "
+			    "(pg_wal_replay_resume())",
 			    db_text(res, 0, "paused"));
 	} else if (strcmp(db_text(res, 0, "feedback"), "on") != 0) {
 		doctor_line(d, DOCTOR_WARN, "source",

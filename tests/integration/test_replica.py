@@ -325,7 +325,9 @@ def test_doctor_checks_the_standby(stack, standby, key, reader):
     standby.query("SELECT pg_wal_replay_pause()")
     try:
         lines, out = doctor_source(stack, d)
-        assert any(l.startswith("warn") and "replay is paused" in l for l in lines), out
+        # "pause requested" until replay stops, then "paused": both warn
+        assert any(l.startswith("warn") and "replay on the standby is paused (pause" in l
+                   for l in lines), out
     finally:
         standby.query("SELECT pg_wal_replay_resume()")
     standby.set("hot_standby_feedback", "on")
