@@ -2,7 +2,7 @@
 Run it through scripts/capacity.
 
   scripts/capacity [--configs 1x2,5x2,10x2,20x2] [--pickup-jobs 100]
-                   [--burst-jobs 2000] [--output FILE]
+                   [--burst-jobs 2000] [--mail] [--output FILE]
 
 Starts the test stack (tests/integration/stack.py: PostgreSQL, the roles,
 the migrations) on loopback, then for each configuration N x M starts N
@@ -13,13 +13,17 @@ row each, inserted by plain SQL like an application would):
   pick-up   jobs inserted one at a time every 50 ms on an idle queue:
             created_at -> started_at p50 / p99 (the database's clock);
             database transactions and exportd CPU time per job (what every
-            idle worker's wake-up on NOTIFY costs: the LISTEN fan-out)
+            idle worker's wake-up on NOTIFY costs: the LISTEN fan-out),
+            also less the idle rate (polling, heartbeats) measured just
+            before
   burst     B jobs committed at once: jobs completed per second (first
             created_at -> last completed_at)
 
 and at the end, export_jobs' size and dead rows after every job has run
 (retention running meanwhile: export.retention 1m, the janitor every 5 s),
 after VACUUM, and after `exportctl jobs purge` (retention's last step).
+With --mail every job has a requester, the nodes mail an SMTP capture
+server (aiosmtpd), and the mail outbox's rows are counted too.
 Stops by itself; prints a table and writes the figures as JSON
 (bench/results/capacity.json by default).
 """
@@ -36,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 from benchlib import S, log  # noqa: E402
+import mailstack as M  # noqa: E402  (benchlib put tests/integration on the path)
 
 WS = "cap"
 TYPE = "cap_items"
@@ -47,6 +52,8 @@ def parse_args(argv):
                    help="nodes x workers per configuration (default %(default)s)")
     p.add_argument("--pickup-jobs", type=int, default=100)
     p.add_argument("--burst-jobs", type=int, default=2000)
+    p.add_argument("--mail", action="store_true",
+                   help="jobs with a requester, mailed through an SMTP capture server")
     p.add_argument("--output", default=str(B.SRCDIR / "bench" / "results" / "capacity.json"))
     a = p.parse_args(argv)
     a.configs = [tuple(int(x) for x in c.split("x")) for c in a.configs.split(",")]
@@ -62,11 +69,14 @@ def prepare(st):
     st.pg.expose(TYPE)
 
 
+MAIL_TO = None  # set by --mail: every job's requester
+
+
 def insert_jobs(conn, n):
     with conn.cursor() as cur:
-        cur.execute("INSERT INTO export_jobs (workspace, type, format)"
-                    " SELECT %s, %s, 'csv' FROM generate_series(1, %s) RETURNING id",
-                    (WS, TYPE, n))
+        cur.execute("INSERT INTO export_jobs (workspace, type, format, requester_email)"
+                    " SELECT %s, %s, 'csv', %s FROM generate_series(1, %s) RETURNING id",
+                    (WS, TYPE, MAIL_TO, n))
         return [r[0] for r in cur.fetchall()]
 
 
@@ -104,25 +114,41 @@ def cpu_s(daemons):
     return total / tick
 
 
+# An idle backend reports its transactions to pg_stat_database up to 10 s
+# late (PostgreSQL's PGSTAT_IDLE_INTERVAL): wait that long before each
+# reading, so that the daemons' start is not counted and the jobs' last
+# transactions are.
+STATS_SETTLE_S = 11
+
+
 def pickup(st, daemons, n):
     conn = st.pg.connect()
     try:
-        time.sleep(1.0)
-        x0, c0 = xacts(st), cpu_s(daemons)
+        # The idle rate (workers' polling fallback, heartbeats, the
+        # janitor) over one settle window, taken off the jobs' count.
+        time.sleep(STATS_SETTLE_S)
+        xi, ti = xacts(st), time.monotonic()
+        time.sleep(STATS_SETTLE_S)
+        x0, c0, t0 = xacts(st), cpu_s(daemons), time.monotonic()
+        idle_rate = (x0 - xi) / (t0 - ti)
         ids = []
         for _ in range(n):
             ids += insert_jobs(conn, 1)
             time.sleep(0.05)
         wait_done(st, ids, 120)
-        time.sleep(0.5)
-        x1, c1 = xacts(st), cpu_s(daemons)
+        c1 = cpu_s(daemons)
+        time.sleep(STATS_SETTLE_S)
+        x1, t1 = xacts(st), time.monotonic()
     finally:
         conn.close()
     lat = [r[0] * 1000 for r in st.pg.query(
         "SELECT extract(epoch FROM started_at - created_at) FROM export_jobs"
         " WHERE id = ANY(%s::uuid[])", ([str(i) for i in ids],))]
     return {"p50_ms": B.percentile(lat, 50), "p99_ms": B.percentile(lat, 99),
-            "xacts_per_job": (x1 - x0) / n, "exportd_cpu_ms_per_job": (c1 - c0) * 1000 / n}
+            "xacts_per_job": (x1 - x0) / n,
+            "idle_xacts_per_s": idle_rate,
+            "net_xacts_per_job": (x1 - x0 - idle_rate * (t1 - t0)) / n,
+            "exportd_cpu_ms_per_job": (c1 - c0) * 1000 / n}
 
 
 def burst(st, n):
@@ -143,20 +169,35 @@ def burst(st, n):
 
 def table_state(st, when):
     r = st.pg.query("SELECT pg_total_relation_size('export_jobs'), n_live_tup, n_dead_tup,"
-                    " pg_total_relation_size('export_notifications')"
+                    " pg_total_relation_size('export_notifications'),"
+                    " (SELECT count(*) FROM export_notifications),"
+                    " (SELECT count(*) FROM export_notifications WHERE status = 'sent')"
                     " FROM pg_stat_user_tables WHERE relname = 'export_jobs'")[0]
     return {"when": when, "export_jobs_bytes": r[0], "live_rows": r[1], "dead_rows": r[2],
-            "outbox_bytes": r[3]}
+            "outbox_bytes": r[3], "outbox_rows": r[4], "mails_sent": r[5]}
+
+
+def wait_mailed(st, timeout):
+    """Every queued mail sent (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and st.pg.query(
+            "SELECT count(*) FROM export_notifications WHERE status = 'pending'")[0][0]:
+        time.sleep(0.5)
 
 
 def run_config(st, nodes, workers, args):
     daemons = []
     try:
         for i in range(nodes):
-            d = S.ExtraExportd(st, "exportd cap-%dx%d-node-%d" % (nodes, workers, i + 1), {
+            settings = {
                 "exportd": {"workers": workers, "node_name": "node-%d" % (i + 1)},
                 "export": {"retention": "1m", "cleanup_interval": "5s"},
-                "log": {"level": "warn"}})
+                "log": {"level": "warn"}}
+            if args.smtp is not None:
+                settings["mail"] = {"smtp_url": args.smtp.url, "poll_interval": "500ms",
+                                    "link_secrets": "capacity-" + "k" * 40}
+            d = S.ExtraExportd(st, "exportd cap-%dx%d-node-%d" % (nodes, workers, i + 1),
+                               settings)
             daemons.append(d)
             d.start(wait_connected=(i + 1) * workers, timeout=60)
         conns = st.pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name"
@@ -167,6 +208,8 @@ def run_config(st, nodes, workers, args):
         res["pickup"] = pickup(st, daemons, args.pickup_jobs)
         log("%dx%d: burst of %d jobs" % (nodes, workers, args.burst_jobs))
         res["burst"] = burst(st, args.burst_jobs)
+        if args.smtp is not None:
+            wait_mailed(st, 600)
         return res
     finally:
         for d in daemons:
@@ -175,19 +218,21 @@ def run_config(st, nodes, workers, args):
 
 def report(res):
     lines = ["", "| nodes x workers | exportd connections | pick-up p50 / p99 (ms) |"
-             " transactions per job | exportd CPU per job (ms) | burst jobs/s |",
-             "|---|---|---|---|---|---|"]
+             " transactions per job (less idle) | idle transactions/s |"
+             " exportd CPU per job (ms) | burst jobs/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in res["configs"]:
         p, b = r["pickup"], r["burst"]
-        lines.append("| %d x %d | %d | %.1f / %.1f | %.1f | %.1f | %.0f |" % (
+        lines.append("| %d x %d | %d | %.1f / %.1f | %.1f (%.1f) | %.1f | %.1f | %.0f |" % (
             r["nodes"], r["workers_per_node"], r["connections"], p["p50_ms"], p["p99_ms"],
-            p["xacts_per_job"], p["exportd_cpu_ms_per_job"], b["jobs_per_s"]))
-    lines += ["", "| export_jobs | bytes | live rows | dead rows | outbox bytes |",
-              "|---|---|---|---|---|"]
+            p["xacts_per_job"], p["net_xacts_per_job"], p["idle_xacts_per_s"],
+            p["exportd_cpu_ms_per_job"], b["jobs_per_s"]))
+    lines += ["", "| export_jobs | bytes | live rows | dead rows | outbox bytes |"
+              " outbox rows (sent) |", "|---|---|---|---|---|---|"]
     for t in res["tables"]:
-        lines.append("| %s | %d | %d | %d | %d |" % (t["when"], t["export_jobs_bytes"],
-                                                    t["live_rows"], t["dead_rows"],
-                                                    t["outbox_bytes"]))
+        lines.append("| %s | %d | %d | %d | %d | %d (%d) |" % (
+            t["when"], t["export_jobs_bytes"], t["live_rows"], t["dead_rows"],
+            t["outbox_bytes"], t["outbox_rows"], t["mails_sent"]))
     print("\n".join(lines))
 
 
@@ -202,15 +247,20 @@ def main(argv):
     root = S.make_tmp_root("exportd-capacity-")
     pg = S.Postgres(root)
     st = S.Stack(pg, root)
-    res = {"machine": B.machine_notes(), "configs": [], "tables": []}
+    res = {"machine": B.machine_notes(), "configs": [], "tables": [], "mail": args.mail}
+    args.smtp = None
     try:
         pg.start()
         st.start()
         st.exportd.stop(grace=15)
         prepare(st)
+        if args.mail:
+            global MAIL_TO
+            MAIL_TO = "capacity@example.com"
+            args.smtp = M.SmtpCapture(root, "capacity").start()
         for nodes, workers in args.configs:
             res["configs"].append(run_config(st, nodes, workers, args))
-        st.pg.query("ANALYZE export_jobs")
+        st.pg.query("ANALYZE export_jobs, export_notifications")
         res["tables"].append(table_state(st, "after %d jobs" % sum(
             args.pickup_jobs + args.burst_jobs for _ in args.configs)))
         st.pg.query("VACUUM export_jobs")
@@ -220,6 +270,8 @@ def main(argv):
         res["tables"].append(table_state(st, "after jobs purge + VACUUM"))
     finally:
         try:
+            if args.smtp is not None:
+                args.smtp.stop()
             st.stop()
         finally:
             pg.stop()

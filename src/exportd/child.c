@@ -9,6 +9,7 @@
 #include "common/timeutil.h"
 #include "db/db.h"
 #include "exportd/stats.h"
+#include "exportd/wake.h"
 
 volatile sig_atomic_t child_stop;
 
@@ -77,25 +78,63 @@ static PGconn *child_connect(const struct config *cf, const struct child_loop *l
 	return conn;
 }
 
-/* Wait up to timeout_ms (plus jitter) for a notification on conn, then
- * drop any that arrived. */
-static void child_wait(PGconn *conn, long long timeout_ms)
+const char *child_why_name(enum child_why why)
 {
-	struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-	PGnotify *n;
+	static const char *const names[] = {"start", "timeout", "notify", "poke", "idle"};
 
-	if (poll(&pfd, 1, (int)(timeout_ms + timeutil_jitter_ms(timeout_ms / 4))) > 0) {
+	return (unsigned)why < sizeof(names) / sizeof(names[0]) ? names[why] : "?";
+}
+
+/* Drop the notifications libpq holds (shown to the loop's notified
+ * first); 1 when there were any. */
+static int child_drop_notifies(PGconn *conn, const struct child_loop *loop)
+{
+	PGnotify *n;
+	int any = 0;
+
+	while ((n = PQnotifies(conn)) != NULL) {
+		if (loop->notified != NULL) {
+			loop->notified(n, loop->arg);
+		}
+		PQfreemem(n);
+		any = 1;
+	}
+	return any;
+}
+
+/* Wait up to timeout_ms (plus jitter) for a notification on conn (or a
+ * poke, for the workers), then drop the notifications that arrived.  Those
+ * libpq read during the last round count at once. */
+static enum child_why child_wait(PGconn *conn, const struct child_loop *loop, long long timeout_ms)
+{
+	struct pollfd pfd[2] = {{PQsocket(conn), POLLIN, 0},
+				{loop->wake ? wake_fd() : -1, POLLIN, 0}};
+	int got;
+
+	if (child_drop_notifies(conn, loop)) {
+		return CHILD_NOTIFY;
+	}
+	got = poll(pfd, 2, (int)(timeout_ms + timeutil_jitter_ms(timeout_ms / 4)));
+	if (got <= 0) {
+		return CHILD_TIMEOUT;
+	}
+	if (pfd[0].revents) {
 		PQconsumeInput(conn);
 	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		PQfreemem(n);
+	if (child_drop_notifies(conn, loop)) {
+		return CHILD_NOTIFY;
 	}
+	if (pfd[1].revents) {
+		return wake_taken() ? CHILD_POKED : CHILD_IDLE;
+	}
+	return CHILD_IDLE; /* input that was not a notification */
 }
 
 int child_run(const struct config *cf, const struct child_loop *loop)
 {
 	PGconn *conn = NULL;
 	long long wait_ms;
+	enum child_why why = CHILD_START;
 
 	child_init();
 	while (!child_stop) {
@@ -104,12 +143,13 @@ int child_run(const struct config *cf, const struct child_loop *loop)
 				PQfinish(conn);
 			}
 			conn = child_connect(cf, loop);
-			continue; /* a round at once after (re)connecting */
+			why = CHILD_START; /* a round at once after (re)connecting */
+			continue;
 		}
-		wait_ms = loop->round(conn, cf, loop->arg);
+		wait_ms = loop->round(conn, cf, loop->arg, why);
 		stats_flush(conn, cf);
 		if (!child_stop && db_ok(conn)) {
-			child_wait(conn, wait_ms);
+			why = child_wait(conn, loop, wait_ms);
 		}
 	}
 	if (conn != NULL) {

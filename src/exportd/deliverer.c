@@ -8,9 +8,11 @@
 #include "hook/sender.h"
 
 /* Deliver due events until none is left or the database fails. */
-static long long deliverer_round(PGconn *conn, const struct config *cf, void *arg)
+static long long deliverer_round(PGconn *conn, const struct config *cf, void *arg,
+				 enum child_why why)
 {
 	(void)arg;
+	(void)why;
 	child_drain(conn, cf, deliveries_deliver_next, "webhooks");
 	return cf->webhooks_poll_interval_ms;
 }

@@ -89,10 +89,11 @@ static void janitor_expire(PGconn *conn, const struct config *cf)
 
 /* Retention and the metrics fold every cleanup_interval; the STATUS line
  * in between. */
-static long long janitor_round(PGconn *conn, const struct config *cf, void *arg)
+static long long janitor_round(PGconn *conn, const struct config *cf, void *arg, enum child_why why)
 {
 	long long *next_expire = arg, now = timeutil_now_ms();
 
+	(void)why;
 	if (now >= *next_expire) {
 		janitor_expire(conn, cf);
 		*next_expire = now + cf->cleanup_interval_ms;

@@ -7,9 +7,10 @@
 #include "mail/smtp.h"
 
 /* Deliver due mails until none is left or the database fails. */
-static long long mailer_round(PGconn *conn, const struct config *cf, void *arg)
+static long long mailer_round(PGconn *conn, const struct config *cf, void *arg, enum child_why why)
 {
 	(void)arg;
+	(void)why;
 	child_drain(conn, cf, outbox_deliver_next, "mailer");
 	return cf->mail_poll_interval_ms;
 }

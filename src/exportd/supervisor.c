@@ -16,6 +16,7 @@
 #include "exportd/janitor.h"
 #include "exportd/mailer.h"
 #include "exportd/notify.h"
+#include "exportd/wake.h"
 #include "exportd/worker.h"
 
 #define SUPERVISOR_MAX_WORKERS 256
@@ -114,6 +115,7 @@ static void supervisor_reap(struct supervisor *sv, int stopping)
 			continue;
 		}
 		slot->pid = 0;
+		wake_forget(pid);
 		if (stopping) {
 			continue;
 		}
@@ -246,9 +248,16 @@ int supervisor_run(struct config *cf, const char *conf_path)
 {
 	struct supervisor sv;
 	struct timespec tick = {0, 200L * 1000 * 1000};
+	struct buf err;
 	sigset_t set;
 	int sig;
 
+	buf_init(&err, 256);
+	if (wake_init(&err) != EX_OK) {
+		/* Every idle worker then claims on every NOTIFY, as before. */
+		log_warn("workers cannot share wake-ups: %s", buf_str(&err));
+	}
+	buf_free(&err);
 	memset(&sv, 0, sizeof(sv));
 	sv.cf = cf;
 	sv.conf_path = conf_path;

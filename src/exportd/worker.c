@@ -13,10 +13,17 @@
 #include "exportd/child.h"
 #include "exportd/export.h"
 #include "exportd/stats.h"
+#include "exportd/wake.h"
 #include "jobs/jobs.h"
 
 /* The connection rows are read on, kept from one job to the next. */
 static struct replica_conn worker_source;
+/* When the next round is due without a wake-up (monotonic ms). */
+static long long worker_next_round;
+/* The keys (wake.h) of the new jobs' notifications received since this
+ * worker last claimed; lost: more than fit. */
+static uint64_t worker_heard[16];
+static int worker_nheard, worker_heard_lost;
 
 static const char *worker_error_code(enum ex_status st)
 {
@@ -118,16 +125,88 @@ static void worker_run_job(PGconn *ctl, const struct config *cf, struct jobs_cla
 	buf_free(&err);
 }
 
+static void worker_notified(const PGnotify *n, void *arg)
+{
+	(void)arg;
+	if (strcmp(n->relname, "export_jobs") != 0) {
+		return; /* export_cancel: for a worker that runs the job */
+	}
+	if (worker_nheard < (int)(sizeof(worker_heard) / sizeof(worker_heard[0]))) {
+		worker_heard[worker_nheard++] = wake_key(n->extra);
+	} else {
+		worker_heard_lost = 1;
+	}
+}
+
+/* A new job no worker of the node has looked for since it was heard of. */
+static int worker_news(void)
+{
+	int i;
+
+	for (i = 0; i < worker_nheard; i++) {
+		if (!wake_covered(worker_heard[i])) {
+			return 1;
+		}
+	}
+	return worker_heard_lost;
+}
+
+/* cover: a claim starts now, after everything heard. */
+static void worker_forget_heard(int cover)
+{
+	if (cover) {
+		wake_cover(worker_heard, worker_nheard);
+	}
+	worker_nheard = 0;
+	worker_heard_lost = 0;
+}
+
+/* Does this wake-up claim?  *held: this worker took the node's flag;
+ * *more: other jobs may be due after the first one it gets. */
+static int worker_claims(enum child_why why, int *held, int *more)
+{
+	int claims = why == CHILD_START || why == CHILD_TIMEOUT;
+
+	*more = why != CHILD_NOTIFY || worker_nheard > 1 || worker_heard_lost;
+	if (why == CHILD_POKED || (why == CHILD_NOTIFY && worker_news())) {
+		claims = *held = wake_take();
+		/* The holder may have covered the news meanwhile. */
+		if (!claims && (why == CHILD_POKED || worker_news())) {
+			claims = *held = wake_pass();
+		}
+	}
+	/* What this worker heard is covered by the claim it starts now, or
+	 * by the one the flag holder runs after hearing it too. */
+	worker_forget_heard(claims);
+	return claims;
+}
+
+/* A wake-up another worker of the node answers (wake.h): wait on. */
+static long long worker_pass(PGconn *ctl, const struct config *cf)
+{
+	long long left = worker_next_round - timeutil_now_ms();
+
+	stats_beat(ctl, cf);
+	return left > 0 ? left : 0;
+}
+
 /* Claim and run jobs until none is due; then wait until the earliest
- * retry is due, or the poll interval, whichever comes first. */
-static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
+ * retry is due, or the poll interval, whichever comes first.  A NOTIFY or
+ * a poke claims only for the worker holding the node's flag, and a NOTIFY
+ * only for a job no worker of the node looked for since; before it
+ * exports, a worker hands the flag on to an idle peer (wake.h). */
+static long long worker_round(PGconn *ctl, const struct config *cf, void *owner, enum child_why why)
 {
 	struct jobs_claim job;
 	struct buf err;
 	long long due, wait;
-	int found = 1;
+	int found = 1, held = 0, more;
 	enum ex_status st;
 
+	if (!worker_claims(why, &held, &more)) {
+		return worker_pass(ctl, cf);
+	}
+	log_debug("looking for due jobs (%s)", child_why_name(why));
 	buf_init(&err, 4096);
 	stats_beat(ctl, cf);
 	while (found && !child_stop && db_ok(ctl)) {
@@ -139,6 +218,9 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 			break;
 		}
 		if (found) {
+			wake_hand_on(more); /* an idle peer claims what else is due */
+			held = 0;
+			more = 1; /* the next claim comes after a job */
 			job.claimed_ms = before;
 			stats_claimed(job.takeover, job.waited);
 			stats_state(ctl, cf, job.id);
@@ -147,11 +229,18 @@ static long long worker_round(PGconn *ctl, const struct config *cf, void *owner)
 			jobs_claim_free(&job);
 		}
 	}
+	if (held) {
+		wake_give();
+	}
 	buf_free(&err);
 	due = child_stop || !db_ok(ctl) ? -1 : jobs_next_due_ms(ctl);
 	wait = due >= 0 && due < cf->poll_interval_ms ? due + 1 : cf->poll_interval_ms;
 	/* Wake for the worker row's heartbeat (stats_beat) even when idle. */
-	return wait < cf->heartbeat_interval_ms ? wait : cf->heartbeat_interval_ms;
+	if (wait > cf->heartbeat_interval_ms) {
+		wait = cf->heartbeat_interval_ms;
+	}
+	worker_next_round = timeutil_now_ms() + wait;
+	return wait;
 }
 
 int worker_main(const struct config *cf, int slot)
@@ -163,7 +252,9 @@ int worker_main(const struct config *cf, int slot)
 				  .listen_sql = "LISTEN export_jobs; LISTEN export_cancel",
 				  .round = worker_round,
 				  .arg = owner,
-				  .session = 1};
+				  .session = 1,
+				  .wake = 1,
+				  .notified = worker_notified};
 	int rc;
 
 	/* The lease holder as jobs show it: node:pid:slot. */
