@@ -137,9 +137,10 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 	if (st) {
 		goto out;
 	}
+	/* + 1: never a 0-byte allocation (a plain-SQL job may list no column) */
 	s->nout = s->ncols + s->incremental;
-	s->cols = calloc((size_t)s->nout, sizeof(*s->cols));
-	s->fields = calloc((size_t)s->nout, sizeof(*s->fields));
+	s->cols = calloc((size_t)s->nout + 1, sizeof(*s->cols));
+	s->fields = calloc((size_t)s->nout + 1, sizeof(*s->fields));
 	if (s->cols == NULL || s->fields == NULL) {
 		st = EX_ENOMEM;
 		goto out;
