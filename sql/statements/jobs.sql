@@ -46,7 +46,7 @@
   -- the exportd.node_name of the worker holding it (lease_owner node:pid:slot)
   CASE WHEN status = 'processing' THEN split_part(lease_owner, ':', 1) END AS node,
   to_char(purged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS purged_at,
-  api_key_id
+  api_key_id, since, next_since
 
 -- ---- API side ----
 
@@ -117,17 +117,17 @@ ROLLBACK TO SAVEPOINT jobs_insert;
 
 -- $14: the as-of key (NULL: none), $15: whether it was fixed (false: the
 -- worker reads it at the first run), $16: the creating API key's id,
--- $17-$19: CSV delimiter, time zone, header.
+-- $17-$19: CSV delimiter, time zone, header, $20: the incremental cursor.
 -- name: jobs_insert
 INSERT INTO export_jobs (id, workspace, requester_email, type, format,
   columns, compression, filters, include_deleted, csv_bom,
   csv_formula_guard, idempotency_key, idempotency_hash, as_of_key, as_of_key_set,
-  api_key_id, csv_delimiter, timezone, header)
+  api_key_id, csv_delimiter, timezone, header, since)
 VALUES ($1, $2, $3, $4, $5,
   CASE WHEN $6::jsonb IS NULL THEN NULL
   ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb)) END,
   $7, $8::jsonb, $9::boolean, $10::boolean, $11::boolean, $12, $13, $14, $15::boolean,
-  $16, $17, $18, $19)
+  $16, $17, $18, $19, $20)
 RETURNING
   -- use: jobs_view
   ;
@@ -310,7 +310,7 @@ RETURNING id;
 UPDATE export_jobs SET status = 'pending', run_at = now(), attempts = 0,
   error_code = NULL, error_message = NULL, completed_at = NULL,
   cancel_requested_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-  ckpt_last_key = NULL, ckpt_rows = 0, ckpt_bytes = 0, ckpt_part = 0,
+  ckpt_last_key = NULL, ckpt_last_at = NULL, ckpt_rows = 0, ckpt_bytes = 0, ckpt_part = 0,
   ckpt_storage = NULL, rows_done = 0, bytes_done = 0,
   history = history || jsonb_build_object('at', now(), 'by', 'operator',
     'action', 'retry', 'from', status)
@@ -440,7 +440,8 @@ RETURNING j.id, j.workspace, j.type, j.format, to_json(j.columns) AS columns, j.
   j.attempts, j.ckpt_last_key, j.ckpt_rows, j.ckpt_bytes, j.ckpt_part, j.ckpt_sha256,
   j.ckpt_storage, j.compression, j.filters, j.include_deleted, j.csv_bom,
   j.csv_formula_guard, j.csv_delimiter, j.timezone, j.header, j.as_of::text AS as_of, j.as_of_key, j.as_of_key_set,
-  j.created_lsn::text AS created_lsn, c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
+  j.created_lsn::text AS created_lsn, j.since, j.sync_until::text AS sync_until,
+  j.ckpt_last_at, c.was = 'processing' AS takeover, extract(epoch FROM now() - c.due) AS waited,
   pg_try_advisory_lock(1163416644, hashtext(j.id::text || ':' || j.lease_token::text)) AS locked;
 
 -- name: jobs_lock
@@ -450,6 +451,7 @@ SELECT pg_try_advisory_lock(1163416644, hashtext($1::text || ':' || $2::bigint::
 SELECT pg_advisory_unlock_all();
 
 -- With $6 (the last key) the checkpoint moves too; without, only progress.
+-- $10: the last row's change time (incremental jobs; NULL for others).
 -- name: jobs_heartbeat
 UPDATE export_jobs SET rows_done = $3, bytes_done = $4,
   lease_expires_at = now() + $5::bigint * interval '1 millisecond',
@@ -458,13 +460,22 @@ UPDATE export_jobs SET rows_done = $3, bytes_done = $4,
   ckpt_bytes = CASE WHEN $6::text IS NULL THEN ckpt_bytes ELSE $4 END,
   ckpt_part = CASE WHEN $6::text IS NULL THEN ckpt_part ELSE $7::int END,
   ckpt_sha256 = CASE WHEN $6::text IS NULL THEN ckpt_sha256 ELSE $8 END,
-  ckpt_storage = CASE WHEN $6::text IS NULL THEN ckpt_storage ELSE $9::jsonb END
+  ckpt_storage = CASE WHEN $6::text IS NULL THEN ckpt_storage ELSE $9::jsonb END,
+  ckpt_last_at = CASE WHEN $6::text IS NULL THEN ckpt_last_at ELSE $10 END
 WHERE id = $1 AND lease_token = $2 AND status = 'processing'
 RETURNING cancel_requested_at IS NOT NULL AS cancel_requested;
 
 -- name: jobs_set_as_of_key
 UPDATE export_jobs SET as_of_key = $3, as_of_key_set = true
 WHERE id = $1 AND lease_token = $2 RETURNING id;
+
+-- The upper end of the job's change-time window, fixed once: its as-of
+-- time less export.incremental_lag ($3 ms), so that a resumed run reads
+-- the same rows and next_since stays behind transactions still open.
+-- name: jobs_set_sync_until
+UPDATE export_jobs SET
+  sync_until = coalesce(sync_until, as_of - $3::bigint * interval '1 millisecond')
+WHERE id = $1 AND lease_token = $2 RETURNING sync_until::text AS sync_until;
 
 -- name: jobs_set_estimate
 UPDATE export_jobs SET rows_estimated = $3
@@ -475,7 +486,7 @@ WHERE id = $1 AND lease_token = $2 RETURNING id;
 -- name: jobs_complete
 WITH upd AS (UPDATE export_jobs SET status = 'complete', row_count = $3,
   file_size = $4, rows_done = $3, bytes_done = $4, file_key = $5, checksum = $8,
-  completed_at = now(),
+  next_since = $9, completed_at = now(),
   expires_at = now() + $6::bigint * interval '1 millisecond',
   lease_owner = NULL, lease_expires_at = NULL
   WHERE id = $1 AND lease_token = $2 AND status = 'processing'

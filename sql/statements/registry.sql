@@ -5,7 +5,7 @@
 -- name: registry_load
 SELECT name, schema_name, relation, key_column, workspace_column,
   to_json(columns) AS columns, to_json(filterable_columns) AS filterable_columns,
-  created_at_column, deleted_at_column,
+  created_at_column, deleted_at_column, updated_at_column,
   -- the label of each of columns, in their order (null: none)
   to_json(ARRAY(SELECT column_labels ->> c FROM unnest(columns) WITH ORDINALITY AS u (c, n)
     ORDER BY n)) AS column_labels
@@ -29,6 +29,13 @@ SELECT extract(epoch FROM (to_timestamp($2::float8) AT TIME ZONE $1)
 SELECT _src.{{key}}::text AS as_of_key FROM {{schema}}.{{relation}} AS _src
 WHERE _src.{{workspace}} = $1 AND _src.{{key}} IS NOT NULL
 ORDER BY _src.{{key}} DESC LIMIT 1;
+
+-- Do an incremental cursor's change time ($1) and key ($2, NULL: none)
+-- read as values of the type's columns?  Binding the parameters converts
+-- them (SQLSTATE 22 when they do not); LIMIT 0 reads no row.
+-- name: registry_since_check
+SELECT $1::timestamptz AS at FROM {{schema}}.{{relation}} AS _src
+WHERE _src.{{key}} = $2 LIMIT 0;
 
 -- What request filters may name for a type, with the column types from the
 -- catalog for the relation the registry names (to_regclass: NULL, so no

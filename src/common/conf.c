@@ -109,6 +109,7 @@ static const struct conf_entry conf_table[] = {
 	{"export", "max_retained_files_per_workspace", CONF_INT, OFF(max_retained_files_per_workspace), "1000", 0, 10000000, NULL, 0},
 	{"export", "max_retained_bytes_per_workspace", CONF_SIZE, OFF(max_retained_bytes_per_workspace), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "cleanup_interval", CONF_DURATION, OFF(cleanup_interval_ms), "1m", 100, DAY, NULL, 0},
+	{"export", "incremental_lag", CONF_DURATION, OFF(incremental_lag_ms), "1m", 0, DAY, NULL, 0},
 	{"log", "level", CONF_ENUM, OFF(log_level), "info", 0, 0, conf_level_choices, 0},
 	{"mail", "smtp_url", CONF_STRING, OFF(mail_smtp_url), "", 0, 0, NULL, 0},
 	{"mail", "starttls", CONF_ENUM, OFF(mail_starttls), "try", 0, 0, conf_starttls_choices, 0},

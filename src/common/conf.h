@@ -106,8 +106,9 @@ struct config {
 	int csv_crlf; /* 1 = CRLF, 0 = LF */
 	long long gzip_level;
 	long long zstd_level;
-	long long max_rows;  /* per export; 0 = no limit */
-	long long max_bytes; /* per export file; 0 = no limit */
+	long long max_rows;	      /* per export; 0 = no limit */
+	long long incremental_lag_ms; /* next_since stays this far behind the as-of time */
+	long long max_bytes;	      /* per export file; 0 = no limit */
 	long long max_active_per_workspace;
 	long long max_creates_per_hour_per_workspace; /* 0 = no limit */
 	long long max_retained_files_per_workspace;   /* complete exports; 0 = no limit */

@@ -11,6 +11,7 @@
 #include "db/db.h"
 #include "format/format.h"
 #include "jobs/registry.h"
+#include "jobs/since.h"
 #include "exportd/query.h"
 #include "exportd/stats.h"
 #include "exportd/sink.h"
@@ -23,8 +24,12 @@ struct export_state {
 	const struct export_ctx *ctx;
 	PGconn *data;
 	struct registry_type type;
-	char **names; /* output column names (owned) */
+	char **names; /* the type's output column names (owned) */
 	int ncols;
+	int nout;		   /* output columns: ncols, then _deleted_at when incremental */
+	int incremental;	   /* the job has a since cursor */
+	struct since_cursor since; /* the job's cursor, decoded */
+	char *sync_until;	   /* the change-time window's end; NULL: no updated_at_column */
 	struct format_column *cols;
 	struct format_field *fields;
 	struct format_writer writer;
@@ -38,6 +43,7 @@ struct export_state {
 	long long rows, bytes, part_bytes; /* bytes: in the file; part_bytes: formatted */
 	int part;
 	struct buf last_key;
+	struct buf last_at; /* incremental: last_key's change time */
 	long long last_beat_ms;
 };
 
@@ -108,12 +114,13 @@ static enum ex_status export_prepare_one(struct export_state *s, const char *nam
 /* Prepare both statements and learn the output types from the server. */
 static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 {
+	struct query_window w = {s->since.at, s->since.key, s->sync_until};
 	PGresult *desc;
 	enum ex_status st;
 	int i;
 
-	st = query_build(s->data, &s->type, s->names, s->ncols, s->ctx->job, s->ctx->cf->chunk_rows,
-			 &s->query, err);
+	st = query_build(s->data, &s->type, s->names, s->ncols, s->ctx->job,
+			 s->incremental ? &w : NULL, s->ctx->cf->chunk_rows, &s->query, err);
 	if (st) {
 		return st;
 	}
@@ -130,16 +137,22 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 	if (st) {
 		goto out;
 	}
-	s->cols = calloc((size_t)s->ncols, sizeof(*s->cols));
-	s->fields = calloc((size_t)s->ncols, sizeof(*s->fields));
+	/* + 1: never a 0-byte allocation (a plain-SQL job may list no column) */
+	s->nout = s->ncols + s->incremental;
+	s->cols = calloc((size_t)s->nout + 1, sizeof(*s->cols));
+	s->fields = calloc((size_t)s->nout + 1, sizeof(*s->fields));
 	if (s->cols == NULL || s->fields == NULL) {
 		st = EX_ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < s->ncols; i++) {
-		s->cols[i].name = strcmp(s->ctx->job->header, "labels") == 0
-					  ? registry_label(&s->type, s->names[i])
-					  : s->names[i];
+	for (i = 0; i < s->nout; i++) {
+		if (i == s->ncols) {
+			s->cols[i].name = "_deleted_at"; /* the incremental marker */
+		} else {
+			s->cols[i].name = strcmp(s->ctx->job->header, "labels") == 0
+						  ? registry_label(&s->type, s->names[i])
+						  : s->names[i];
+		}
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
 		s->cols[i].zoned = s->zoned && PQftype(desc, i) == FORMAT_OID_TIMESTAMPTZ;
 	}
@@ -148,11 +161,13 @@ out:
 	return st;
 }
 
-static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
+/* With ckpt_key (and, incremental, ckpt_at: its change time) a checkpoint. */
+static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, const char *ckpt_at,
 				  const char *sha_state, const char *storage_state, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
-	struct jobs_progress p = {ckpt_key, s->rows, s->bytes, s->part, sha_state, storage_state};
+	struct jobs_progress p = {ckpt_key,  s->rows,	    s->bytes, s->part,
+				  sha_state, storage_state, ckpt_at};
 	int cancel = 0;
 	enum ex_status st;
 
@@ -171,6 +186,17 @@ static enum ex_status export_beat(struct export_state *s, const char *ckpt_key,
 		}
 	}
 	return cancel ? EX_ECANCEL : EX_OK;
+}
+
+/* Row r's key, and its change time (NULL unless incremental). */
+static const char *export_key(const struct export_state *s, const PGresult *res, int r)
+{
+	return PQgetvalue(res, r, s->nout);
+}
+
+static const char *export_at(const struct export_state *s, const PGresult *res, int r)
+{
+	return s->incremental ? PQgetvalue(res, r, s->nout + 1) : NULL;
 }
 
 /* export.max_bytes bounds the bytes in the file so far. */
@@ -192,7 +218,7 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 	enum ex_status st;
 
 	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		st = export_beat(s, NULL, NULL, NULL, err);
+		st = export_beat(s, NULL, NULL, NULL, NULL, err);
 		if (st) {
 			return st;
 		}
@@ -208,8 +234,10 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 	return export_max_bytes(s, err);
 }
 
-/* The part is full: make it durable, then commit the checkpoint. */
-static enum ex_status export_part_end(struct export_state *s, const char *key, struct buf *err)
+/* The part is full: make it durable, then commit the checkpoint after
+ * key (at: its change time, incremental). */
+static enum ex_status export_part_end(struct export_state *s, const char *key, const char *at,
+				      struct buf *err)
 {
 	char sha_state[SHA256_STATE_HEX + 1];
 	struct storage_ckpt ckpt;
@@ -234,7 +262,7 @@ static enum ex_status export_part_end(struct export_state *s, const char *key, s
 	}
 	s->part = ckpt.part;
 	s->bytes = ckpt.bytes;
-	return export_beat(s, key, sha_state, ckpt.state, err);
+	return export_beat(s, key, at, sha_state, ckpt.state, err);
 }
 
 static enum ex_status export_row(struct export_state *s, const PGresult *res, int r,
@@ -244,7 +272,7 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 	enum ex_status st;
 	int i;
 
-	for (i = 0; i < s->ncols; i++) {
+	for (i = 0; i < s->nout; i++) {
 		s->fields[i].is_null = PQgetisnull(res, r, i);
 		s->fields[i].value = PQgetvalue(res, r, i);
 		s->fields[i].len = (size_t)PQgetlength(res, r, i);
@@ -264,7 +292,7 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 		return EX_ELIMIT;
 	}
 	if (s->part_bytes >= s->ctx->cf->part_size) {
-		return export_part_end(s, PQgetvalue(res, r, s->ncols), err);
+		return export_part_end(s, export_key(s, res, r), export_at(s, res, r), err);
 	}
 	if ((long long)s->out.len >= s->ctx->cf->write_buffer) {
 		return export_flush(s, err);
@@ -272,13 +300,18 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 	return EX_OK;
 }
 
-static enum ex_status export_send(struct export_state *s, const char *after, struct buf *err)
+/* The next chunk, after the key after (and its change time after_at). */
+static enum ex_status export_send(struct export_state *s, const char *after, const char *after_at,
+				  struct buf *err)
 {
 	struct query *q = &s->query;
 	int ok;
 
 	q->values[0] = s->ctx->job->workspace;
 	q->values[1] = after;
+	if (s->incremental) {
+		q->values[2] = after_at;
+	}
 	ok = PQsendQueryPrepared(s->data, after == NULL ? EXPORT_STMT_FIRST : EXPORT_STMT_NEXT,
 				 q->nparams, q->values, NULL, NULL, 0);
 	if (!ok) {
@@ -325,8 +358,8 @@ static int export_cancel_hint(const struct export_state *s)
 	return hit;
 }
 
-/* key: the key of the last row written. */
-static enum ex_status export_between_chunks(struct export_state *s, const char *key,
+/* key: the key of the last row written, at its change time. */
+static enum ex_status export_between_chunks(struct export_state *s, const char *key, const char *at,
 					    struct buf *err)
 {
 	enum ex_status st;
@@ -338,7 +371,7 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 		 * boundary would change the file's bytes, so a compressed
 		 * export goes back to its checkpoint. */
 		if (s->part_bytes > 0 && s->codec.comp == FORMAT_PLAIN) {
-			st = export_part_end(s, key, err);
+			st = export_part_end(s, key, at, err);
 			if (st) {
 				return st;
 			}
@@ -347,9 +380,23 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		return export_beat(s, NULL, NULL, NULL, err);
+		return export_beat(s, NULL, NULL, NULL, NULL, err);
 	}
 	return EX_OK;
+}
+
+/* Where an incremental export is: its last row, for next_since. */
+static enum ex_status export_remember(struct export_state *s, const PGresult *res, int r)
+{
+	enum ex_status st;
+
+	buf_reset(&s->last_key);
+	buf_reset(&s->last_at);
+	st = buf_puts(&s->last_key, export_key(s, res, r));
+	if (st) {
+		return st;
+	}
+	return buf_puts(&s->last_at, export_at(s, res, r));
 }
 
 /* Write one chunk; *more: a full chunk, so the next one is requested
@@ -362,7 +409,7 @@ static enum ex_status export_chunk(struct export_state *s, const PGresult *res, 
 
 	*more = n == s->ctx->cf->chunk_rows;
 	if (*more) {
-		st = export_send(s, PQgetvalue(res, n - 1, s->ncols), err);
+		st = export_send(s, export_key(s, res, n - 1), export_at(s, res, n - 1), err);
 		if (st) {
 			return st;
 		}
@@ -380,10 +427,16 @@ static enum ex_status export_chunk(struct export_state *s, const PGresult *res, 
 			break; /* the connection failed: PQgetResult says how */
 		}
 	}
+	if (s->incremental && n > 0) {
+		st = export_remember(s, res, n - 1);
+		if (st) {
+			return st;
+		}
+	}
 	if (!*more) {
 		return EX_OK;
 	}
-	return export_between_chunks(s, PQgetvalue(res, n - 1, s->ncols), err);
+	return export_between_chunks(s, export_key(s, res, n - 1), export_at(s, res, n - 1), err);
 }
 
 /* Stream every chunk. */
@@ -393,7 +446,8 @@ static enum ex_status export_rows(struct export_state *s, struct buf *err)
 	int more = 1;
 	enum ex_status st;
 
-	st = export_send(s, s->last_key.len ? buf_str(&s->last_key) : NULL, err);
+	st = export_send(s, s->last_key.len ? buf_str(&s->last_key) : NULL,
+			 s->last_key.len ? buf_str(&s->last_at) : NULL, err);
 	if (st) {
 		return st;
 	}
@@ -428,6 +482,12 @@ static enum ex_status export_resume(struct export_state *s, struct buf *err)
 	s->part = job->ckpt_part;
 	log_info("job %s: resuming after row %lld (%lld bytes, part %d)", job->id, s->rows,
 		 s->bytes, s->part);
+	if (s->incremental) {
+		st = buf_puts(&s->last_at, job->ckpt_last_at);
+		if (st) {
+			return st;
+		}
+	}
 	return buf_puts(&s->last_key, job->ckpt_last_key);
 }
 
@@ -438,7 +498,8 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 	enum ex_status st;
 
 	s->sink_open = 1;
-	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL) {
+	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL &&
+	    (!s->incremental || job->ckpt_last_at != NULL)) {
 		st = export_resume(s, err);
 		if (st != EX_ENOTFOUND) {
 			return st;
@@ -567,6 +628,10 @@ static enum ex_status export_estimate(struct export_state *s)
 	enum ex_status st;
 
 	buf_init(&err, 1024);
+	st = EX_OK;
+	if (s->incremental) {
+		goto out; /* the window's rows: the workspace's would mislead */
+	}
 	st = export_plan_rows(s, &rows, &found, &err);
 	if (st || !found) {
 		st = EX_OK; /* no estimate */
@@ -582,11 +647,33 @@ out:
 	return st;
 }
 
-static enum ex_status export_finish(struct export_state *s, struct buf *err)
+/* The cursor of the export after this one (README "Incremental
+ * exports"): after the last row an incremental export wrote, or where it
+ * started when it wrote none; for a full export, the change times before
+ * its window's end.  Empty: the type has no updated_at_column. */
+static enum ex_status export_next_since(const struct export_state *s, struct buf *out)
+{
+	const struct jobs_claim *job = s->ctx->job;
+
+	if (s->sync_until == NULL) {
+		return EX_OK;
+	}
+	if (!s->incremental) {
+		return since_encode(job->type, job->workspace, s->sync_until, NULL, out);
+	}
+	if (s->rows == 0) {
+		return buf_puts(out, job->since);
+	}
+	return since_encode(job->type, job->workspace, buf_str(&s->last_at), buf_str(&s->last_key),
+			    out);
+}
+
+/* Last part, then complete the job with next_since (NULL: none). */
+static enum ex_status export_finish(struct export_state *s, const char *next_since, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
 	char checksum[65], sha_state[SHA256_STATE_HEX + 1];
-	struct jobs_result r = {s->file_key, 0, 0, checksum};
+	struct jobs_result r = {s->file_key, 0, 0, checksum, next_since};
 	struct storage_ckpt ckpt;
 	enum ex_status st;
 
@@ -616,6 +703,23 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 		return st;
 	}
 	return jobs_commit(ctx->ctl, err);
+}
+
+static enum ex_status export_complete(struct export_state *s, struct buf *err)
+{
+	struct buf next;
+	enum ex_status st;
+
+	buf_init(&next, SINCE_MAX);
+	st = export_next_since(s, &next);
+	if (st) {
+		buf_msg(err, "%s", "cannot make next_since");
+		goto out;
+	}
+	st = export_finish(s, next.len > 0 ? buf_str(&next) : NULL, err);
+out:
+	buf_free(&next);
+	return st;
 }
 
 /* <job id>.<extension>[.gz|.zst]; EX_EINVAL for an unknown format or
@@ -739,6 +843,42 @@ static enum ex_status export_zone(struct export_state *s, struct buf *err)
 	return EX_OK;
 }
 
+/* A job asked with since (plain SQL too) is checked as POST /exports
+ * checks it.  Every export of a type with an updated_at_column fixes the
+ * end of its change-time window, for next_since. */
+static enum ex_status export_window(struct export_state *s, struct buf *err)
+{
+	const struct jobs_claim *job = s->ctx->job;
+	struct buf why;
+	enum ex_status st = EX_OK;
+
+	buf_init(&why, 512);
+	if (job->since != NULL && s->type.updated_at_column == NULL) {
+		buf_msg(err, "since: type %s has no updated_at_column: it is only exported whole",
+			s->type.name);
+		st = EX_EINVAL;
+		goto out;
+	}
+	if (job->since != NULL) {
+		st = since_decode(job->since, &s->since, &why);
+		if (st == EX_OK) {
+			st = since_check(&s->since, job->type, job->workspace, &why);
+		}
+		if (st) {
+			buf_msg(err, "since %s", buf_str(&why));
+			goto out;
+		}
+		s->incremental = 1;
+	}
+	if (s->type.updated_at_column != NULL) {
+		st = jobs_set_sync_until(s->ctx->ctl, job, s->ctx->cf->incremental_lag_ms,
+					 &s->sync_until, err);
+	}
+out:
+	buf_free(&why);
+	return st;
+}
+
 static enum ex_status export_setup(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
@@ -774,6 +914,10 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	if (st) {
 		return st;
 	}
+	st = export_window(s, err);
+	if (st) {
+		return st;
+	}
 	st = export_columns(s, err);
 	if (st) {
 		return st;
@@ -790,7 +934,7 @@ static enum ex_status export_setup(struct export_state *s, struct buf *err)
 	s->writer.crlf = ctx->cf->csv_crlf;
 	s->writer.formula_guard = ctx->job->csv_formula_guard;
 	s->writer.columns = s->cols;
-	s->writer.ncolumns = (size_t)s->ncols;
+	s->writer.ncolumns = (size_t)s->nout;
 	return EX_OK;
 }
 
@@ -814,6 +958,9 @@ static void export_cleanup(struct export_state *s)
 	registry_free(&s->type);
 	buf_free(&s->out);
 	buf_free(&s->last_key);
+	buf_free(&s->last_at);
+	since_free(&s->since);
+	free(s->sync_until);
 }
 
 enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
@@ -825,6 +972,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	s.ctx = ctx;
 	buf_init(&s.out, (size_t)(ctx->cf->write_buffer + ctx->cf->max_row_size));
 	buf_init(&s.last_key, 64 * 1024UL);
+	buf_init(&s.last_at, 256);
 	s.last_beat_ms = ctx->job->claimed_ms;
 	st = export_setup(&s, err);
 	if (st) {
@@ -837,7 +985,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	/* Opening may truncate the file: be sure, right before, that the job
 	 * is still ours (this process may have been stopped since the claim,
 	 * and the job taken over). */
-	st = export_beat(&s, NULL, NULL, NULL, err);
+	st = export_beat(&s, NULL, NULL, NULL, NULL, err);
 	if (st) {
 		goto out;
 	}
@@ -849,7 +997,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	if (st) {
 		goto out;
 	}
-	st = export_finish(&s, err);
+	st = export_complete(&s, err);
 	if (st) {
 		goto out;
 	}

@@ -8,7 +8,7 @@
 #define QUERY_TEXTOID 25
 
 /* The filters take what the query's own conditions leave. */
-_Static_assert(FILTERSPEC_MAX_EQUALS + 6 <= QUERY_MAX_PARAMS, "filters fit the query");
+_Static_assert(FILTERSPEC_MAX_EQUALS + 10 <= QUERY_MAX_PARAMS, "filters fit the query");
 
 /* Text for both statements. */
 static enum ex_status query_puts(struct query *q, const char *text)
@@ -118,8 +118,58 @@ out:
 	return st;
 }
 
-/* The workspace ($1) and the keyset position ($2). */
-static enum ex_status query_keyset(struct query *q, PGconn *conn, const struct registry_type *t)
+/* (_src."upd", _src."key") appended to out. */
+static enum ex_status query_pair(PGconn *conn, const struct registry_type *t, struct buf *out)
+{
+	enum ex_status st;
+
+	st = buf_putc(out, '(');
+	if (st) {
+		return st;
+	}
+	st = query_ref(conn, t->updated_at_column, out);
+	if (st) {
+		return st;
+	}
+	st = buf_puts(out, ", ");
+	if (st) {
+		return st;
+	}
+	st = query_ref(conn, t->key_column, out);
+	if (st) {
+		return st;
+	}
+	return buf_putc(out, ')');
+}
+
+/* The keyset position in next: after the last key ($2), or after the
+ * last (change time, key) ($3, $2) of an incremental job. */
+static enum ex_status query_after(struct query *q, PGconn *conn, const struct registry_type *t,
+				  int incremental)
+{
+	enum ex_status st;
+
+	st = buf_puts(&q->next, " AND ");
+	if (st) {
+		return st;
+	}
+	if (!incremental) {
+		st = query_ref(conn, t->key_column, &q->next);
+		if (st) {
+			return st;
+		}
+		return buf_puts(&q->next, " > $2");
+	}
+	st = query_pair(conn, t, &q->next);
+	if (st) {
+		return st;
+	}
+	return buf_puts(&q->next, " > ($3::timestamptz, $2)");
+}
+
+/* The workspace ($1) and the keyset position ($2, with $3 incremental). */
+static enum ex_status query_keyset(struct query *q, PGconn *conn, const struct registry_type *t,
+				   int incremental)
 {
 	enum ex_status st;
 
@@ -135,23 +185,37 @@ static enum ex_status query_keyset(struct query *q, PGconn *conn, const struct r
 	if (st) {
 		return st;
 	}
-	/* $2 is the last key written: compared in next, declared text in first. */
+	/* $2 is the last key written (and $3 its change time): compared in
+	 * next, declared text in first. */
 	q->values[q->nparams++] = NULL;
 	q->first_types[1] = QUERY_TEXTOID;
-	st = buf_puts(&q->next, " AND ");
+	if (incremental) {
+		q->values[q->nparams++] = NULL;
+		q->first_types[2] = QUERY_TEXTOID;
+	}
+	return query_after(q, conn, t, incremental);
+}
+
+/* An incremental export's marker: the deletion time, NULL for a live row
+ * (and for every row of a type without soft delete). */
+static enum ex_status query_marker(struct query *q, PGconn *conn, const struct registry_type *t)
+{
+	enum ex_status st;
+
+	if (t->deleted_at_column == NULL) {
+		st = query_puts(q, "NULL::timestamptz");
+	} else {
+		st = query_col(q, conn, t->deleted_at_column);
+	}
 	if (st) {
 		return st;
 	}
-	st = query_ref(conn, t->key_column, &q->next);
-	if (st) {
-		return st;
-	}
-	return buf_puts(&q->next, " > $2");
+	return query_puts(q, " AS _deleted_at, ");
 }
 
 /* SELECT list, FROM, the workspace and the keyset position. */
 static enum ex_status query_head(struct query *q, PGconn *conn, const struct registry_type *t,
-				 char *const *names, int ncols)
+				 char *const *names, int ncols, int incremental)
 {
 	enum ex_status st;
 	int i;
@@ -170,15 +234,76 @@ static enum ex_status query_head(struct query *q, PGconn *conn, const struct reg
 			return st;
 		}
 	}
+	if (incremental) {
+		st = query_marker(q, conn, t);
+		if (st) {
+			return st;
+		}
+	}
 	st = query_col(q, conn, t->key_column);
 	if (st) {
 		return st;
+	}
+	if (incremental) {
+		st = query_puts(q, "::text, ");
+		if (st) {
+			return st;
+		}
+		st = query_col(q, conn, t->updated_at_column);
+		if (st) {
+			return st;
+		}
 	}
 	st = query_from(q, conn, t);
 	if (st) {
 		return st;
 	}
-	return query_keyset(q, conn, t);
+	return query_keyset(q, conn, t, incremental);
+}
+
+/* After the cursor, up to the window's end. */
+static enum ex_status query_since(struct query *q, PGconn *conn, const struct registry_type *t,
+				  const struct query_window *w)
+{
+	struct buf pair;
+	enum ex_status st;
+
+	if (w->key == NULL) {
+		st = query_cond(q, conn, t->updated_at_column, " >= ", w->at, "::timestamptz");
+		if (st) {
+			return st;
+		}
+		return query_cond(q, conn, t->updated_at_column, " <= ", w->until, "::timestamptz");
+	}
+	buf_init(&pair, 1024);
+	st = buf_puts(&pair, " AND ");
+	if (st) {
+		goto out;
+	}
+	st = query_pair(conn, t, &pair);
+	if (st) {
+		goto out;
+	}
+	st = buf_puts(&pair, " > (");
+	if (st) {
+		goto out;
+	}
+	st = query_puts(q, buf_str(&pair));
+	if (st) {
+		goto out;
+	}
+	st = query_param(q, w->at, "::timestamptz, ");
+	if (st) {
+		goto out;
+	}
+	st = query_param(q, w->key, ")");
+	if (st) {
+		goto out;
+	}
+	st = query_cond(q, conn, t->updated_at_column, " <= ", w->until, "::timestamptz");
+out:
+	buf_free(&pair);
+	return st;
 }
 
 /* " AND _src."col" IS NULL" */
@@ -228,9 +353,10 @@ static enum ex_status query_as_of_time(struct query *q, PGconn *conn, const char
 }
 
 /* The as-of bound: no key above the largest at creation, no row created
- * after it; and soft-deleted rows left out unless asked for. */
+ * after it; and soft-deleted rows left out unless asked for (or the
+ * export is incremental: a deletion is a change). */
 static enum ex_status query_as_of(struct query *q, PGconn *conn, const struct registry_type *t,
-				  const struct jobs_claim *job)
+				  const struct jobs_claim *job, int incremental)
 {
 	enum ex_status st = EX_OK;
 
@@ -248,7 +374,7 @@ static enum ex_status query_as_of(struct query *q, PGconn *conn, const struct re
 			return st;
 		}
 	}
-	if (t->deleted_at_column != NULL && !job->include_deleted) {
+	if (t->deleted_at_column != NULL && !job->include_deleted && !incremental) {
 		st = query_is_null(q, conn, t->deleted_at_column);
 	}
 	return st;
@@ -280,9 +406,10 @@ out:
 	return st;
 }
 
-/* ORDER BY the key, one chunk at a time. */
+/* ORDER BY the key (an incremental job: change time, key), one chunk at
+ * a time. */
 static enum ex_status query_tail(struct query *q, PGconn *conn, const struct registry_type *t,
-				 long long chunk_rows)
+				 int incremental, long long chunk_rows)
 {
 	char tail[64];
 	enum ex_status st;
@@ -290,6 +417,16 @@ static enum ex_status query_tail(struct query *q, PGconn *conn, const struct reg
 	st = query_puts(q, " ORDER BY ");
 	if (st) {
 		return st;
+	}
+	if (incremental) {
+		st = query_col(q, conn, t->updated_at_column);
+		if (st) {
+			return st;
+		}
+		st = query_puts(q, ", ");
+		if (st) {
+			return st;
+		}
 	}
 	st = query_col(q, conn, t->key_column);
 	if (st) {
@@ -300,9 +437,11 @@ static enum ex_status query_tail(struct query *q, PGconn *conn, const struct reg
 }
 
 enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *const *names,
-			   int ncols, const struct jobs_claim *job, long long chunk_rows,
-			   struct query *q, struct buf *err)
+			   int ncols, const struct jobs_claim *job,
+			   const struct query_window *window, long long chunk_rows, struct query *q,
+			   struct buf *err)
 {
+	int incremental = window != NULL;
 	enum ex_status st;
 
 	memset(q, 0, sizeof(*q));
@@ -314,11 +453,17 @@ enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *co
 	if (st) {
 		return st;
 	}
-	st = query_head(q, conn, t, names, ncols);
+	st = query_head(q, conn, t, names, ncols, incremental);
 	if (st) {
 		goto out;
 	}
-	st = query_as_of(q, conn, t, job);
+	if (incremental) {
+		st = query_since(q, conn, t, window);
+		if (st) {
+			goto out;
+		}
+	}
+	st = query_as_of(q, conn, t, job, incremental);
 	if (st) {
 		goto out;
 	}
@@ -326,7 +471,7 @@ enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *co
 	if (st) {
 		goto out;
 	}
-	st = query_tail(q, conn, t, chunk_rows);
+	st = query_tail(q, conn, t, incremental, chunk_rows);
 out:
 	/* A filter the type no longer allows is told as it is. */
 	if (st && st != EX_EPERM) {

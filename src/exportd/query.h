@@ -9,9 +9,21 @@
  *     AND _src."col" = $n ...                             -- equality filters
  *   ORDER BY _src."key" LIMIT chunk_rows
  *
- * Identifiers are quoted, every value is a parameter.  $2 exists in both
- * statements (declared text and unused in the first) so the numbering is
- * the same.
+ * An incremental job (a window: README "Incremental exports") reads its
+ * type's change-time column "upd" in (upd, key) order instead:
+ *
+ *   SELECT _src."c1", ..., <deleted or NULL> AS _deleted_at,
+ *          _src."key"::text, _src."upd"::text FROM ... AS _src
+ *   WHERE _src."ws" = $1 [AND (_src."upd", _src."key") > ($3::timestamptz, $2)]
+ *     AND (_src."upd", _src."key") > ($n::timestamptz, $n)  -- the cursor
+ *         (a cursor without a key: AND _src."upd" >= $n::timestamptz)
+ *     AND _src."upd" <= $n::timestamptz                     -- sync_until
+ *     ... the as-of bounds and filters, soft-deleted rows included
+ *   ORDER BY _src."upd", _src."key" LIMIT chunk_rows
+ *
+ * Identifiers are quoted, every value is a parameter.  $2 (and $3) exist in
+ * both statements (declared text and unused in the first) so the
+ * numbering is the same.
  */
 #ifndef EXPORTD_QUERY_H
 #define EXPORTD_QUERY_H
@@ -24,23 +36,30 @@
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
 
-#define QUERY_MAX_PARAMS 64
+#define QUERY_MAX_PARAMS 68
 
 struct query {
 	struct buf first; /* SQL without the keyset condition */
 	struct buf next;  /* SQL with _src.key > $2 */
 	int nparams;
-	const char *values[QUERY_MAX_PARAMS]; /* [1] is the caller's (last key) */
+	const char *values[QUERY_MAX_PARAMS]; /* [1], [2]: the caller's (last key, its time) */
 	Oid first_types[QUERY_MAX_PARAMS];    /* for PQprepare of first */
 	struct filterspec filters;	      /* owns the filter values */
 };
 
-/* EX_EPERM when the job's filters no longer fit the type (a column not
- * filterable any more), EX_EINVAL when they are not the stored form
- * (jobs/filterspec.h); err says which. */
+/* An incremental job's change-time window: after the cursor (at, key; key
+ * NULL: at included), up to until.  Strings are the caller's. */
+struct query_window {
+	const char *at, *key, *until;
+};
+
+/* window: NULL for a full export.  EX_EPERM when the job's filters no longer fit the type (a column
+ * not filterable any more), EX_EINVAL when they are not the stored form (jobs/filterspec.h); err
+ * says which. */
 enum ex_status query_build(PGconn *conn, const struct registry_type *t, char *const *names,
-			   int ncols, const struct jobs_claim *job, long long chunk_rows,
-			   struct query *q, struct buf *err) EX_MUST_CHECK;
+			   int ncols, const struct jobs_claim *job,
+			   const struct query_window *window, long long chunk_rows, struct query *q,
+			   struct buf *err) EX_MUST_CHECK;
 void query_free(struct query *q);
 
 #endif

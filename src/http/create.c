@@ -16,6 +16,7 @@
 #include "jobs/jobjson.h"
 #include "jobs/jobs.h"
 #include "jobs/registry.h"
+#include "jobs/since.h"
 
 #define CREATE_KEY_MAX 255
 
@@ -166,6 +167,12 @@ static void create_member(const char *key, struct json_object *val, struct creat
 		    (strcmp(req->header, "names") != 0 && strcmp(req->header, "labels") != 0)) {
 			problem_add_field(p, key, "must be \"names\" or \"labels\"");
 		}
+	} else if (strcmp(key, "since") == 0) {
+		req->since = jsonbody_string(val);
+		if (req->since == NULL || req->since[0] == '\0') {
+			problem_add_field(p, key,
+					  "must be a cursor: the next_since of a complete export");
+		}
 	} else if (strcmp(key, "columns") == 0) {
 		req->columns = val;
 	} else if (strcmp(key, "filters") == 0) {
@@ -301,10 +308,69 @@ static enum ex_status create_check_timezone(struct app *app, const struct create
 	return EX_OK;
 }
 
-/* What needs the database: the type, then the columns and filters against
- * it.  EX_OK: checked (faults in p); else the database failed. */
-static enum ex_status create_check(struct app *app, struct create_req *req, struct problem *p,
-				   struct buf *err)
+/* The cursor's position against the type's source: st is
+ * registry_since_check()'s; a source that cannot be read is the job's
+ * failure when it runs, as with the as-of key. */
+static enum ex_status create_since_position(enum ex_status st, struct problem *p, struct buf *why)
+{
+	char detail[600];
+
+	if (st == EX_EINVAL) {
+		snprintf(detail, sizeof(detail), "is not a valid cursor: %s", buf_str(why));
+		problem_add_field(p, "since", detail);
+		return EX_OK;
+	}
+	return st == EX_EPERM ? EX_OK : st;
+}
+
+/* since: a cursor exportd gave out for this type and workspace, of a type
+ * with an updated_at_column; its position must read as the type's values. */
+static enum ex_status create_check_since(struct app *app, const struct create_req *req,
+					 const struct auth *who, struct problem *p, struct buf *err)
+{
+	struct since_cursor c = {NULL, NULL, NULL, NULL};
+	struct buf why;
+	char detail[300];
+	enum ex_status st = EX_OK;
+
+	if (req->since == NULL || req->since[0] == '\0' || !req->has_type) {
+		return EX_OK;
+	}
+	buf_init(&why, 512);
+	if (req->t.updated_at_column == NULL) {
+		snprintf(detail, sizeof(detail),
+			 "type %s has no updated_at_column: it is only exported whole",
+			 req->t.name);
+		problem_add_field(p, "since", detail);
+		goto out;
+	}
+	st = since_decode(req->since, &c, &why);
+	if (st == EX_OK) {
+		st = since_check(&c, req->type, who->workspace, &why);
+	}
+	if (st == EX_EINVAL) {
+		problem_add_field(p, "since", buf_str(&why));
+		st = EX_OK;
+		goto out;
+	}
+	if (st) {
+		goto out;
+	}
+	st = registry_since_check(app->conn, &req->t, c.at, c.key, &why);
+	st = create_since_position(st, p, &why);
+	if (st) {
+		buf_msg(err, "%s", buf_str(&why));
+	}
+out:
+	since_free(&c);
+	buf_free(&why);
+	return st;
+}
+
+/* What needs the database: the type, then the columns, filters and cursor
+ * against it.  EX_OK: checked (faults in p); else the database failed. */
+static enum ex_status create_check(struct app *app, struct create_req *req, const struct auth *who,
+				   struct problem *p, struct buf *err)
 {
 	enum ex_status st;
 
@@ -317,6 +383,10 @@ static enum ex_status create_check(struct app *app, struct create_req *req, stru
 		return st;
 	}
 	create_judge_columns(req, req->has_type ? &req->t : NULL, p);
+	st = create_check_since(app, req, who, p, err);
+	if (st) {
+		return st;
+	}
 	if (req->filters == NULL || !req->has_type) {
 		return EX_OK;
 	}
@@ -468,6 +538,7 @@ static void create_fill(const struct app *app, const struct auth *who, const str
 	j->csv_delimiter = req->csv_delimiter != NULL ? req->csv_delimiter : ",";
 	j->timezone = req->timezone != NULL ? req->timezone : "UTC";
 	j->header = req->header != NULL ? req->header : "names";
+	j->since = req->since;
 	j->idempotency_key = r->idempotency_key;
 	j->body_sha256 = sha;
 	j->source = &req->t;
@@ -562,7 +633,7 @@ void create_handle(struct app *app, struct http_request *r, const struct auth *w
 		problem_send(&p, r, "");
 		goto out;
 	}
-	st = create_check(app, &req, &p, &err);
+	st = create_check(app, &req, who, &p, &err);
 	if (st) {
 		problem_free(&p);
 		reply_db_error(app, r, &err);

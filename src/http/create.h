@@ -33,6 +33,7 @@ struct create_req {
 	const char *csv_delimiter; /* NULL: "," */
 	const char *timezone;	   /* NULL: UTC; checked against the database */
 	const char *header;	   /* NULL: names */
+	const char *since;	   /* NULL: a full export; checked against the database */
 	char *stored_filters;	   /* owned: the filters' stored form */
 	struct registry_type t;
 	int has_type; /* t is loaded (and owned) */

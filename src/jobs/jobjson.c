@@ -176,11 +176,13 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "timezone", jobjson_str(v->timezone));
 	json_object_object_add(j, "header", jobjson_str(v->header));
 	json_object_object_add(j, "as_of", jobjson_str(v->as_of));
+	json_object_object_add(j, "since", jobjson_str(v->since));
 	json_object_object_add(j, "status", jobjson_str(v->status));
 	json_object_object_add(j, "progress", jobjson_progress(v));
 	json_object_object_add(j, "row_count", jobjson_int(v->row_count));
 	json_object_object_add(j, "file_size", jobjson_int(v->file_size));
 	json_object_object_add(j, "checksum", jobjson_checksum(v->checksum));
+	json_object_object_add(j, "next_since", jobjson_str(v->next_since));
 	json_object_object_add(j, "error", jobjson_error(v));
 	json_object_object_add(j, "attempts", jobjson_int(v->attempts));
 	json_object_object_add(j, "node", jobjson_str(v->node));

@@ -44,6 +44,8 @@ static const struct db_field jobs_view_fields[] = {
 	JOBS_VIEW("created_date", DB_TEXT, created_date),
 	JOBS_VIEW("api_key_id", DB_TEXT, api_key_id),
 	JOBS_VIEW("node", DB_TEXT, node),
+	JOBS_VIEW("since", DB_TEXT, since),
+	JOBS_VIEW("next_since", DB_TEXT, next_since),
 	JOBS_VIEW("rows_done", DB_LLONG, rows_done),
 	JOBS_VIEW("bytes_done", DB_LLONG, bytes_done),
 	JOBS_VIEW("attempts", DB_LLONG, attempts),
@@ -135,6 +137,9 @@ static const struct db_field jobs_claim_fields[] = {
 	JOBS_CLAIM("as_of_key", DB_DUP, as_of_key),
 	JOBS_CLAIM("as_of_key_set", DB_BOOL, as_of_key_set),
 	JOBS_CLAIM("created_lsn", DB_DUP, created_lsn),
+	JOBS_CLAIM("since", DB_DUP, since),
+	JOBS_CLAIM("sync_until", DB_DUP, sync_until),
+	JOBS_CLAIM("ckpt_last_at", DB_DUP, ckpt_last_at),
 	JOBS_CLAIM("takeover", DB_BOOL, takeover),
 	JOBS_CLAIM("waited", DB_DOUBLE, waited),
 	JOBS_CLAIM("locked", DB_BOOL, locked),
@@ -338,7 +343,7 @@ static enum ex_status jobs_check_limits(PGconn *conn, const struct jobs_new *j, 
 static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const char *as_of_key,
 				  int as_of_key_set, PGresult **res, char state[6], struct buf *err)
 {
-	const char *params[19] = {j->id,
+	const char *params[20] = {j->id,
 				  j->workspace,
 				  j->email,
 				  j->type,
@@ -356,10 +361,11 @@ static enum ex_status jobs_insert(PGconn *conn, const struct jobs_new *j, const 
 				  j->api_key_id,
 				  j->csv_delimiter,
 				  j->timezone,
-				  j->header};
+				  j->header,
+				  j->since};
 	enum ex_status st;
 
-	st = db_exec_state(conn, jobs_insert_sql, 19, params, res, state, err);
+	st = db_exec_state(conn, jobs_insert_sql, 20, params, res, state, err);
 	if (st) {
 		return st;
 	}
@@ -866,6 +872,9 @@ void jobs_claim_free(struct jobs_claim *job)
 	free(job->as_of);
 	free(job->as_of_key);
 	free(job->created_lsn);
+	free(job->since);
+	free(job->sync_until);
+	free(job->ckpt_last_at);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -898,8 +907,9 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 			      struct buf *err)
 {
 	char token[32], rows[32], bytes[32], part[16], lease[32];
-	const char *params[9] = {job->id,     token, rows,	   bytes,	    lease,
-				 p->last_key, part,  p->sha_state, p->storage_state};
+	const char *params[10] = {
+		job->id,	  token,     rows, bytes, lease, p->last_key, part, p->sha_state,
+		p->storage_state, p->last_at};
 	PGresult *res = NULL;
 	enum ex_status st;
 
@@ -908,7 +918,7 @@ enum ex_status jobs_heartbeat(PGconn *conn, const struct jobs_claim *job,
 	snprintf(bytes, sizeof(bytes), "%lld", p->bytes);
 	snprintf(part, sizeof(part), "%d", p->part);
 	snprintf(lease, sizeof(lease), "%lld", lease_ms);
-	st = jobs_fenced(conn, jobs_heartbeat_sql, 9, params, &res, err);
+	st = jobs_fenced(conn, jobs_heartbeat_sql, 10, params, &res, err);
 	if (st) {
 		return st;
 	}
@@ -927,6 +937,29 @@ enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, co
 	return jobs_fenced(conn, jobs_set_as_of_key_sql, 3, params, NULL, err);
 }
 
+enum ex_status jobs_set_sync_until(PGconn *conn, const struct jobs_claim *job, long long lag_ms,
+				   char **until, struct buf *err)
+{
+	char token[32], lag[32];
+	const char *params[3] = {job->id, token, lag};
+	PGresult *res = NULL;
+	const char *v;
+	enum ex_status st;
+
+	*until = NULL;
+	snprintf(token, sizeof(token), "%lld", job->lease_token);
+	snprintf(lag, sizeof(lag), "%lld", lag_ms);
+	st = jobs_fenced(conn, jobs_set_sync_until_sql, 3, params, &res, err);
+	if (st) {
+		return st;
+	}
+	v = db_text(res, 0, "sync_until");
+	*until = v != NULL ? strdup(v) : NULL;
+	st = *until == NULL ? EX_ENOMEM : EX_OK;
+	PQclear(res);
+	return st;
+}
+
 enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, long long rows,
 				 struct buf *err)
 {
@@ -943,8 +976,9 @@ enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
 				   struct buf *err)
 {
 	char token[32], nrows[32], nbytes[32], keep[32];
-	const char *params[8] = {
-		job->id, token, nrows, nbytes, r->file_key, keep, notify ? "t" : "f", r->checksum};
+	const char *params[9] = {
+		job->id,     token,	   nrows, nbytes, r->file_key, keep, notify ? "t" : "f",
+		r->checksum, r->next_since};
 	enum ex_status st;
 
 	snprintf(token, sizeof(token), "%lld", job->lease_token);
@@ -955,7 +989,7 @@ enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
 	if (st) {
 		return st;
 	}
-	st = jobs_fenced(conn, jobs_complete_sql, 8, params, NULL, err);
+	st = jobs_fenced(conn, jobs_complete_sql, 9, params, NULL, err);
 	if (st) {
 		db_rollback(conn);
 	}

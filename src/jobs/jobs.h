@@ -38,6 +38,8 @@ struct jobs_view {
 	const char *created_date;	 /* YYYYMMDD of creation, for file names */
 	const char *api_key_id;		 /* the key that created it; NULL: plain SQL */
 	const char *node;		 /* processing: the holder's exportd.node_name */
+	const char *since;		 /* the incremental cursor asked with; NULL: full */
+	const char *next_since;		 /* complete: the next export's cursor; NULL: none */
 	long long rows_done, bytes_done, attempts;
 	long long rows_estimated, row_count, file_size; /* DB_NULL (db.h) when unknown */
 	double running_for;				/* seconds since started_at (if started) */
@@ -74,6 +76,7 @@ struct jobs_new {
 	const char *csv_delimiter;	    /* one of , ; TAB | */
 	const char *timezone;		    /* a name of pg_timezone_names */
 	const char *header;		    /* "names" or "labels" */
+	const char *since;		    /* the incremental cursor; NULL: a full export */
 	const char *idempotency_key;	    /* NULL: none */
 	const char *body_sha256;	    /* hex SHA-256 of the request body */
 	const struct registry_type *source; /* the type's source, for the as-of key */
@@ -283,6 +286,9 @@ struct jobs_claim {
 	char *as_of_key;      /* largest key at creation; NULL: none (see _set) */
 	int as_of_key_set;    /* as_of_key was fixed (NULL then means: no rows) */
 	char *created_lsn;    /* the primary's WAL position at creation; NULL: none */
+	char *since;	      /* the incremental cursor (since.h); NULL: a full export */
+	char *sync_until;     /* the change-time window's upper end; NULL: not fixed yet */
+	char *ckpt_last_at;   /* incremental: the checkpoint's last change time */
 	int takeover;	      /* it was processing: its holder's lease ran out */
 	double waited;	      /* seconds from run_at (due) to this claim */
 	int locked;	      /* we hold the job's advisory lock */
@@ -305,13 +311,15 @@ struct jobs_progress {
 	int part;
 	const char *sha_state;	   /* with last_key: the checksum state there */
 	const char *storage_state; /* with last_key: the storage backend's (JSON) */
+	const char *last_at;	   /* with last_key, incremental: its change time */
 };
 
 /* A finished file. */
 struct jobs_result {
 	const char *file_key;
 	long long rows, bytes;
-	const char *checksum; /* sha256 hex */
+	const char *checksum;	/* sha256 hex */
+	const char *next_since; /* the next export's cursor; NULL: none */
 };
 
 /* Record progress and extend the lease; with p->last_key also the
@@ -326,6 +334,10 @@ enum ex_status jobs_set_estimate(PGconn *conn, const struct jobs_claim *job, lon
 enum ex_status jobs_complete_begin(PGconn *conn, const struct jobs_claim *job,
 				   const struct jobs_result *r, long long retention_ms, int notify,
 				   struct buf *err) EX_MUST_CHECK;
+/* Fix the upper end of the job's change-time window (its as-of time less
+ * lag_ms) unless it is fixed already; *until gets it (malloc'd). */
+enum ex_status jobs_set_sync_until(PGconn *conn, const struct jobs_claim *job, long long lag_ms,
+				   char **until, struct buf *err) EX_MUST_CHECK;
 /* Fix the as-of key of a job inserted by plain SQL, at its first run. */
 enum ex_status jobs_set_as_of_key(PGconn *conn, const struct jobs_claim *job, const char *key,
 				  struct buf *err) EX_MUST_CHECK;

@@ -51,6 +51,7 @@ static const struct db_field registry_fields[] = {
 	REGISTRY("workspace_column", DB_DUP, workspace_column),
 	REGISTRY("created_at_column", DB_DUP, created_at_column),
 	REGISTRY("deleted_at_column", DB_DUP, deleted_at_column),
+	REGISTRY("updated_at_column", DB_DUP, updated_at_column),
 };
 #define REGISTRY_NFIELDS (sizeof(registry_fields) / sizeof(registry_fields[0]))
 
@@ -140,6 +141,29 @@ out:
 	if (st) {
 		registry_free(out);
 	}
+	return st;
+}
+
+enum ex_status registry_since_check(PGconn *conn, const struct registry_type *t, const char *at,
+				    const char *key, struct buf *err)
+{
+	static const char *const names[] = {"key", "schema", "relation"};
+	const char *values[] = {t->key_column, t->schema_name, t->relation};
+	const char *params[2] = {at, key};
+	PGresult *res = NULL;
+	struct buf sql;
+	enum ex_status st;
+
+	buf_init(&sql, 4096);
+	st = db_fill(conn, registry_since_check_sql, names, values, 3, &sql);
+	if (st) {
+		buf_msg(err, "cannot build the cursor check: %s", status_strerror(st));
+		goto out;
+	}
+	st = db_exec(conn, buf_str(&sql), 2, params, &res, err);
+out:
+	PQclear(res);
+	buf_free(&sql);
 	return st;
 }
 
@@ -246,6 +270,7 @@ void registry_free(struct registry_type *t)
 	registry_free_list(t->labels, t->ncolumns);
 	free(t->created_at_column);
 	free(t->deleted_at_column);
+	free(t->updated_at_column);
 	free(t->name);
 	free(t->schema_name);
 	free(t->relation);

@@ -20,6 +20,7 @@ struct registry_type {
 	int nfilterable;
 	char *created_at_column; /* NULL: none (no created_from/to, no as-of time) */
 	char *deleted_at_column; /* NULL: no soft delete */
+	char *updated_at_column; /* NULL: no incremental exports (timestamptz) */
 	char **labels;		 /* ncolumns entries: columns[i]'s label, NULL: none */
 };
 
@@ -33,6 +34,11 @@ void registry_free(struct registry_type *t);
  * gone, no privilege), EX_EINVAL when workspace does not fit its column. */
 enum ex_status registry_as_of_key(PGconn *conn, const struct registry_type *t,
 				  const char *workspace, char **key, struct buf *err) EX_MUST_CHECK;
+/* Do at and key (NULL: none), an incremental cursor's position, read as
+ * a timestamptz and a value of t's key?  EX_EINVAL when not (err says
+ * the server's words), EX_EPERM when the source cannot be read. */
+enum ex_status registry_since_check(PGconn *conn, const struct registry_type *t, const char *at,
+				    const char *key, struct buf *err) EX_MUST_CHECK;
 /* What request filters may name for type name: one row (none when there
  * is no such type) of created_at_column (NULL: none), filterable_columns
  * (JSON array) and column_types (JSON object column -> SQL type, from the
