@@ -71,6 +71,7 @@ static const struct conf_entry conf_table[] = {
 	{"exportd", "poll_interval", CONF_DURATION, OFF(poll_interval_ms), "1500ms", 50, 3600 * SEC, NULL, 0},
 	{"exportd", "chunk_rows", CONF_INT, OFF(chunk_rows), "10000", 1, 1000000, NULL, 0},
 	{"exportd", "part_size", CONF_SIZE, OFF(part_size), "8M", 64 * KB, 5 * GB, NULL, 0},
+	{"exportd", "parts_in_flight", CONF_INT, OFF(parts_in_flight), "2", 1, CONF_MAX_PARTS_IN_FLIGHT, NULL, 0},
 	{"exportd", "write_buffer", CONF_SIZE, OFF(write_buffer), "256k", 4 * KB, 64 * MB, NULL, 0},
 	{"exportd", "max_row_size", CONF_SIZE, OFF(max_row_size), "16M", 1 * KB, 1 * GB, NULL, 0},
 	{"exportd", "lease_timeout", CONF_DURATION, OFF(lease_timeout_ms), "60s", 1 * SEC, DAY, NULL, 0},

@@ -47,6 +47,9 @@ enum conf_starttls {
 	CONF_STARTTLS_NEVER,
 };
 
+/* exportd.parts_in_flight's maximum (the sink's slots). */
+#define CONF_MAX_PARTS_IN_FLIGHT 8
+
 struct config {
 	char *db_url;	    /* exportd (the worker role) */
 	char *db_api_url;   /* export.fcgi; database.url when not set */
@@ -71,6 +74,7 @@ struct config {
 	long long poll_interval_ms;
 	long long chunk_rows;
 	long long part_size;
+	long long parts_in_flight; /* compressed parts held: 1 = no compression thread */
 	long long write_buffer;
 	long long max_row_size;
 	long long lease_timeout_ms;

@@ -161,17 +161,15 @@ out:
 	return st;
 }
 
-/* With ckpt_key (and, incremental, ckpt_at: its change time) a checkpoint. */
-static enum ex_status export_beat(struct export_state *s, const char *ckpt_key, const char *ckpt_at,
-				  const char *sha_state, const char *storage_state, struct buf *err)
+/* Renew the lease and report p; with p->last_key, p is a checkpoint. */
+static enum ex_status export_beat_at(struct export_state *s, const struct jobs_progress *p,
+				     struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
-	struct jobs_progress p = {ckpt_key,  s->rows,	    s->bytes, s->part,
-				  sha_state, storage_state, ckpt_at};
 	int cancel = 0;
 	enum ex_status st;
 
-	st = jobs_heartbeat(ctx->ctl, ctx->job, &p, ctx->cf->lease_timeout_ms, &cancel, err);
+	st = jobs_heartbeat(ctx->ctl, ctx->job, p, ctx->cf->lease_timeout_ms, &cancel, err);
 	s->last_beat_ms = timeutil_now_ms();
 	if (st) {
 		return st;
@@ -199,6 +197,25 @@ static const char *export_at(const struct export_state *s, const PGresult *res, 
 	return s->incremental ? PQgetvalue(res, r, s->nout + 1) : NULL;
 }
 
+/* Progress only: the checkpoint stays. */
+static enum ex_status export_beat(struct export_state *s, struct buf *err)
+{
+	struct jobs_progress p = {NULL, s->rows, s->bytes, s->part, NULL, NULL, NULL};
+
+	return export_beat_at(s, &p, err);
+}
+
+/* A write only follows a heartbeat that is at most heartbeat_interval old,
+ * so a worker that was stopped (SIGSTOP, a stalled VM) past its lease
+ * learns it lost the job before touching the file. */
+static enum ex_status export_beat_due(struct export_state *s, struct buf *err)
+{
+	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
+		return export_beat(s, err);
+	}
+	return EX_OK;
+}
+
 /* export.max_bytes bounds the bytes in the file so far. */
 static enum ex_status export_max_bytes(const struct export_state *s, struct buf *err)
 {
@@ -210,18 +227,14 @@ static enum ex_status export_max_bytes(const struct export_state *s, struct buf 
 	return EX_OK;
 }
 
-/* Write out the buffer.  A write only follows a heartbeat that is at most
- * heartbeat_interval old, so a worker that was stopped (SIGSTOP, a stalled
- * VM) past its lease learns it lost the job before touching the file. */
+/* Write out the buffer (after export_beat_due). */
 static enum ex_status export_flush(struct export_state *s, struct buf *err)
 {
 	enum ex_status st;
 
-	if (timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		st = export_beat(s, NULL, NULL, NULL, NULL, err);
-		if (st) {
-			return st;
-		}
+	st = export_beat_due(s, err);
+	if (st) {
+		return st;
 	}
 	if (s->out.len > 0) {
 		st = sink_write(&s->sink, s->out.data, s->out.len, err);
@@ -234,35 +247,61 @@ static enum ex_status export_flush(struct export_state *s, struct buf *err)
 	return export_max_bytes(s, err);
 }
 
-/* The part is full: make it durable, then commit the checkpoint after
- * key (at: its change time, incremental). */
+/* Store the parts that are ready and commit the checkpoint of each durable
+ * one.  At the end (last), store every part ended, waiting for the
+ * compressor, without checkpoints: the job's completion follows. */
+static enum ex_status export_store(struct export_state *s, int last, struct buf *err)
+{
+	struct sink_stored done;
+	struct jobs_progress p;
+	enum ex_status st;
+
+	while (sink_next(&s->sink, last)) {
+		st = export_beat_due(s, err);
+		if (st) {
+			return st;
+		}
+		st = sink_store_next(&s->sink, &done, err);
+		if (st) {
+			return st;
+		}
+		s->bytes = s->sink.file_bytes;
+		st = export_max_bytes(s, err);
+		if (st) {
+			return st;
+		}
+		if (last || !done.ckpt.durable) {
+			continue; /* not durable: the backend holds it for the next part */
+		}
+		s->part = done.ckpt.part;
+		p = (struct jobs_progress){done.key,	   done.rows,	   done.ckpt.bytes,
+					   done.ckpt.part, done.sha_state, done.ckpt.state,
+					   done.at};
+		st = export_beat_at(s, &p, err);
+		if (st) {
+			return st;
+		}
+	}
+	return EX_OK;
+}
+
+/* The part is full: end it, then store and checkpoint what is ready (key:
+ * the last row's; at: its change time, incremental). */
 static enum ex_status export_part_end(struct export_state *s, const char *key, const char *at,
 				      struct buf *err)
 {
-	char sha_state[SHA256_STATE_HEX + 1];
-	struct storage_ckpt ckpt;
 	enum ex_status st;
 
 	st = export_flush(s, err);
 	if (st) {
 		return st;
 	}
-	st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+	st = sink_part_end(&s->sink, s->rows, key, at, err);
 	if (st) {
 		return st;
 	}
 	s->part_bytes = 0;
-	s->bytes = s->sink.file_bytes;
-	st = export_max_bytes(s, err);
-	if (st) {
-		return st;
-	}
-	if (!ckpt.durable) {
-		return EX_OK; /* the backend holds it for the next part */
-	}
-	s->part = ckpt.part;
-	s->bytes = ckpt.bytes;
-	return export_beat(s, key, at, sha_state, ckpt.state, err);
+	return export_store(s, 0, err);
 }
 
 static enum ex_status export_row(struct export_state *s, const PGresult *res, int r,
@@ -380,7 +419,7 @@ static enum ex_status export_between_chunks(struct export_state *s, const char *
 	}
 	if (export_cancel_hint(s) ||
 	    timeutil_now_ms() - s->last_beat_ms >= s->ctx->cf->heartbeat_interval_ms) {
-		return export_beat(s, NULL, NULL, NULL, NULL, err);
+		return export_beat(s, err);
 	}
 	return EX_OK;
 }
@@ -672,20 +711,23 @@ static enum ex_status export_next_since(const struct export_state *s, struct buf
 static enum ex_status export_finish(struct export_state *s, const char *next_since, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
-	char checksum[65], sha_state[SHA256_STATE_HEX + 1];
+	char checksum[65];
 	struct jobs_result r = {s->file_key, 0, 0, checksum, next_since};
-	struct storage_ckpt ckpt;
 	enum ex_status st;
 
 	st = export_flush(s, err);
 	if (st) {
 		return st;
 	}
-	if (s->part_bytes > 0 || s->part == 0) {
-		st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+	if (s->part_bytes > 0 || (s->part == 0 && s->sink.ended == 0)) {
+		st = sink_part_end(&s->sink, s->rows, NULL, NULL, err);
 		if (st) {
 			return st;
 		}
+	}
+	st = export_store(s, 1, err);
+	if (st) {
+		return st;
 	}
 	/* The checksum is known before the file is final. */
 	sha256_hex(&s->sink.sha, checksum);
@@ -985,7 +1027,7 @@ enum ex_status export_run(const struct export_ctx *ctx, struct buf *err)
 	/* Opening may truncate the file: be sure, right before, that the job
 	 * is still ours (this process may have been stopped since the claim,
 	 * and the job taken over). */
-	st = export_beat(&s, NULL, NULL, NULL, NULL, err);
+	st = export_beat(&s, err);
 	if (st) {
 		goto out;
 	}

@@ -21,6 +21,7 @@ static void test_defaults(void)
 	}
 	UNIT_EQ_INT(cf.workers, 2);
 	UNIT_EQ_INT(cf.part_size, 8 * 1024 * 1024);
+	UNIT_EQ_INT(cf.parts_in_flight, 2);
 	UNIT_EQ_INT(cf.poll_interval_ms, 1500);
 	UNIT_EQ_INT(cf.retention_ms, 7LL * 86400 * 1000);
 	UNIT_EQ_INT(cf.csv_crlf, 1);
@@ -93,6 +94,8 @@ static void test_errors_name_file_line(void)
 		{"[exportd\n", "test.conf:1: syntax error"},
 		{"just text\n", "test.conf:1: syntax error"},
 		{"[exportd]\npart_size = 8X\n", "test.conf:2: invalid value for exportd.part_size"},
+		{"[exportd]\nparts_in_flight = 9\n",
+		 "test.conf:2: invalid value for exportd.parts_in_flight"},
 		{"[exportd]\npoll_interval = 10\n",
 		 "test.conf:2: invalid value for exportd.poll_interval"},
 		{"[storage]\ndir = relative\n", "storage.dir: must be an absolute path"},
