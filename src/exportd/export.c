@@ -14,6 +14,7 @@
 #include "exportd/query.h"
 #include "exportd/stats.h"
 #include "exportd/sink.h"
+#include "exportd/xlsxjob.h"
 #include "storage/storage.h"
 
 #define EXPORT_STMT_FIRST "export_first"
@@ -34,6 +35,8 @@ struct export_state {
 	struct query query;
 	struct sink sink;
 	int sink_open;
+	int is_xlsx; /* rows go to xlsx, not through writer and out */
+	struct xlsxjob xlsx;
 	char file_key[64];
 	long long rows, bytes, part_bytes; /* bytes: in the file; part_bytes: formatted */
 	int part;
@@ -142,6 +145,7 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 					  : s->names[i];
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
 		s->cols[i].zoned = s->zoned && PQftype(desc, i) == FORMAT_OID_TIMESTAMPTZ;
+		s->cols[i].oid = PQftype(desc, i);
 	}
 out:
 	PQclear(desc);
@@ -249,8 +253,9 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 		s->fields[i].value = PQgetvalue(res, r, i);
 		s->fields[i].len = (size_t)PQgetlength(res, r, i);
 	}
-	st = format_row(&s->writer, s->fields, &s->out);
-	if (st == EX_ETOOBIG) {
+	st = s->is_xlsx ? xlsxjob_row(&s->xlsx, s->fields, PQgetvalue(res, r, s->ncols), err)
+			: format_row(&s->writer, s->fields, &s->out);
+	if (st == EX_ETOOBIG && !s->is_xlsx) {
 		buf_msg(err, "row %lld is larger than exportd.max_row_size", s->rows + 1);
 	}
 	if (st) {
@@ -438,7 +443,7 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 	enum ex_status st;
 
 	s->sink_open = 1;
-	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL) {
+	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL && !s->is_xlsx) {
 		st = export_resume(s, err);
 		if (st != EX_ENOTFOUND) {
 			return st;
@@ -449,6 +454,10 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
 		return st;
+	}
+	if (s->is_xlsx) {
+		return xlsxjob_open(&s->xlsx, s->ctx->cf, job->id, s->type.name, s->cols,
+				    (size_t)s->ncols, err);
 	}
 	/* A UTF-8 byte order mark for Excel, then the header. */
 	if (job->csv_bom && s->writer.kind == FORMAT_CSV) {
@@ -582,6 +591,39 @@ out:
 	return st;
 }
 
+/* XLSX: the finished workbook goes to storage part by part, without
+ * checkpoints (a rerun rebuilds it: xlsxjob.h). */
+static enum ex_status export_xlsx_store(struct export_state *s, struct buf *err)
+{
+	char sha_state[SHA256_STATE_HEX + 1];
+	struct storage_ckpt ckpt;
+	enum ex_status st;
+	size_t n;
+
+	st = xlsxjob_finish(&s->xlsx, err);
+	if (st) {
+		return st;
+	}
+	for (;;) {
+		st = xlsxjob_read(&s->xlsx, &s->out, (size_t)s->ctx->cf->write_buffer, &n, err);
+		if (st || n == 0) {
+			return st;
+		}
+		s->part_bytes += (long long)n;
+		st = export_flush(s, err);
+		if (st) {
+			return st;
+		}
+		if (s->part_bytes >= s->ctx->cf->part_size) {
+			st = sink_part_end(&s->sink, &ckpt, sha_state, err);
+			if (st) {
+				return st;
+			}
+			s->part_bytes = 0;
+		}
+	}
+}
+
 static enum ex_status export_finish(struct export_state *s, struct buf *err)
 {
 	const struct export_ctx *ctx = s->ctx;
@@ -590,6 +632,12 @@ static enum ex_status export_finish(struct export_state *s, struct buf *err)
 	struct storage_ckpt ckpt;
 	enum ex_status st;
 
+	if (s->is_xlsx) {
+		st = export_xlsx_store(s, err);
+		if (st) {
+			return st;
+		}
+	}
 	st = export_flush(s, err);
 	if (st) {
 		return st;
@@ -685,6 +733,7 @@ static enum ex_status export_options(struct export_state *s, enum format_kind *k
 		buf_msg(err, "unknown format \"%s\"", job->format);
 		return EX_EINVAL;
 	}
+	s->is_xlsx = *kind == FORMAT_XLSX;
 	if (format_parse_compression(job->compression, &s->codec.comp)) {
 		buf_msg(err, "unknown compression \"%s\"", job->compression);
 		return EX_EINVAL;
@@ -801,6 +850,7 @@ static void export_cleanup(struct export_state *s)
 	if (s->sink_open) {
 		sink_close(&s->sink);
 	}
+	xlsxjob_close(&s->xlsx);
 	query_free(&s->query);
 	if (s->data != NULL) {
 		replica_release(s->ctx->source);
