@@ -297,3 +297,100 @@ def test_libreoffice_reads_the_semicolon_csv_with_bom(stack, awkward, tmp_path):
     text, _ = source(stack)
     assert [row[COLUMNS.index("txt")] for row in got[1:]] == [lo_lines(t[1] or "")
                                                              for t in text]
+
+
+# ------------------------------------------------------------ refused, plain SQL
+
+@pytest.mark.parametrize("body, field", [
+    ({"compression": "gzip"}, "compression"),
+    ({"compression": "zstd"}, "compression"),
+    ({"csv": {"delimiter": ";"}}, "csv"),
+    ({"csv": {"bom": True}}, "csv"),
+], ids=["gzip", "zstd", "csv-delimiter", "csv-bom"])
+def test_refused_combinations_name_the_field(stack, body, field):
+    r = H.post(stack, dict(body, type="contacts", format="xlsx"))
+    H.field_problem(r, field)
+
+
+def test_unknown_format_lists_xlsx(stack):
+    body = H.field_problem(H.post(stack, {"type": "contacts", "format": "xls"}), "format")
+    assert '"xlsx"' in body["errors"][0]["detail"], body
+
+
+def test_plain_sql_xlsx_job(stack, awkward, tmp_path):
+    """A job INSERTed by plain SQL with format 'xlsx' is exported like one
+    from the API; the table refuses what POST /exports refuses."""
+    job_id = str(stack.pg.query(
+        "INSERT INTO export_jobs (workspace, type, format, header) VALUES ('acme', %s, 'xlsx',"
+        " 'labels') RETURNING id", (awkward,))[0][0])
+    job = stack.wait_for_job(job_id)
+    assert job["status"] == "complete" and job["row_count"] == NROWS, job
+    path = tmp_path / "plain.xlsx"
+    path.write_bytes(H.download(stack, job).content)
+    ws = openpyxl.load_workbook(path)[AWKWARD]
+    assert [c.value for c in ws[1]] == [LABELS.get(c, c) for c in COLUMNS]
+    assert ws.max_row == NROWS + 1
+    for cols, values in ((", compression", ", 'gzip'"), (", compression", ", 'zstd'"),
+                         (", csv_delimiter", ", ';'")):
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            stack.pg.query("INSERT INTO export_jobs (workspace, type, format%s) VALUES"
+                           " ('acme', %%s, 'xlsx'%s)" % (cols, values), (awkward,))
+
+
+# ------------------------------------------------------------ limits
+
+def test_cell_over_32767_characters_fails_naming_row_and_column(stack):
+    """No silent cut: the job fails, saying which row (key) and column."""
+    stack.pg.query("DROP TABLE IF EXISTS xlsx_long_t; CREATE TABLE xlsx_long_t ("
+                   " id bigint PRIMARY KEY, workspace text NOT NULL, note text);"
+                   " INSERT INTO xlsx_long_t VALUES (1, 'acme', 'short'),"
+                   " (77, 'acme', repeat('é', 32767)), (78, 'acme', repeat('x', 32766) || '😀')")
+    stack.pg.query("INSERT INTO export_types (name, relation, key_column, workspace_column,"
+                   " columns) VALUES ('xlsx_long', 'xlsx_long_t', 'id', 'workspace',"
+                   " '{id,note}') ON CONFLICT (name) DO NOTHING")
+    stack.pg.expose("xlsx_long")
+    job = H.create(stack, {"type": "xlsx_long", "format": "xlsx"})
+    job = stack.wait_for_job(job["id"])
+    assert job["status"] == "failed" and job["attempts"] == 1, job
+    msg = job["error"]["message"]
+    # 32767 é are exactly the limit; 32766 + an emoji (2 UTF-16 units) are one over
+    assert "key 78" in msg and '"note"' in msg and "32767" in msg, job["error"]
+    assert not list((stack.storage_dir / ".work").glob(job["id"] + "*"))
+    assert not list(stack.storage_dir.glob(job["id"] + "*"))
+    # the same rows as CSV are fine
+    csv_job = stack.wait_for_job(H.create(stack, {"type": "xlsx_long"})["id"])
+    assert csv_job["status"] == "complete", csv_job
+
+
+def test_sheet_limit_continues_on_a_new_sheet(stack, tmp_path):
+    """1,048,576 rows: 1,048,575 under the header of the first sheet, the
+    last one on "xlsx_many (2)" under the header again (Excel's limit is
+    1,048,576 rows with the header).  Nothing is truncated."""
+    n = 1048576
+    stack.pg.query("DROP TABLE IF EXISTS xlsx_many_t; CREATE TABLE xlsx_many_t ("
+                   " id bigint PRIMARY KEY, workspace text NOT NULL, label text);"
+                   " INSERT INTO xlsx_many_t SELECT g, 'acme', 'r' || g"
+                   " FROM generate_series(1, %d) g" % n)
+    stack.pg.query("INSERT INTO export_types (name, relation, key_column, workspace_column,"
+                   " columns) VALUES ('xlsx_many', 'xlsx_many_t', 'id', 'workspace',"
+                   " '{id,label}') ON CONFLICT (name) DO NOTHING")
+    stack.pg.expose("xlsx_many")
+    job = stack.wait_for_job(H.create(stack, {"type": "xlsx_many", "format": "xlsx"})["id"],
+                             timeout=300)
+    assert job["status"] == "complete" and job["row_count"] == n, job
+    path = tmp_path / "many.xlsx"
+    path.write_bytes(H.download(stack, job).content)
+    stack.pg.query("DROP TABLE xlsx_many_t")
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode()
+        first = z.read("xl/worksheets/sheet1.xml").decode()
+        second = z.read("xl/worksheets/sheet2.xml").decode()
+    assert re.findall(r'<sheet name="([^"]*)"', book) == ["xlsx_many", "xlsx_many (2)"], book
+    assert '<dimension ref="A1:B1048576"/>' in first, first[:500]
+    assert first.count("<row ") == 1048576
+    tail = first[first.rindex('<row r="1048576"'):]
+    assert '<v>1048575</v>' in tail and "<t>r1048575</t>" in tail, tail
+    assert '<autoFilter ref="A1:B1048576"/>' in first
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = [[c.value for c in row] for row in wb["xlsx_many (2)"].iter_rows()]
+    assert rows == [["id", "label"], [n, "r%d" % n]], rows
