@@ -394,3 +394,83 @@ def test_sheet_limit_continues_on_a_new_sheet(stack, tmp_path):
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = [[c.value for c in row] for row in wb["xlsx_many (2)"].iter_rows()]
     assert rows == [["id", "label"], [n, "r%d" % n]], rows
+
+
+# ------------------------------------------------------------ kill -9: rebuilt
+
+SLOW_ROWS = 20000
+
+
+def test_kill9_mid_export_rebuilds_one_valid_file(stack, tmp_path):
+    """An own daemon's worker is killed with SIGKILL while it builds an
+    XLSX: the next run starts over from the first row (an XLSX cannot be
+    appended to) and the stored file is one valid workbook holding every
+    row once, in order."""
+    pg = stack.pg
+    pg.query("""
+        DROP TABLE IF EXISTS xlsx_slow_t CASCADE;
+        CREATE TABLE xlsx_slow_t (id bigint PRIMARY KEY, workspace text NOT NULL, label text,
+                                  at timestamptz);
+        INSERT INTO xlsx_slow_t SELECT g, 'acme', 'row ' || g,
+            '2024-01-01'::timestamptz + g * interval '1 minute'
+            FROM generate_series(1, %d) g;
+        CREATE OR REPLACE FUNCTION xlsx_throttle(k bigint) RETURNS boolean
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            IF k %% 10 = 0 THEN PERFORM pg_sleep(0.002); END IF;
+            RETURN true;
+        END $$;
+        CREATE VIEW xlsx_slow_v AS SELECT * FROM xlsx_slow_t WHERE xlsx_throttle(id);
+    """ % SLOW_ROWS)
+    pg.query("INSERT INTO export_types (name, relation, key_column, workspace_column, columns)"
+             " VALUES ('xlsx_slow', 'xlsx_slow_v', 'id', 'workspace', '{id,label,at}')"
+             " ON CONFLICT (name) DO NOTHING")
+    pg.expose("xlsx_slow")
+    stack.exportd.stop(grace=15)
+    d = S.ExtraExportd(stack, "exportd xlsx-kill", {"exportd": {
+        "workers": 1, "poll_interval": "200ms", "chunk_rows": 500, "heartbeat_interval": "300ms",
+        "lease_timeout": "15s", "retry_base": "100ms", "retry_max": "500ms"}})
+    try:
+        d.start()
+        job = H.create(stack, {"type": "xlsx_slow", "format": "xlsx", "timezone": "Asia/Tokyo"})
+        deadline = time.monotonic() + 60
+        while True:
+            status, done, owner = pg.query("SELECT status, rows_done, lease_owner FROM export_jobs"
+                                           " WHERE id = %s", (job["id"],))[0]
+            assert status in ("pending", "processing"), status
+            if status == "processing" and done and done >= 2000 and owner:
+                break
+            assert time.monotonic() < deadline, (status, done, owner)
+            time.sleep(0.01)
+        assert done < SLOW_ROWS * 0.8, "killed too late to matter: %d rows" % done
+        pid = int(owner.rsplit(":", 2)[1])
+        assert pid in d.worker_pids(), (owner, d.worker_pids())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while pg.query("SELECT status FROM export_jobs WHERE id = %s",
+                       (job["id"],))[0][0] in ("pending", "processing"):
+            assert time.monotonic() < deadline, "the killed job did not end"
+            time.sleep(0.1)
+        job = stack.api("GET", "/exports/" + job["id"]).json()
+    finally:
+        d.stop(grace=15)
+        stack.start_exportd()
+    assert job["status"] == "complete" and job["attempts"] == 2, job
+    assert job["row_count"] == SLOW_ROWS and job["resumable"] is False, job
+    files = sorted(p.name for p in stack.storage_dir.glob(job["id"] + "*"))
+    assert files == [job["id"] + ".xlsx"], files
+    assert not list((stack.storage_dir / ".work").glob(job["id"] + "*"))
+    data = (stack.storage_dir / files[0]).read_bytes()
+    assert job["file_size"] == len(data) and job["checksum"]["sha256"] == H.sha256_bytes(data)
+    path = tmp_path / "killed.xlsx"
+    path.write_bytes(data)
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+    ws = openpyxl.load_workbook(path, read_only=True)["xlsx_slow"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == ["id", "label", "at"]
+    tokyo = ZoneInfo("Asia/Tokyo")
+    want = [[i, "row %d" % i, (datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC"))
+                                + timedelta(minutes=i)).astimezone(tokyo).replace(tzinfo=None)]
+            for i in range(1, SLOW_ROWS + 1)]
+    assert rows[1:] == want
