@@ -177,8 +177,7 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "header", jobjson_str(v->header));
 	/* An XLSX cannot be appended to: a rerun rebuilds it from the first row. */
 	json_object_object_add(j, "resumable",
-			       json_object_new_boolean(v->format == NULL ||
-						       strcmp(v->format, "xlsx") != 0));
+			       json_object_new_boolean(strcmp(v->format, "xlsx") != 0));
 	json_object_object_add(j, "as_of", jobjson_str(v->as_of));
 	json_object_object_add(j, "status", jobjson_str(v->status));
 	json_object_object_add(j, "progress", jobjson_progress(v));
