@@ -39,8 +39,8 @@ static enum ex_status xlsxjob_dir(struct xlsxjob *j, const struct config *cf, st
 }
 
 enum ex_status xlsxjob_open(struct xlsxjob *j, const struct config *cf, const char *job_id,
-			    const char *sheet, const struct format_column *columns,
-			    size_t ncolumns, struct buf *err)
+			    const char *sheet, const struct format_column *columns, size_t ncolumns,
+			    struct buf *err)
 {
 	struct xlsx_options o = {NULL, NULL, sheet, XLSX_SHEET_ROWS};
 	enum ex_status st;
@@ -62,8 +62,8 @@ enum ex_status xlsxjob_open(struct xlsxjob *j, const struct config *cf, const ch
 	return xlsx_open(&o, columns, ncolumns, &j->x, err);
 }
 
-enum ex_status xlsxjob_row(struct xlsxjob *j, const struct format_field *fields,
-			   const char *key, struct buf *err)
+enum ex_status xlsxjob_row(struct xlsxjob *j, const struct format_field *fields, const char *key,
+			   struct buf *err)
 {
 	return xlsx_row(j->x, fields, key, err);
 }

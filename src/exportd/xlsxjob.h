@@ -29,11 +29,11 @@ struct xlsxjob {
 /* Start the job's workbook from scratch; sheet: the first sheet's name.
  * The columns must outlive j. */
 enum ex_status xlsxjob_open(struct xlsxjob *j, const struct config *cf, const char *job_id,
-			    const char *sheet, const struct format_column *columns,
-			    size_t ncolumns, struct buf *err) EX_MUST_CHECK;
+			    const char *sheet, const struct format_column *columns, size_t ncolumns,
+			    struct buf *err) EX_MUST_CHECK;
 /* One row; key (the row's key) names it in errors. */
-enum ex_status xlsxjob_row(struct xlsxjob *j, const struct format_field *fields,
-			   const char *key, struct buf *err) EX_MUST_CHECK;
+enum ex_status xlsxjob_row(struct xlsxjob *j, const struct format_field *fields, const char *key,
+			   struct buf *err) EX_MUST_CHECK;
 /* Write the workbook file and open it to be read back. */
 enum ex_status xlsxjob_finish(struct xlsxjob *j, struct buf *err) EX_MUST_CHECK;
 /* Append up to max bytes of the finished file to out; *n = 0 at its end. */

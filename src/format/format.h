@@ -44,7 +44,7 @@ enum format_compression {
 struct format_column {
 	const char *name; /* not owned; the header's text (name or label) */
 	enum format_type type;
-	int zoned; /* timestamptz shown in the local time zone (localtime_r) */
+	int zoned;	  /* timestamptz shown in the local time zone (localtime_r) */
 	unsigned int oid; /* pg_type.oid of the value (XLSX picks cell types by it) */
 };
 

@@ -330,9 +330,9 @@ static double xlsx_time(const char *s, size_t len, size_t *i)
 	if (*i == len) {
 		return 0;
 	}
-	if (s[(*i)++] != 'T' || (h = xlsx_int(s, len, i, 2)) < 0 || *i >= len ||
-	    s[(*i)++] != ':' || (m = xlsx_int(s, len, i, 2)) < 0 || *i >= len ||
-	    s[(*i)++] != ':' || (sec = xlsx_int(s, len, i, 2)) < 0) {
+	if (s[(*i)++] != 'T' || (h = xlsx_int(s, len, i, 2)) < 0 || *i >= len || s[(*i)++] != ':' ||
+	    (m = xlsx_int(s, len, i, 2)) < 0 || *i >= len || s[(*i)++] != ':' ||
+	    (sec = xlsx_int(s, len, i, 2)) < 0) {
 		return -1;
 	}
 	if (*i < len && s[*i] == '.') {
