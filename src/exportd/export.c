@@ -451,13 +451,13 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
 			 buf_str(err));
 	}
+	if (s->is_xlsx) { /* stored once built: export_xlsx_store() */
+		return xlsxjob_open(&s->xlsx, s->ctx->cf, job->id, s->type.name, s->cols,
+				    (size_t)s->ncols, err);
+	}
 	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
 		return st;
-	}
-	if (s->is_xlsx) {
-		return xlsxjob_open(&s->xlsx, s->ctx->cf, job->id, s->type.name, s->cols,
-				    (size_t)s->ncols, err);
 	}
 	/* A UTF-8 byte order mark for Excel, then the header. */
 	if (job->csv_bom && s->writer.kind == FORMAT_CSV) {
@@ -601,6 +601,15 @@ static enum ex_status export_xlsx_store(struct export_state *s, struct buf *err)
 	size_t n;
 
 	st = xlsxjob_finish(&s->xlsx, err);
+	if (st) {
+		return st;
+	}
+	/* Opening truncates the file: the job must still be ours. */
+	st = export_beat(s, NULL, NULL, NULL, err);
+	if (st) {
+		return st;
+	}
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
 		return st;
 	}
