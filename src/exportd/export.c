@@ -36,7 +36,7 @@ struct export_state {
 	struct sink sink;
 	int sink_open;
 	int is_xlsx; /* rows go to xlsx, not through writer and out */
-	struct xlsxjob xlsx;
+	struct xlsxjob *xlsx;
 	char file_key[64];
 	long long rows, bytes, part_bytes; /* bytes: in the file; part_bytes: formatted */
 	int part;
@@ -253,7 +253,7 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 		s->fields[i].value = PQgetvalue(res, r, i);
 		s->fields[i].len = (size_t)PQgetlength(res, r, i);
 	}
-	st = s->is_xlsx ? xlsxjob_row(&s->xlsx, s->fields, PQgetvalue(res, r, s->ncols), err)
+	st = s->is_xlsx ? xlsxjob_row(s->xlsx, s->fields, PQgetvalue(res, r, s->ncols), err)
 			: format_row(&s->writer, s->fields, &s->out);
 	if (st == EX_ETOOBIG && !s->is_xlsx) {
 		buf_msg(err, "row %lld is larger than exportd.max_row_size", s->rows + 1);
@@ -452,8 +452,12 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 			 buf_str(err));
 	}
 	if (s->is_xlsx) { /* stored once built: export_xlsx_store() */
-		return xlsxjob_open(&s->xlsx, s->ctx->cf, job->id, s->type.name, s->cols,
-				    (size_t)s->ncols, err);
+		struct xlsxjob *x = NULL;
+
+		st = xlsxjob_open(&x, s->ctx->cf, job->id, s->type.name, s->cols, (size_t)s->ncols,
+				  err);
+		s->xlsx = x;
+		return st;
 	}
 	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
@@ -600,7 +604,7 @@ static enum ex_status export_xlsx_store(struct export_state *s, struct buf *err)
 	enum ex_status st;
 	size_t n;
 
-	st = xlsxjob_finish(&s->xlsx, err);
+	st = xlsxjob_finish(s->xlsx, err);
 	if (st) {
 		return st;
 	}
@@ -614,7 +618,7 @@ static enum ex_status export_xlsx_store(struct export_state *s, struct buf *err)
 		return st;
 	}
 	for (;;) {
-		st = xlsxjob_read(&s->xlsx, &s->out, (size_t)s->ctx->cf->write_buffer, &n, err);
+		st = xlsxjob_read(s->xlsx, &s->out, (size_t)s->ctx->cf->write_buffer, &n, err);
 		if (st || n == 0) {
 			return st;
 		}
@@ -859,7 +863,7 @@ static void export_cleanup(struct export_state *s)
 	if (s->sink_open) {
 		sink_close(&s->sink);
 	}
-	xlsxjob_close(&s->xlsx);
+	xlsxjob_close(s->xlsx);
 	query_free(&s->query);
 	if (s->data != NULL) {
 		replica_release(s->ctx->source);

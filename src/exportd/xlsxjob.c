@@ -3,10 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+struct xlsxjob {
+	struct xlsx *x;
+	char dir[PATH_MAX];
+	char path[PATH_MAX];
+	int fd; /* the finished workbook, read back; -1 before */
+};
 
 static enum ex_status xlsxjob_sys(struct buf *err, const char *what, const char *path)
 {
@@ -38,28 +47,41 @@ static enum ex_status xlsxjob_dir(struct xlsxjob *j, const struct config *cf, st
 	return EX_OK;
 }
 
-enum ex_status xlsxjob_open(struct xlsxjob *j, const struct config *cf, const char *job_id,
+enum ex_status xlsxjob_open(struct xlsxjob **out, const struct config *cf, const char *job_id,
 			    const char *sheet, const struct format_column *columns, size_t ncolumns,
 			    struct buf *err)
 {
 	struct xlsx_options o = {NULL, NULL, sheet, XLSX_SHEET_ROWS};
+	struct xlsxjob *j = calloc(1, sizeof(*j));
 	enum ex_status st;
 	int n;
 
-	memset(j, 0, sizeof(*j));
+	*out = NULL;
+	if (j == NULL) {
+		return EX_ENOMEM;
+	}
 	j->fd = -1;
 	st = xlsxjob_dir(j, cf, err);
 	if (st) {
-		return st;
+		goto out;
 	}
 	n = snprintf(j->path, sizeof(j->path), "%s/%s.xlsx", j->dir, job_id);
 	if (n < 0 || (size_t)n >= sizeof(j->path)) {
 		buf_msg(err, "%s", "export.work_dir: the path is too long");
-		return EX_EINVAL;
+		j->path[0] = '\0';
+		st = EX_EINVAL;
+		goto out;
 	}
 	o.path = j->path;
 	o.tmpdir = j->dir;
-	return xlsx_open(&o, columns, ncolumns, &j->x, err);
+	st = xlsx_open(&o, columns, ncolumns, &j->x, err);
+out:
+	if (st) {
+		xlsxjob_close(j);
+		return st;
+	}
+	*out = j;
+	return EX_OK;
 }
 
 enum ex_status xlsxjob_row(struct xlsxjob *j, const struct format_field *fields, const char *key,
@@ -103,14 +125,15 @@ enum ex_status xlsxjob_read(struct xlsxjob *j, struct buf *out, size_t max, size
 
 void xlsxjob_close(struct xlsxjob *j)
 {
-	if (j->path[0] == '\0') {
-		return; /* never opened */
+	if (j == NULL) {
+		return;
 	}
 	xlsx_free(j->x);
-	j->x = NULL;
 	if (j->fd >= 0) {
 		close(j->fd);
 	}
-	j->fd = -1;
-	unlink(j->path);
+	if (j->path[0] != '\0') {
+		unlink(j->path);
+	}
+	free(j);
 }

@@ -11,24 +11,17 @@
 #ifndef EXPORTD_XLSXJOB_H
 #define EXPORTD_XLSXJOB_H
 
-#include <limits.h>
-
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/status.h"
 #include "format/format.h"
 #include "format/xlsx.h"
 
-struct xlsxjob {
-	struct xlsx *x;
-	char dir[PATH_MAX];
-	char path[PATH_MAX];
-	int fd; /* the finished workbook, read back; -1 before */
-};
+struct xlsxjob;
 
 /* Start the job's workbook from scratch; sheet: the first sheet's name.
- * The columns must outlive j. */
-enum ex_status xlsxjob_open(struct xlsxjob *j, const struct config *cf, const char *job_id,
+ * The columns must outlive *out.  *out is NULL on failure. */
+enum ex_status xlsxjob_open(struct xlsxjob **out, const struct config *cf, const char *job_id,
 			    const char *sheet, const struct format_column *columns, size_t ncolumns,
 			    struct buf *err) EX_MUST_CHECK;
 /* One row; key (the row's key) names it in errors. */
@@ -39,7 +32,7 @@ enum ex_status xlsxjob_finish(struct xlsxjob *j, struct buf *err) EX_MUST_CHECK;
 /* Append up to max bytes of the finished file to out; *n = 0 at its end. */
 enum ex_status xlsxjob_read(struct xlsxjob *j, struct buf *out, size_t max, size_t *n,
 			    struct buf *err) EX_MUST_CHECK;
-/* Release j and remove the workbook file; nothing on a zeroed j. */
+/* Release j and remove the workbook file.  j may be NULL. */
 void xlsxjob_close(struct xlsxjob *j);
 
 #endif

@@ -197,7 +197,10 @@ static void xlsx_base_name(const char *sheet, char *out, size_t size)
 		if ((c & 0xC0) != 0x80 && chars++ == XLSX_BASE_CHARS) {
 			break;
 		}
-		out[n] = strchr("[]:*?/\\", c) != NULL || (c == '\'' && n == 0) ? '_' : (char)c;
+		out[n] = sheet[i];
+		if (strchr("[]:*?/\\", c) != NULL || (c == '\'' && n == 0)) {
+			out[n] = '_';
+		}
 		n++;
 	}
 	while (n > 0 && out[n - 1] == '\'') {
@@ -324,8 +327,7 @@ static long xlsx_int(const char *s, size_t len, size_t *i, size_t n)
 /* "THH:MM:SS[.f]" at s[*i] -> fraction of a day; -1 when malformed. */
 static double xlsx_time(const char *s, size_t len, size_t *i)
 {
-	long h, m, sec;
-	double frac = 0, unit = 0.1;
+	long h, m, sec, frac = 0, unit = 1;
 
 	if (*i == len) {
 		return 0;
@@ -335,12 +337,16 @@ static double xlsx_time(const char *s, size_t len, size_t *i)
 	    (sec = xlsx_int(s, len, i, 2)) < 0) {
 		return -1;
 	}
+	/* the fraction's digits (PostgreSQL prints at most 6) as frac / unit */
 	if (*i < len && s[*i] == '.') {
-		for ((*i)++; *i < len && s[*i] >= '0' && s[*i] <= '9'; (*i)++, unit /= 10) {
-			frac += (s[*i] - '0') * unit;
+		for ((*i)++; *i < len && s[*i] >= '0' && s[*i] <= '9'; (*i)++) {
+			if (unit < 1000000000L) {
+				frac = frac * 10 + (s[*i] - '0');
+				unit *= 10;
+			}
 		}
 	}
-	return ((double)(h * 3600 + m * 60 + sec) + frac) / 86400.0;
+	return ((double)(h * 3600 + m * 60 + sec) + (double)frac / (double)unit) / 86400.0;
 }
 
 int xlsx_serial(const char *s, size_t len, double *serial)

@@ -411,8 +411,8 @@ def test_completed_xlsx_mail_names_the_format_and_its_link_downloads_the_workboo
     wait_job(mail, job_id)
     _, _, _, msg = exactly_one_mail(mail, job_id)
     text, html = text_part(msg), html_part(msg)
-    assert re.search(r"^\s*Format:\s+xlsx\s*$", text, re.M), text
-    assert "<td>xlsx</td>" in html, html
+    assert re.search(r"^\s*Format:\s+XLSX\s*$", text, re.M), text
+    assert "<td>XLSX</td>" in html, html
     r = get_link(mail_link(msg, job_id))
     assert r.status_code == 200, "GET link: %d %s" % (r.status_code, r.text[:500])
     assert r.headers["Content-Type"] == (
