@@ -730,6 +730,9 @@ void export_discard(const struct config *cf, const struct jobs_claim *job)
 	if (st) {
 		log_warn("job %s: cannot remove its partial file: %s", job->id, buf_str(&err));
 	}
+	if (strcmp(job->format, "xlsx") == 0) {
+		xlsxjob_discard(cf, job->id);
+	}
 out:
 	buf_free(&err);
 }

@@ -23,23 +23,25 @@ static enum ex_status xlsxjob_sys(struct buf *err, const char *what, const char 
 	return EX_EIO;
 }
 
-/* export.work_dir, or storage.dir/.work (storage.dir made as the local
- * backend would when an S3 deployment has none). */
+/* export.work_dir, or storage.dir/.work, into dir; 0 when too long. */
+static int xlsxjob_dir_path(const struct config *cf, char *dir, size_t size)
+{
+	int n = cf->work_dir[0] != '\0' ? snprintf(dir, size, "%s", cf->work_dir)
+					: snprintf(dir, size, "%s/.work", cf->storage_dir);
+
+	return n >= 0 && (size_t)n < size;
+}
+
+/* The work directory, made when missing (storage.dir too, as the local
+ * backend would, when an S3 deployment has none). */
 static enum ex_status xlsxjob_dir(struct xlsxjob *j, const struct config *cf, struct buf *err)
 {
-	int n;
-
-	if (cf->work_dir[0] != '\0') {
-		n = snprintf(j->dir, sizeof(j->dir), "%s", cf->work_dir);
-	} else {
-		n = snprintf(j->dir, sizeof(j->dir), "%s/.work", cf->storage_dir);
-		if (mkdir(cf->storage_dir, 0750) != 0 && errno != EEXIST) {
-			return xlsxjob_sys(err, "mkdir", cf->storage_dir);
-		}
-	}
-	if (n < 0 || (size_t)n >= sizeof(j->dir)) {
+	if (!xlsxjob_dir_path(cf, j->dir, sizeof(j->dir))) {
 		buf_msg(err, "%s", "export.work_dir: the path is too long");
 		return EX_EINVAL;
+	}
+	if (cf->work_dir[0] == '\0' && mkdir(cf->storage_dir, 0750) != 0 && errno != EEXIST) {
+		return xlsxjob_sys(err, "mkdir", cf->storage_dir);
 	}
 	if (mkdir(j->dir, 0700) != 0 && errno != EEXIST) {
 		return xlsxjob_sys(err, "mkdir", j->dir);
@@ -136,4 +138,18 @@ void xlsxjob_close(struct xlsxjob *j)
 		unlink(j->path);
 	}
 	free(j);
+}
+
+void xlsxjob_discard(const struct config *cf, const char *job_id)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int n;
+
+	if (!xlsxjob_dir_path(cf, dir, sizeof(dir))) {
+		return;
+	}
+	n = snprintf(path, sizeof(path), "%s/%s.xlsx", dir, job_id);
+	if (n > 0 && (size_t)n < sizeof(path)) {
+		unlink(path);
+	}
 }

@@ -32,6 +32,8 @@ enum ex_status xlsxjob_finish(struct xlsxjob *j, struct buf *err) EX_MUST_CHECK;
 /* Append up to max bytes of the finished file to out; *n = 0 at its end. */
 enum ex_status xlsxjob_read(struct xlsxjob *j, struct buf *out, size_t max, size_t *n,
 			    struct buf *err) EX_MUST_CHECK;
+/* Remove the workbook a run of the job left (killed while building it). */
+void xlsxjob_discard(const struct config *cf, const char *job_id);
 /* Release j and remove the workbook file.  j may be NULL. */
 void xlsxjob_close(struct xlsxjob *j);
 

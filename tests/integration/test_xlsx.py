@@ -337,6 +337,24 @@ def test_plain_sql_xlsx_job(stack, awkward, tmp_path):
                            " ('acme', %%s, 'xlsx'%s)" % (cols, values), (awkward,))
 
 
+def test_a_failed_job_removes_the_workbook_a_killed_run_left(stack):
+    """A run killed while building leaves <work dir>/<id>.xlsx; when the job
+    then fails for good, the worker removes it with the partial file."""
+    stack.pg.query("INSERT INTO export_types (name, relation, key_column, workspace_column,"
+                   " columns) VALUES ('xlsx_ghost', 'xlsx_no_such_relation', 'id', 'workspace',"
+                   " '{id}') ON CONFLICT (name) DO NOTHING")
+    job_id = str(stack.pg.query(
+        "INSERT INTO export_jobs (workspace, type, format, run_at) VALUES ('acme',"
+        " 'xlsx_ghost', 'xlsx', now() + interval '2 seconds') RETURNING id")[0][0])
+    work = stack.storage_dir / ".work"
+    work.mkdir(mode=0o700, exist_ok=True)
+    left = work / (job_id + ".xlsx")
+    left.write_bytes(b"PK\x03\x04 the start of a workbook")
+    job = stack.wait_for_job(job_id)
+    assert job["status"] == "failed" and job["attempts"] == 1, job
+    assert not left.exists(), "the killed run's workbook is still in %s" % work
+
+
 # ------------------------------------------------------------ limits
 
 def test_cell_over_32767_characters_fails_naming_row_and_column(stack):
