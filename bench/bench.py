@@ -92,15 +92,16 @@ def probe_features(st):
     """What the build under test accepts in POST /exports, asked of the API
     itself (on the tiny workspace): `include_deleted` (builds that have it
     leave soft-deleted rows out by default, while the psql reference has
-    them all) and `compression: gzip` / `zstd`. S3: whether exportd knows
-    SigV4."""
+    them all), `compression: gzip` / `zstd` and `format: xlsx`. S3: whether
+    exportd knows SigV4."""
     key = st.keys[B.TINY_WS]
     if st.exportd is None or not st.exportd.alive():
         st.start_exportd()
     feats = {}
     for name, extra in (("include_deleted", {"include_deleted": True}),
                         ("gzip", {"compression": "gzip"}),
-                        ("zstd", {"compression": "zstd"})):
+                        ("zstd", {"compression": "zstd"}),
+                        ("xlsx", {"format": "xlsx"})):
         r = st.api("POST", "/exports", key=key,
                    json=dict({"type": "contacts", "format": "csv"}, **extra))
         feats[name] = r.status_code == 202
@@ -111,10 +112,12 @@ def probe_features(st):
             raise S.StackError("POST /exports answered %d: %s" % (r.status_code, r.text[:500]))
     st.pg.query("DELETE FROM export_jobs WHERE workspace = %s", (B.TINY_WS,))
     for f in st.storage_dir.iterdir():
-        f.unlink()
+        if not f.is_dir():  # .work: where XLSX exports are built (empty by now)
+            f.unlink()
     feats["s3"] = b"AWS4-HMAC-SHA256" in Path(st.exportd_bin).read_bytes()
-    log("build under test: include_deleted %s, gzip %s, zstd %s, S3 %s"
-        % tuple("yes" if feats[k] else "no" for k in ("include_deleted", "gzip", "zstd", "s3")))
+    log("build under test: include_deleted %s, gzip %s, zstd %s, xlsx %s, S3 %s"
+        % tuple("yes" if feats[k] else "no"
+                for k in ("include_deleted", "gzip", "zstd", "xlsx", "s3")))
     return feats
 
 
@@ -211,7 +214,8 @@ class Exports:
     def run(self, rounds):
         log("warm-up: psql \\copy to /dev/null (untimed)")
         self.psql("/dev/null")
-        res = {"plain": [], "psql": [], "csv": [], "jsonl": [], "csv_gzip": [], "csv_zstd": []}
+        res = {"plain": [], "psql": [], "csv": [], "jsonl": [], "csv_gzip": [], "csv_zstd": [],
+               "xlsx": []}
         identical = None
         self.loads = []
         for i in range(rounds):
@@ -247,6 +251,11 @@ class Exports:
                 log("round %d/%d  (%s) exportd CSV+%s %.3f s (%d bytes, VmHWM %d KiB)"
                     % (i + 1, rounds, letter, comp, d["wall_s"], d["bytes"], d["peak_rss_kib"]))
                 got.append(("csv_" + comp, d))
+            if self.features.get("xlsx"):
+                g = retry_if_killed(self.st, lambda: self.exportd("xlsx"), "the XLSX export")
+                log("round %d/%d  (g) exportd XLSX   %.3f s (%d bytes, VmHWM %d KiB)"
+                    % (i + 1, rounds, g["wall_s"], g["bytes"], g["peak_rss_kib"]))
+                got.append(("xlsx", g))
             for k, v in got:
                 v.pop("path", None)
                 res[k].append(v)
@@ -618,6 +627,17 @@ def report(res):
                 w("%-40s %s" % ("(%s) exportd CSV + %s" % (letter, comp), g["status"]))
             if comp == "gzip":  # the letters in order: (e) came before zstd
                 w("%-40s %s" % ("(e) exportd CSV → S3", m["exportd_csv_s3"]["status"]))
+        g = m.get("exportd_xlsx", {"status": NOT_BUILT})
+        if g.get("status") == "measured":
+            w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (worker VmHWM, max)"
+              % ("(g) exportd XLSX, started→completed", fmt_wall(g), fmt_int(g["rows_per_s"]),
+                 g["mb_per_s"], "%.2f [%.2f–%.2f]" % (g["ratio_to_psql"], g["ratio_min"],
+                                                     g["ratio_max"]), g["peak_rss_mib"]))
+            w("%-40s %s" % ("", "(MB/s of the XLSX file: %s bytes, %.1f%% of the CSV)"
+                            % (fmt_int(g["bytes"]),
+                               100.0 * g["bytes"] / m["exportd_csv"]["bytes"])))
+        else:
+            w("%-40s %s" % ("(g) exportd XLSX", g["status"]))
         if res.get("csv_identical_to_psql") is not None:
             w("exportd's CSV is %s the output of (a) (round 1, sha256)"
               % ("byte-identical to" if res["csv_identical_to_psql"] else "NOT identical to"))
@@ -814,6 +834,8 @@ def main(argv):
             "exportd_csv_zstd": (summarize_method(runs["csv_zstd"], a.rows, plain)
                                  if runs["csv_zstd"] else {"status": NOT_BUILT}),
             "exportd_csv_s3": {"status": NOT_MEASURED_S3 if features["s3"] else NOT_BUILT},
+            "exportd_xlsx": (summarize_method(runs["xlsx"], a.rows, plain)
+                             if runs["xlsx"] else {"status": NOT_BUILT}),
         }
         res["csv_identical_to_psql"] = identical
         res["meta"]["loadavg_1min"]["rounds"] = ex.loads

@@ -103,6 +103,7 @@ static const struct conf_entry conf_table[] = {
 	{"export", "csv_line_ending", CONF_ENUM, OFF(csv_crlf), "crlf", 0, 0, conf_eol_choices, 0},
 	{"export", "gzip_level", CONF_INT, OFF(gzip_level), "6", 1, 9, NULL, 0},
 	{"export", "zstd_level", CONF_INT, OFF(zstd_level), "3", 1, 19, NULL, 0},
+	{"export", "work_dir", CONF_STRING, OFF(work_dir), "", 0, 0, NULL, 0},
 	{"export", "max_rows", CONF_INT, OFF(max_rows), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_bytes", CONF_SIZE, OFF(max_bytes), "0", 0, LLONG_MAX, NULL, 0},
 	{"export", "max_active_per_workspace", CONF_INT, OFF(max_active_per_workspace), "10", 1, 100000, NULL, 0},
@@ -709,6 +710,10 @@ static enum ex_status conf_check(struct config *cf, struct buf *err)
 	}
 	if (cf->storage_dir[0] != '/') {
 		buf_msg(err, "%s", "storage.dir: must be an absolute path");
+		return EX_EINVAL;
+	}
+	if (cf->work_dir[0] != '\0' && cf->work_dir[0] != '/') {
+		buf_msg(err, "%s", "export.work_dir: must be an absolute path (or empty)");
 		return EX_EINVAL;
 	}
 	if (conf_check_origins(cf->http_cors_origins, err) != EX_OK) {

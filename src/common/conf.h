@@ -110,6 +110,7 @@ struct config {
 	int csv_crlf; /* 1 = CRLF, 0 = LF */
 	long long gzip_level;
 	long long zstd_level;
+	char *work_dir;		      /* XLSX workbooks are built here; "": storage_dir/.work */
 	long long max_rows;	      /* per export; 0 = no limit */
 	long long incremental_lag_ms; /* next_since stays this far behind the as-of time */
 	long long max_bytes;	      /* per export file; 0 = no limit */

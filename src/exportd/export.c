@@ -15,6 +15,7 @@
 #include "exportd/query.h"
 #include "exportd/stats.h"
 #include "exportd/sink.h"
+#include "exportd/xlsxjob.h"
 #include "storage/storage.h"
 
 #define EXPORT_STMT_FIRST "export_first"
@@ -39,6 +40,8 @@ struct export_state {
 	struct query query;
 	struct sink sink;
 	int sink_open;
+	int is_xlsx; /* rows go to xlsx, not through writer and out */
+	struct xlsxjob *xlsx;
 	char file_key[64];
 	long long rows, bytes, part_bytes; /* bytes: in the file; part_bytes: formatted */
 	int part;
@@ -155,6 +158,7 @@ static enum ex_status export_prepare(struct export_state *s, struct buf *err)
 		}
 		s->cols[i].type = format_type_from_oid(PQftype(desc, i));
 		s->cols[i].zoned = s->zoned && PQftype(desc, i) == FORMAT_OID_TIMESTAMPTZ;
+		s->cols[i].oid = PQftype(desc, i);
 	}
 out:
 	PQclear(desc);
@@ -316,8 +320,9 @@ static enum ex_status export_row(struct export_state *s, const PGresult *res, in
 		s->fields[i].value = PQgetvalue(res, r, i);
 		s->fields[i].len = (size_t)PQgetlength(res, r, i);
 	}
-	st = format_row(&s->writer, s->fields, &s->out);
-	if (st == EX_ETOOBIG) {
+	st = s->is_xlsx ? xlsxjob_row(s->xlsx, s->fields, export_key(s, res, r), err)
+			: format_row(&s->writer, s->fields, &s->out);
+	if (st == EX_ETOOBIG && !s->is_xlsx) {
 		buf_msg(err, "row %lld is larger than exportd.max_row_size", s->rows + 1);
 	}
 	if (st) {
@@ -537,7 +542,7 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 	enum ex_status st;
 
 	s->sink_open = 1;
-	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL &&
+	if (job->ckpt_bytes > 0 && job->ckpt_last_key != NULL && !s->is_xlsx &&
 	    (!s->incremental || job->ckpt_last_at != NULL)) {
 		st = export_resume(s, err);
 		if (st != EX_ENOTFOUND) {
@@ -545,6 +550,14 @@ static enum ex_status export_open(struct export_state *s, struct buf *err)
 		}
 		log_warn("job %s: checkpoint data is gone (%s); starting over", job->id,
 			 buf_str(err));
+	}
+	if (s->is_xlsx) { /* stored once built: export_xlsx_store() */
+		struct xlsxjob *x = NULL;
+
+		st = xlsxjob_open(&x, s->ctx->cf, job->id, s->type.name, s->cols, (size_t)s->nout,
+				  err);
+		s->xlsx = x;
+		return st;
 	}
 	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
 	if (st) {
@@ -686,6 +699,50 @@ out:
 	return st;
 }
 
+/* XLSX: the finished workbook goes to storage part by part, without
+ * checkpoints (a rerun rebuilds it: xlsxjob.h). */
+static enum ex_status export_xlsx_store(struct export_state *s, struct buf *err)
+{
+	enum ex_status st;
+	size_t n;
+
+	st = xlsxjob_finish(s->xlsx, err);
+	if (st) {
+		return st;
+	}
+	/* Opening truncates the file: the job must still be ours. */
+	st = export_beat(s, err);
+	if (st) {
+		return st;
+	}
+	st = sink_open(&s->sink, s->ctx->cf, s->file_key, &s->codec, NULL, NULL, err);
+	if (st) {
+		return st;
+	}
+	for (;;) {
+		st = xlsxjob_read(s->xlsx, &s->out, (size_t)s->ctx->cf->write_buffer, &n, err);
+		if (st || n == 0) {
+			return st;
+		}
+		s->part_bytes += (long long)n;
+		st = export_flush(s, err);
+		if (st) {
+			return st;
+		}
+		if (s->part_bytes >= s->ctx->cf->part_size) {
+			st = sink_part_end(&s->sink, s->rows, NULL, NULL, err);
+			if (st) {
+				return st;
+			}
+			s->part_bytes = 0;
+			st = export_store(s, 1, err); /* no checkpoint */
+			if (st) {
+				return st;
+			}
+		}
+	}
+}
+
 /* The cursor of the export after this one (README "Incremental
  * exports"): after the last row an incremental export wrote, or where it
  * started when it wrote none; for a full export, the change times before
@@ -715,6 +772,12 @@ static enum ex_status export_finish(struct export_state *s, const char *next_sin
 	struct jobs_result r = {s->file_key, 0, 0, checksum, next_since};
 	enum ex_status st;
 
+	if (s->is_xlsx) {
+		st = export_xlsx_store(s, err);
+		if (st) {
+			return st;
+		}
+	}
 	st = export_flush(s, err);
 	if (st) {
 		return st;
@@ -815,6 +878,9 @@ void export_discard(const struct config *cf, const struct jobs_claim *job)
 	if (st) {
 		log_warn("job %s: cannot remove its partial file: %s", job->id, buf_str(&err));
 	}
+	if (strcmp(job->format, "xlsx") == 0) {
+		xlsxjob_discard(cf, job->id);
+	}
 out:
 	buf_free(&err);
 }
@@ -831,6 +897,7 @@ static enum ex_status export_options(struct export_state *s, enum format_kind *k
 		buf_msg(err, "unknown format \"%s\"", job->format);
 		return EX_EINVAL;
 	}
+	s->is_xlsx = *kind == FORMAT_XLSX;
 	if (format_parse_compression(job->compression, &s->codec.comp)) {
 		buf_msg(err, "unknown compression \"%s\"", job->compression);
 		return EX_EINVAL;
@@ -987,6 +1054,7 @@ static void export_cleanup(struct export_state *s)
 	if (s->sink_open) {
 		sink_close(&s->sink);
 	}
+	xlsxjob_close(s->xlsx);
 	query_free(&s->query);
 	if (s->data != NULL) {
 		replica_release(s->ctx->source);

@@ -19,6 +19,10 @@ enum ex_status format_parse_kind(const char *name, enum format_kind *out)
 		*out = FORMAT_JSONL;
 		return EX_OK;
 	}
+	if (strcmp(name, "xlsx") == 0) {
+		*out = FORMAT_XLSX;
+		return EX_OK;
+	}
 	return EX_EINVAL;
 }
 
@@ -29,6 +33,8 @@ const char *format_extension(enum format_kind kind)
 		return "csv";
 	case FORMAT_JSONL:
 		return "jsonl";
+	case FORMAT_XLSX:
+		return "xlsx";
 	}
 	return "unknown";
 }
@@ -40,6 +46,8 @@ const char *format_content_type(enum format_kind kind)
 		return "text/csv; charset=utf-8";
 	case FORMAT_JSONL:
 		return "application/x-ndjson";
+	case FORMAT_XLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 	}
 	return "application/octet-stream";
 }
@@ -120,6 +128,8 @@ enum ex_status format_header(const struct format_writer *w, struct buf *out)
 		return csv_header(w, out);
 	case FORMAT_JSONL:
 		return EX_OK;
+	case FORMAT_XLSX:
+		break;
 	}
 	return EX_EINVAL;
 }
@@ -132,6 +142,8 @@ enum ex_status format_row(const struct format_writer *w, const struct format_fie
 		return csv_row(w, fields, out);
 	case FORMAT_JSONL:
 		return jsonl_row(w, fields, out);
+	case FORMAT_XLSX:
+		break;
 	}
 	return EX_EINVAL;
 }

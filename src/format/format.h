@@ -1,4 +1,4 @@
-/* format.h - turn rows into CSV or JSON Lines bytes.
+/* format.h - turn rows into CSV or JSON Lines bytes (XLSX: xlsx.h).
  *
  * Pure: no libpq, no I/O.  A writer is described once per export (formats,
  * column names and value types) and then asked for the header and for each
@@ -23,6 +23,7 @@
 enum format_kind {
 	FORMAT_CSV,
 	FORMAT_JSONL,
+	FORMAT_XLSX, /* written by xlsx.h; format_header / format_row refuse it */
 };
 
 enum format_type {
@@ -43,7 +44,8 @@ enum format_compression {
 struct format_column {
 	const char *name; /* not owned; the header's text (name or label) */
 	enum format_type type;
-	int zoned; /* timestamptz shown in the local time zone (localtime_r) */
+	int zoned;	  /* timestamptz shown in the local time zone (localtime_r) */
+	unsigned int oid; /* pg_type.oid of the value (XLSX picks cell types by it) */
 };
 
 struct format_field {
@@ -61,10 +63,10 @@ struct format_writer {
 	int formula_guard; /* CSV: prefix ' to text cells starting = + - @ TAB CR */
 };
 
-/* "csv" / "jsonl" -> kind; EX_EINVAL for anything else. */
+/* "csv" / "jsonl" / "xlsx" -> kind; EX_EINVAL for anything else. */
 enum ex_status format_parse_kind(const char *name, enum format_kind *out) EX_MUST_CHECK;
 /* The kind's name, which is also its file extension without the dot:
- * "csv", "jsonl". */
+ * "csv", "jsonl", "xlsx". */
 const char *format_extension(enum format_kind kind);
 const char *format_content_type(enum format_kind kind);
 

@@ -147,7 +147,7 @@ static void create_member(const char *key, struct json_object *val, struct creat
 	} else if (strcmp(key, "format") == 0) {
 		req->format = jsonbody_string(val);
 		if (req->format == NULL) {
-			problem_add_field(p, key, "must be \"csv\" or \"jsonl\"");
+			problem_add_field(p, key, "must be \"csv\", \"jsonl\" or \"xlsx\"");
 		}
 	} else if (strcmp(key, "compression") == 0) {
 		req->compression = jsonbody_string(val);
@@ -199,15 +199,22 @@ static void create_check_format(struct create_req *req, struct problem *p)
 	}
 	st = format_parse_kind(req->format, &kind);
 	if (st) {
-		problem_add_field(p, "format", "must be \"csv\" or \"jsonl\"");
+		problem_add_field(p, "format", "must be \"csv\", \"jsonl\" or \"xlsx\"");
 	} else if (strcmp(req->format, "csv") != 0) {
 		if (req->csv != NULL) {
 			problem_add_field(p, "csv", "CSV options apply to format \"csv\" only");
 		}
 		/* JSON Lines keys are the column names, whatever the labels. */
-		if (req->header != NULL && strcmp(req->header, "names") != 0) {
-			problem_add_field(p, "header", "labels apply to format \"csv\" only");
+		if (kind == FORMAT_JSONL && req->header != NULL &&
+		    strcmp(req->header, "names") != 0) {
+			problem_add_field(p, "header",
+					  "labels apply to formats \"csv\" and \"xlsx\" only");
 		}
+	}
+	/* An XLSX is a ZIP archive: compressing it again gains nothing. */
+	if (!st && kind == FORMAT_XLSX && req->compression != NULL &&
+	    strcmp(req->compression, "none") != 0) {
+		problem_add_field(p, "compression", "an XLSX is not compressed: use \"none\"");
 	}
 }
 

@@ -175,6 +175,9 @@ static struct json_object *jobjson_view(const struct jobs_view *v, const char *b
 	json_object_object_add(j, "csv", jobjson_csv(v));
 	json_object_object_add(j, "timezone", jobjson_str(v->timezone));
 	json_object_object_add(j, "header", jobjson_str(v->header));
+	/* An XLSX cannot be appended to: a rerun rebuilds it from the first row. */
+	json_object_object_add(j, "resumable",
+			       json_object_new_boolean(strcmp(v->format, "xlsx") != 0));
 	json_object_object_add(j, "as_of", jobjson_str(v->as_of));
 	json_object_object_add(j, "since", jobjson_str(v->since));
 	json_object_object_add(j, "status", jobjson_str(v->status));

@@ -404,6 +404,23 @@ def test_completed_export_sends_one_mail_with_a_working_link(mail, daemons):
     assert api["status"] == "sent" and api["attempts"] == 1 and api["sent_at"], api
 
 
+def test_completed_xlsx_mail_names_the_format_and_its_link_downloads_the_workbook(mail,
+                                                                                daemons):
+    daemons("exportd main", mail.conf_main)
+    job_id = create_job(mail, fmt="xlsx")
+    wait_job(mail, job_id)
+    _, _, _, msg = exactly_one_mail(mail, job_id)
+    text, html = text_part(msg), html_part(msg)
+    assert re.search(r"^\s*Format:\s+XLSX\s*$", text, re.M), text
+    assert "<td>XLSX</td>" in html, html
+    r = get_link(mail_link(msg, job_id))
+    assert r.status_code == 200, "GET link: %d %s" % (r.status_code, r.text[:500])
+    assert r.headers["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), r.headers
+    assert r.headers["Content-Disposition"].endswith('.xlsx"'), r.headers
+    assert r.content.startswith(b"PK\x03\x04"), r.content[:20]
+
+
 # ----------------------------------------------------------- failed: the mail
 
 def test_failed_export_sends_one_mail_with_the_error(mail, daemons):

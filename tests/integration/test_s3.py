@@ -22,7 +22,8 @@ from sql/demo/generate.sql; export type and workspace s3blobs (table
 s3_blobs: 9000 rows of random base64, which gzip hardly shrinks).
 A CSV export to S3 must be byte-identical to the local export of the same
 job parameters (and the local one to `psql \\copy`, helpers.reference_select's
-recipe); gzip ones too (one member per part, same part size).
+recipe); gzip ones too (one member per part, same part size). An XLSX
+(built locally, then uploaded whole in parts) holds the CSV export's rows.
 
 Every test resets the proxy's request log and fault rules first. "No
 multipart upload left open" is checked twice: in the log (every upload id
@@ -41,6 +42,7 @@ import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 import pytest
 import requests
 
@@ -377,6 +379,33 @@ def test_gzip_export_to_s3(env, tmp_path):
     # Members smaller than 5 MiB wait for the next: every part but the last >= 5 MiB.
     sizes = [e["bytes"] for e in mp.entries if "partNumber=" in e["query"]]
     assert all(s >= PART_SIZE for s in sizes[:-1]) and sum(sizes) == len(data), sizes
+    assert len(mp.upload_ids) == 1 and mp.completes == {mp.upload_ids[0]: [200]}
+    assert_none_open(env, mp, key)
+
+
+def test_xlsx_export_to_s3_is_the_finished_workbook_in_parts(env, tmp_path):
+    """An XLSX is built locally, then its finished file is uploaded as a
+    multipart upload: one valid workbook with every row of the CSV export."""
+    env.use("s3")
+    job = env.done(env.create(BIG, format="xlsx"), timeout=120)
+    key = env.object_key(job["id"])
+    assert key.endswith(".xlsx"), key
+    data = env.srv.get(key)
+    assert data is not None and data[:4] == b"PK\x03\x04", env.srv.objects()
+    assert job["checksum"] == {"sha256": H.sha256_bytes(data)} and job["file_size"] == len(data)
+    path = tmp_path / "s3.xlsx"
+    path.write_bytes(data)
+    ws = openpyxl.load_workbook(path, read_only=True)["contacts"]
+    ids = [row[0].value for row in ws.iter_rows(min_row=2, max_col=1)]
+    csv_ids = [int(line.split(b",", 1)[0])
+               for line in env.local["big"].data.split(b"\n")[1:] if line[:1].isdigit()]
+    assert ids == csv_ids and len(ids) == job["row_count"], (len(ids), len(csv_ids))
+    log = env.srv.log()
+    assert_all_verified(log)
+    mp = multipart(log, env.object_path(job["id"]))
+    sizes = [e["bytes"] for e in mp.entries if "partNumber=" in e["query"]]
+    assert len(sizes) >= 2 and all(s >= PART_SIZE for s in sizes[:-1]), sizes
+    assert sum(sizes) == len(data), (sum(sizes), len(data))
     assert len(mp.upload_ids) == 1 and mp.completes == {mp.upload_ids[0]: [200]}
     assert_none_open(env, mp, key)
 

@@ -249,7 +249,7 @@ static void test_golden_zoned(void)
 	};
 	static const char *values[ZONED_MAX][1];
 	const char *const *rows[ZONED_MAX];
-	struct format_column col = {"ts", FORMAT_TIMESTAMP, 1};
+	struct format_column col = {"ts", FORMAT_TIMESTAMP, 1, FORMAT_OID_TIMESTAMPTZ};
 	struct format_writer w = {
 		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	size_t len = 0, n, i;
@@ -300,7 +300,7 @@ static void test_golden_jsonl(void)
 
 static void test_golden_single_column(void)
 {
-	static const struct format_column col = {"\\.", FORMAT_TEXT, 0};
+	static const struct format_column col = {"\\.", FORMAT_TEXT, 0, 25};
 	struct format_writer w = {
 		.kind = FORMAT_CSV, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	const char *const *rows[SINGLE_NROWS];
@@ -316,7 +316,7 @@ static void test_golden_single_column(void)
 static void check_one(enum format_kind kind, const char *name, enum format_type type,
 		      const char *value, const char *want)
 {
-	const struct format_column col = {name, type, 0};
+	const struct format_column col = {name, type, 0, 0};
 	const struct format_writer w = {
 		.kind = kind, .delimiter = ',', .columns = &col, .ncolumns = 1};
 	struct format_field f;
@@ -389,10 +389,10 @@ static void test_csv_values(void)
 
 static void test_csv_header(void)
 {
-	static const struct format_column cols[] = {{"plain", FORMAT_TEXT, 0},
-						    {"", FORMAT_TEXT, 0},
-						    {"a\nb", FORMAT_TEXT, 0},
-						    {"\\.", FORMAT_TEXT, 0}};
+	static const struct format_column cols[] = {{"plain", FORMAT_TEXT, 0, 25},
+						    {"", FORMAT_TEXT, 0, 25},
+						    {"a\nb", FORMAT_TEXT, 0, 25},
+						    {"\\.", FORMAT_TEXT, 0, 25}};
 	struct format_writer w = {
 		.kind = FORMAT_CSV, .crlf = 1, .delimiter = ',', .columns = cols, .ncolumns = 4};
 	struct buf out;
