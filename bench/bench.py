@@ -1,7 +1,7 @@
 """exportd benchmark suite. Run it through scripts/bench.
 
   scripts/bench [--rows N] [--rounds R] [--skip-api] [--skip-pickup] [--quick]
-                [--workdir DIR] [--output FILE] ...
+                [--skip-s3] [--skip-node] [--workdir DIR] [--output FILE] ...
 
 1. Export throughput, interleaved p a b c p a b c ... over R rounds:
      p. psql \\copy (SELECT <columns> FROM contacts WHERE workspace = ... AND
@@ -14,6 +14,12 @@
         storage, default part_size (checkpoints on); timed from the job row's
         started_at to completed_at (and created_at -> completed_at)
      c. exportd JSONL, the same way
+     d, f. exportd CSV + gzip, + zstd (when built)
+     e. exportd CSV to S3 (the integration tests' s3rver behind the
+        SigV4-verifying proxy), against (b): (b)'s wall / (e)'s wall; the
+        object is compared with (b)'s file by sha256
+     n. bench/node-export/export.js (pg-query-stream -> csv-stringify ->
+        file) on (p)'s rows: (n)'s wall / (b)'s wall
    exportd runs with one worker, restarted before each export, so VmHWM of
    /proc/<worker>/status is that export's peak RSS.
 2. API load: wrk on GET /exports/{id} and POST /exports through lighttpd with
