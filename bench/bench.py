@@ -3,7 +3,7 @@
   scripts/bench [--rows N] [--rounds R] [--skip-api] [--skip-pickup] [--quick]
                 [--skip-s3] [--skip-node] [--workdir DIR] [--output FILE] ...
 
-1. Export throughput, interleaved p a b c p a b c ... over R rounds:
+1. Export throughput, interleaved p a b e n c d f ... over R rounds:
      p. psql \\copy (SELECT <columns> FROM contacts WHERE workspace = ... AND
         deleted_at IS NULL ORDER BY id) TO file CSV HEADER: what a user would
         type, timestamps in PostgreSQL's default text form (the speed
@@ -141,8 +141,9 @@ class Exports:
         self.ref_path = work / "reference.csv"
         self.plain_path = work / "plain.csv"
         self.conn = self.pg.connect()
-        # More methods run in each round after the built-in ones:
-        # [(name, fn(round_index, {name: this round's result}) -> result)].
+        # More methods run in each round right after (b), so that their
+        # ratios to (b) pair adjacent runs:
+        # [(name, fn(round_index, {"csv": (b)'s result}) -> result)].
         self.extra = []
 
     def psql(self, target=None, select=None):
@@ -248,11 +249,12 @@ class Exports:
                        b["bytes"], a["bytes"]))
                 unlink(b["path"])
             unlink(self.ref_path)
+            extra = [(name, fn(i, {"csv": b})) for name, fn in self.extra]
             c = retry_if_killed(self.st, lambda: self.exportd("jsonl"), "the JSONL export")
             log("round %d/%d  (c) exportd JSONL  %.3f s (created->completed %.3f s, "
                 "VmHWM %d KiB)" % (i + 1, rounds, c["wall_s"], c["created_to_completed_s"],
                                    c["peak_rss_kib"]))
-            got = [("plain", p), ("psql", a), ("csv", b), ("jsonl", c)]
+            got = [("plain", p), ("psql", a), ("csv", b), ("jsonl", c)] + extra
             for letter, comp in (("d", "gzip"), ("f", "zstd")):
                 if not self.features.get(comp):
                     continue
@@ -261,8 +263,6 @@ class Exports:
                 log("round %d/%d  (%s) exportd CSV+%s %.3f s (%d bytes, VmHWM %d KiB)"
                     % (i + 1, rounds, letter, comp, d["wall_s"], d["bytes"], d["peak_rss_kib"]))
                 got.append(("csv_" + comp, d))
-            for name, fn in self.extra:
-                got.append((name, fn(i, dict(got))))
             for k, v in got:
                 v.pop("path", None)
                 res.setdefault(k, []).append(v)
@@ -738,7 +738,7 @@ def report(res):
     lines = []
     w = lines.append
     w("exportd benchmark — %s rows of type contacts (workspace %s), %d round(s) interleaved "
-      "p a b c d p a b c d …" % (fmt_int(meta["rows"]), B.BENCH_WS, meta["rounds"]))
+      "p a b [e n] c d f …" % (fmt_int(meta["rows"]), B.BENCH_WS, meta["rounds"]))
     w("machine: %s, %d cores, %.0f GiB; %s; lighttpd %s; %s"
       % (meta["machine"]["cpu"], meta["machine"]["cores"], meta["machine"]["memory_gib"],
          meta["machine"]["postgresql"], meta["machine"]["lighttpd"].split()[0],
