@@ -474,9 +474,23 @@ def install_node_export():
     p = subprocess.run(["sh", str(NODE_DIR / "install.sh")], capture_output=True, text=True,
                        stdin=subprocess.DEVNULL, timeout=600)
     if p.returncode != 0:
-        err = [ln for ln in (p.stderr + p.stdout).strip().splitlines() if ln.strip()]
-        return "npm ci failed: %s" % (err[-1] if err else "exit %d" % p.returncode)
+        return "npm ci failed: %s" % npm_error(p.stderr + p.stdout, p.returncode)
     return None
+
+
+def npm_error(text, returncode):
+    """The gist of npm's error output: its code and first message line
+    (e.g. "ECONNREFUSED: FetchError: request to ... failed, ..."); else the
+    last line of the output."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    code = next((ln.split()[3] for ln in lines
+                 if re.match(r"npm (error|ERR!) code \S+$", ln)), None)
+    msg = next((re.sub(r"^npm (error|ERR!) ", "", ln) for ln in lines
+                if re.match(r"npm (error|ERR!) (?!code |syscall |errno |at |\{|\})\S", ln)
+                and "complete log of this run" not in ln), None)
+    if code or msg:
+        return ": ".join(x for x in (code, msg) if x)
+    return lines[-1] if lines else "exit %d" % returncode
 
 
 def node_export_argv(pg, type_, workspace, out):
