@@ -1,9 +1,9 @@
 """exportd benchmark suite. Run it through scripts/bench.
 
   scripts/bench [--rows N] [--rounds R] [--skip-api] [--skip-pickup] [--quick]
-                [--workdir DIR] [--output FILE] ...
+                [--skip-s3] [--skip-node] [--workdir DIR] [--output FILE] ...
 
-1. Export throughput, interleaved p a b c p a b c ... over R rounds:
+1. Export throughput, interleaved p a b e n c d f ... over R rounds:
      p. psql \\copy (SELECT <columns> FROM contacts WHERE workspace = ... AND
         deleted_at IS NULL ORDER BY id) TO file CSV HEADER: what a user would
         type, timestamps in PostgreSQL's default text form (the speed
@@ -14,6 +14,12 @@
         storage, default part_size (checkpoints on); timed from the job row's
         started_at to completed_at (and created_at -> completed_at)
      c. exportd JSONL, the same way
+     d, f. exportd CSV + gzip, + zstd (when built)
+     e. exportd CSV to S3 (the integration tests' s3rver behind the
+        SigV4-verifying proxy), against (b): (b)'s wall / (e)'s wall; the
+        object is compared with (b)'s file by sha256
+     n. bench/node-export/export.js (pg-query-stream -> csv-stringify ->
+        file) on (p)'s rows: (n)'s wall / (b)'s wall
    exportd runs with one worker, restarted before each export, so VmHWM of
    /proc/<worker>/status is that export's peak RSS.
 2. API load: wrk on GET /exports/{id} and POST /exports through lighttpd with
@@ -44,7 +50,6 @@ import benchlib as B  # noqa: E402
 from benchlib import H, S, log  # noqa: E402
 
 NOT_BUILT = "n/a (not built)"
-NOT_MEASURED_S3 = "n/a (built, but scripts/bench starts no S3 server)"
 # issue 14's targets; the export ratios are against (p), the plain \\copy.
 TARGETS = {
     "csv_ratio_to_psql": 1.6,
@@ -54,6 +59,9 @@ TARGETS = {
     "status_route_ratio_to_ceiling": 0.40,
     "create_route_ratio_to_ceiling": 0.15,
     "pickup_listen_p50_ms": 10.0,
+    "csv_s3_ratio_to_local": 0.8,
+    "worker_peak_rss_s3_mib": 32.0,
+    "csv_ratio_to_node": 8.0,
 }
 
 
@@ -136,6 +144,10 @@ class Exports:
         self.ref_path = work / "reference.csv"
         self.plain_path = work / "plain.csv"
         self.conn = self.pg.connect()
+        # More methods run in each round right after (b), so that their
+        # ratios to (b) pair adjacent runs:
+        # [(name, fn(round_index, {"csv": (b)'s result}) -> result)].
+        self.extra = []
 
     def psql(self, target=None, select=None):
         """(a), or (p) with select=self.plain: wall clock of the psql
@@ -164,9 +176,10 @@ class Exports:
             body["compression"] = compression
         return body
 
-    def exportd(self, fmt, keep_file=False, compression=None):
-        """(b)/(c)/(d): POST /exports, wait for the job, read its row."""
-        wpid = self.st.restart_exportd()
+    def exportd(self, fmt, keep_file=False, compression=None, conf=None):
+        """(b)/(c)/(d): POST /exports, wait for the job, read its row. conf:
+        another exportd config (the S3 one of (e))."""
+        wpid = self.st.restart_exportd(conf)
         t0 = time.perf_counter()
         r = self.st.api("POST", "/exports", key=self.st.keys[B.BENCH_WS],
                         json=self.body(fmt, compression))
@@ -212,6 +225,7 @@ class Exports:
                 "bytes": size, "peak_rss_kib": hwm, "job_id": job_id, "path": path}
 
     def run(self, rounds):
+        self.rounds = rounds
         log("warm-up: psql \\copy to /dev/null (untimed)")
         self.psql("/dev/null")
         res = {"plain": [], "psql": [], "csv": [], "jsonl": [], "csv_gzip": [], "csv_zstd": [],
@@ -231,18 +245,20 @@ class Exports:
                 "VmHWM %d KiB)" % (i + 1, rounds, b["wall_s"], b["created_to_completed_s"],
                                    b["peak_rss_kib"]))
             if i == 0:
+                b["sha256"] = H.sha256_file(b["path"])
                 identical = (b["bytes"] == a["bytes"]
-                             and H.sha256_file(b["path"]) == H.sha256_file(self.ref_path))
+                             and b["sha256"] == H.sha256_file(self.ref_path))
                 log("exportd CSV %s the psql reference (%d vs %d bytes)"
                     % ("is byte-identical to" if identical else "DIFFERS from",
                        b["bytes"], a["bytes"]))
                 unlink(b["path"])
             unlink(self.ref_path)
+            extra = [(name, fn(i, {"csv": b})) for name, fn in self.extra]
             c = retry_if_killed(self.st, lambda: self.exportd("jsonl"), "the JSONL export")
             log("round %d/%d  (c) exportd JSONL  %.3f s (created->completed %.3f s, "
                 "VmHWM %d KiB)" % (i + 1, rounds, c["wall_s"], c["created_to_completed_s"],
                                    c["peak_rss_kib"]))
-            got = [("plain", p), ("psql", a), ("csv", b), ("jsonl", c)]
+            got = [("plain", p), ("psql", a), ("csv", b), ("jsonl", c)] + extra
             for letter, comp in (("d", "gzip"), ("f", "zstd")):
                 if not self.features.get(comp):
                     continue
@@ -258,7 +274,7 @@ class Exports:
                 got.append(("xlsx", g))
             for k, v in got:
                 v.pop("path", None)
-                res[k].append(v)
+                res.setdefault(k, []).append(v)
         return res, identical
 
 
@@ -305,6 +321,175 @@ def summarize_method(runs, rows, psql_runs=None):
     out["created_to_completed_max_s"] = max(cw)
     out["ratio_to_psql_created"] = pmed / B.median(cw)
     return out
+
+
+# ------------------------------- (e) CSV to S3 and (n) the Node.js reference
+
+NODE_LABEL = "(n) Node.js pg-query-stream → CSV file"
+
+
+def setup_s3(st, root, features, skip):
+    """(e): start the S3 test server and write exportd's S3 config;
+    (B.BenchS3, None) or (None, the status to print instead)."""
+    if skip:
+        return None, "skipped (--skip-s3)"
+    if not features["s3"]:
+        return None, NOT_BUILT
+    log("starting the S3 test server (s3rver behind tests/s3/sigv4proxy.py)")
+    s3 = B.BenchS3(st, root / "s3")
+    try:
+        s3.start()
+    except S.StackError as e:
+        s3.stop()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        log("WARNING: the S3 test server did not start: %s" % e)
+        return None, "n/a (the S3 test server did not start: %s)" % first
+    return s3, None
+
+
+def export_s3(ex, s3, i, got):
+    """(e), one round: exportd CSV with storage.backend = s3 through the
+    verifying proxy, timed like (b). In round 1 the object's sha256 is
+    compared with (b)'s local file. The object is removed afterwards."""
+    e = retry_if_killed(ex.st, lambda: ex.exportd("csv", conf=s3.conf_path),
+                        "the CSV export to S3")
+    key = s3.object_key(Path(e["path"]).name)
+    if i == 0:
+        sha, size = s3.sha256(key)
+        e["identical_to_local"] = sha == got["csv"]["sha256"] and size == got["csv"]["bytes"]
+        log("exportd CSV on S3 %s the local one (%d vs %d bytes)"
+            % ("is byte-identical to" if e["identical_to_local"] else "DIFFERS from",
+               size, got["csv"]["bytes"]))
+    s3.remove(key)
+    e["unverified_requests"] = len(s3.unverified())
+    log("round %d/%d  (e) exportd CSV→S3 %.3f s (created->completed %.3f s, VmHWM %d KiB, "
+        "%d requests the proxy did not verify)"
+        % (i + 1, ex.rounds, e["wall_s"], e["created_to_completed_s"], e["peak_rss_kib"],
+           e["unverified_requests"]))
+    return e
+
+
+def setup_node(skip):
+    """(n): npm ci of bench/node-export; None, or the status to print instead."""
+    if skip:
+        return "skipped (--skip-node)"
+    log("installing the Node.js reference (bench/node-export/install.sh)")
+    why = B.install_node_export()
+    if why:
+        log("WARNING: no Node.js reference: %s" % why)
+        return "n/a (%s)" % why
+    return None
+
+
+def export_node(ex, i, got):
+    """(n), one round: bench/node-export/export.js on the rows of (p), the
+    wall clock of the node process, its peak RSS from wait4()."""
+    out = ex.work / "node.csv"
+    argv, env = B.node_export_argv(ex.pg, "contacts", B.BENCH_WS, out)
+    errlog = ex.work / "node.stderr"
+    with open(errlog, "wb") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=err, env=env)
+        said = p.stdout.read()
+        p.stdout.close()
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise S.StackError("%s failed (exit %d): %s" % (" ".join(argv[:2]), p.returncode,
+                                                          errlog.read_text()[-2000:]))
+    info = json.loads(said)
+    size = os.path.getsize(out)
+    unlink(out)
+    if info["rows"] != ex.plain_rows:
+        raise S.StackError("the Node.js reference wrote %d rows, (p) has %d"
+                           % (info["rows"], ex.plain_rows))
+    log("round %d/%d  (n) Node.js        %.3f s (%d rows, %d bytes, ru_maxrss %d KiB)"
+        % (i + 1, ex.rounds, wall, info["rows"], size, ru.ru_maxrss))
+    return {"wall_s": wall, "bytes": size, "rows": info["rows"], "peak_rss_kib": ru.ru_maxrss}
+
+
+def paired_ratio(out, name, num_runs, den_runs):
+    """out[name] = median(num walls) / median(den walls), with the min-max
+    of the rounds' own ratios in name_min / name_max."""
+    nw = [r["wall_s"] for r in num_runs]
+    dw = [r["wall_s"] for r in den_runs]
+    paired = [n / d for n, d in zip(nw, dw)]
+    out[name] = B.median(nw) / B.median(dw)
+    out[name + "_min"], out[name + "_max"] = min(paired), max(paired)
+
+
+def summarize_s3(runs, local, plain, rows, status):
+    """methods.exportd_csv_s3: (e) like (b), plus ratio_to_local = (b)'s
+    wall / (e)'s wall (> 1: S3 faster than local)."""
+    if not runs:
+        return {"status": status}
+    out = summarize_method(runs, rows, plain)
+    paired_ratio(out, "ratio_to_local", local, runs)
+    out["identical_to_local"] = runs[0]["identical_to_local"]
+    out["unverified_requests"] = sum(r["unverified_requests"] for r in runs)
+    return out
+
+
+def summarize_node(runs, csv, plain, rows, status):
+    """methods.node_csv: (n) like (p), plus exportd_csv_speedup = (n)'s
+    wall / (b)'s wall (how many times faster exportd's CSV is)."""
+    if not runs:
+        return {"status": status}
+    out = summarize_method(runs, rows, plain)
+    paired_ratio(out, "exportd_csv_speedup", runs, csv)
+    return out
+
+
+def report_s3(w, m):
+    e = m["exportd_csv_s3"]
+    if e.get("status") != "measured":
+        w("%-40s %s" % ("(e) exportd CSV → S3", e["status"]))
+        return
+    w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (worker VmHWM, max)"
+      % ("(e) exportd CSV → S3, started→compl.", fmt_wall(e), fmt_int(e["rows_per_s"]),
+         e["mb_per_s"], "%.2f [%.2f–%.2f]" % (e["ratio_to_psql"], e["ratio_min"], e["ratio_max"]),
+         e["peak_rss_mib"]))
+    w("%-40s %s" % ("", "S3 vs local = (b)'s wall / (e)'s: %.2f [%.2f–%.2f]; the object is "
+                        "%s (b)'s file (round 1, sha256); %d request(s) not verified"
+                    % (e["ratio_to_local"], e["ratio_to_local_min"], e["ratio_to_local_max"],
+                       "byte-identical to" if e["identical_to_local"] else "NOT identical to",
+                       e["unverified_requests"])))
+    w("%-40s %s" % ("", "(s3rver behind tests/s3/sigv4proxy.py on loopback, path-style, "
+                        "[s3] defaults, part_size 8M)"))
+
+
+def report_node(w, m, node_version):
+    n = m["node_csv"]
+    if n.get("status") != "measured":
+        w("%-40s %s" % (NODE_LABEL, n["status"]))
+        return
+    w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (node, ru_maxrss)"
+      % (NODE_LABEL, fmt_wall(n), fmt_int(n["rows_per_s"]), n["mb_per_s"],
+         "%.2f [%.2f–%.2f]" % (n["ratio_to_psql"], n["ratio_min"], n["ratio_max"]),
+         n["peak_rss_mib"]))
+    w("%-40s %s" % ("", "exportd CSV vs Node.js = (n)'s wall / (b)'s: %.2f× [%.2f–%.2f] "
+                        "(the rows of (p); /usr/bin/node %s)"
+                    % (n["exportd_csv_speedup"], n["exportd_csv_speedup_min"],
+                       n["exportd_csv_speedup_max"], node_version)))
+
+
+def targets_s3_node(m, add):
+    e, n = m.get("exportd_csv_s3", {}), m.get("node_csv", {})
+    if e.get("status") == "measured":
+        r = e["ratio_to_local"]
+        add("csv_s3_ratio_to_local", "CSV to S3 vs CSV to local", r, "%.3f×" % r,
+            "≥ %g×" % TARGETS["csv_s3_ratio_to_local"],
+            r >= TARGETS["csv_s3_ratio_to_local"] and e["identical_to_local"])
+        rss = e["peak_rss_mib"]
+        add("worker_peak_rss_s3_mib", "exportd worker peak RSS, CSV to S3", rss,
+            "%.1f MiB" % rss, "≤ 32 MiB", rss <= TARGETS["worker_peak_rss_s3_mib"])
+    if n.get("status") == "measured":
+        r = n["exportd_csv_speedup"]
+        add("csv_ratio_to_node", "CSV vs Node.js pg-query-stream", r, "%.2f×" % r,
+            "≥ %g×" % TARGETS["csv_ratio_to_node"],
+            r >= TARGETS["csv_ratio_to_node"])
 
 
 # --------------------------------------------------------------- API load
@@ -562,7 +747,7 @@ def report(res):
     lines = []
     w = lines.append
     w("exportd benchmark — %s rows of type contacts (workspace %s), %d round(s) interleaved "
-      "p a b c d p a b c d …" % (fmt_int(meta["rows"]), B.BENCH_WS, meta["rounds"]))
+      "p a b [e n] c d f …" % (fmt_int(meta["rows"]), B.BENCH_WS, meta["rounds"]))
     w("machine: %s, %d cores, %.0f GiB; %s; lighttpd %s; %s"
       % (meta["machine"]["cpu"], meta["machine"]["cores"], meta["machine"]["memory_gib"],
          meta["machine"]["postgresql"], meta["machine"]["lighttpd"].split()[0],
@@ -626,7 +811,7 @@ def report(res):
             else:
                 w("%-40s %s" % ("(%s) exportd CSV + %s" % (letter, comp), g["status"]))
             if comp == "gzip":  # the letters in order: (e) came before zstd
-                w("%-40s %s" % ("(e) exportd CSV → S3", m["exportd_csv_s3"]["status"]))
+                report_s3(w, m)
         g = m.get("exportd_xlsx", {"status": NOT_BUILT})
         if g.get("status") == "measured":
             w("%-40s %-25s %12s %8.1f  %-20s %.1f MiB (worker VmHWM, max)"
@@ -638,6 +823,7 @@ def report(res):
                                100.0 * g["bytes"] / m["exportd_csv"]["bytes"])))
         else:
             w("%-40s %s" % ("(g) exportd XLSX", g["status"]))
+        report_node(w, m, meta["machine"].get("node", "?"))
         if res.get("csv_identical_to_psql") is not None:
             w("exportd's CSV is %s the output of (a) (round 1, sha256)"
               % ("byte-identical to" if res["csv_identical_to_psql"] else "NOT identical to"))
@@ -724,6 +910,7 @@ def targets(res):
         rss = max(m["exportd_csv"]["peak_rss_mib"], m["exportd_jsonl"]["peak_rss_mib"])
         add("worker_peak_rss_mib", "exportd worker peak RSS (VmHWM)", rss, "%.1f MiB" % rss,
             "≤ 32 MiB", rss <= 32.0)
+        targets_s3_node(m, add)
     api = res.get("api")
     if api and not api.get("skipped"):
         for name, key, what in (
@@ -748,6 +935,10 @@ def parse_args(argv):
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--skip-api", action="store_true", help="no wrk load test")
     ap.add_argument("--skip-pickup", action="store_true", help="no pick-up latency test")
+    ap.add_argument("--skip-s3", action="store_true",
+                    help="no CSV export to S3 (e): the S3 test server is not started")
+    ap.add_argument("--skip-node", action="store_true",
+                    help="no Node.js reference (n): bench/node-export is not installed")
     ap.add_argument("--quick", action="store_true",
                     help="short API and pick-up runs (2 s wrk, 1 API round, 100 pick-up jobs)")
     ap.add_argument("--api-duration", type=int, help="seconds per wrk run (default 10; quick 2)")
@@ -796,6 +987,7 @@ def main(argv):
     binaries = B.snapshot_binaries(root / "bin")
     st = B.BenchStack(pg, root / "stack", bindir=root / "bin")
     ceiling = None
+    s3 = None
     res = {"meta": {"rows": a.rows, "rounds": a.rounds, "started_at": started.isoformat(),
                     "command": "scripts/bench " + " ".join(argv),
                     "machine": B.machine_notes(), "binaries": binaries,
@@ -821,8 +1013,17 @@ def main(argv):
         res["meta"]["features"] = features
         st.stop_exportd()  # each export starts its own; none idles beside psql
         ex = Exports(st, root, a.rows, features)
+        s3, s3_status = setup_s3(st, root, features, a.skip_s3)
+        if s3 is not None:
+            ex.extra.append(("csv_s3", lambda i, got: export_s3(ex, s3, i, got)))
+        node_status = setup_node(a.skip_node)
+        if node_status is None:
+            ex.extra.append(("node", lambda i, got: export_node(ex, i, got)))
         runs, identical = ex.run(a.rounds)
         ex.conn.close()
+        if s3 is not None:
+            s3.stop()
+            s3 = None
         plain = runs["plain"]
         res["methods"] = {
             "psql_plain_csv": dict(summarize_method(plain, ex.plain_rows), select=ex.plain),
@@ -833,7 +1034,10 @@ def main(argv):
                                  if runs["csv_gzip"] else {"status": NOT_BUILT}),
             "exportd_csv_zstd": (summarize_method(runs["csv_zstd"], a.rows, plain)
                                  if runs["csv_zstd"] else {"status": NOT_BUILT}),
-            "exportd_csv_s3": {"status": NOT_MEASURED_S3 if features["s3"] else NOT_BUILT},
+            "exportd_csv_s3": summarize_s3(runs.get("csv_s3"), runs["csv"], plain, a.rows,
+                                           s3_status),
+            "node_csv": summarize_node(runs.get("node"), runs["csv"], plain, ex.plain_rows,
+                                       node_status),
             "exportd_xlsx": (summarize_method(runs["xlsx"], a.rows, plain)
                              if runs["xlsx"] else {"status": NOT_BUILT}),
         }
@@ -877,6 +1081,8 @@ def main(argv):
     finally:
         if ceiling is not None:
             ceiling.stop()
+        if s3 is not None:
+            s3.stop()
         try:
             pg.query("ALTER TABLE export_jobs ENABLE TRIGGER export_jobs_notify")
         except Exception:  # noqa: BLE001 - best effort on the way out

@@ -111,6 +111,7 @@ def machine_notes():
         "postgresql": version([str(S.pg_bindir() / "postgres"), "--version"]),
         "lighttpd": version(["lighttpd", "-v"]),
         "wrk": version(["wrk", "--version"], r"wrk \S+"),
+        "node": version(["/usr/bin/node", "--version"]),
     }
 
 
@@ -276,21 +277,25 @@ class BenchStack(S.Stack):
             self.exportd_bin = Path(bindir) / "exportd"
             self.exportctl_bin = Path(bindir) / "exportctl"
 
-    def write_conf(self):
+    def write_conf(self, path=None, s3=None):
         # Defaults everywhere (poll_interval 1500ms, chunk_rows 10000,
         # part_size 8M, write_buffer 256k) but one worker and LF, the line
-        # ending of the psql reference.
+        # ending of the psql reference. With s3 ({key: value} of [s3]):
+        # storage.backend = s3, everything else the same.
         extra = "".join("%s = %s\n" % kv for kv in self.conf_extra.items())
+        storage = "backend = local\ndir = %s\n" % self.storage_dir
+        if s3:
+            storage = "backend = s3\n\n[s3]\n" + "".join("%s = %s\n" % kv for kv in s3.items())
         S.write_private(
-            self.conf_path,
+            path or self.conf_path,
             "# written by bench/benchlib.py\n"
             "[database]\nurl = %s\n\n"
             "[http]\nbase_path =\ndownload = x-sendfile\n\n"
             "[exportd]\nworkers = %d\n%s\n"
-            "[storage]\nbackend = local\ndir = %s\n\n"
+            "[storage]\n%s\n"
             "[export]\ncsv_line_ending = lf\n%s\n"
             "[log]\nlevel = info\n"
-            % (self.pg.conninfo, self.workers, extra, self.storage_dir,
+            % (self.pg.conninfo, self.workers, extra, storage,
                "".join("%s = %s\n" % kv for kv in self.export_extra.items())))
 
     def write_conf_optional(self, optional):
@@ -391,11 +396,117 @@ class BenchStack(S.Stack):
             " IN ('exportd-worker', 'exportd-data')", (self.pg.dbname,))[0][0] == 0,
             15, "the exportd connections to close")
 
-    def restart_exportd(self):
+    def start_exportd(self, conf=None):
+        """stack.Stack.start_exportd(), reading `conf` instead of
+        conf_path when given (the S3 config of BenchS3)."""
+        saved = self.conf_path
+        self.conf_path = conf or saved
+        try:
+            super().start_exportd()
+        finally:
+            self.conf_path = saved
+
+    def restart_exportd(self, conf=None):
         """A fresh supervisor and worker (a fresh VmHWM); the worker's pid."""
         self.stop_exportd()
-        self.start_exportd()
+        self.start_exportd(conf)
         return self.worker_pid()
+
+
+class BenchS3:
+    """The S3 test server of the integration tests (tests/integration/
+    s3stack.py: s3rver behind the SigV4-verifying proxy, s3rver installed by
+    tests/s3/install.sh) and an exportd config that is the bench's own with
+    storage.backend = s3 on it (path-style, [s3] defaults otherwise)."""
+
+    def __init__(self, st, root):
+        import s3stack
+        self.st = st
+        self.srv = s3stack.S3Server(Path(root), name="s3")
+        self.conf_path = st.root / "exportd-s3.conf"
+
+    def start(self):
+        self.srv.start()
+        srv = self.srv
+        self.s3_conf = {"bucket": srv.bucket, "prefix": "exports/", "region": srv.region,
+                        "endpoint": srv.endpoint, "addressing": "path",
+                        "access_key_id": srv.access_key, "secret_access_key": srv.secret_key}
+        self.st.write_conf(self.conf_path, s3=self.s3_conf)
+        return self
+
+    def object_key(self, file_key):
+        return self.s3_conf["prefix"] + file_key
+
+    def sha256(self, key):
+        """sha256 hex of an object, streamed from s3rver directly; its size."""
+        import hashlib
+        h, size = hashlib.sha256(), 0
+        body = self.srv.direct_client().get_object(Bucket=self.srv.bucket, Key=key)["Body"]
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+        return h.hexdigest(), size
+
+    def remove(self, key):
+        self.srv.direct_client().delete_object(Bucket=self.srv.bucket, Key=key)
+
+    def unverified(self):
+        """Requests of the proxy's log whose signature did not verify; the
+        log is emptied (it grows by one line per request)."""
+        bad = self.srv.unverified()
+        self.srv.reset()
+        return bad
+
+    def stop(self):
+        self.srv.stop()
+        self.srv.cleanup()
+
+
+NODE_DIR = HERE / "node-export"
+NODE = "/usr/bin/node"
+
+
+def install_node_export():
+    """bench/node-export/install.sh (npm ci from the lockfile, a no-op when
+    done); None, or why the Node.js reference cannot run."""
+    if not os.access(NODE, os.X_OK):
+        return "%s not found: apt-get install nodejs npm" % NODE
+    p = subprocess.run(["sh", str(NODE_DIR / "install.sh")], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=600)
+    if p.returncode != 0:
+        return "npm ci failed: %s" % npm_error(p.stderr + p.stdout, p.returncode)
+    return None
+
+
+def npm_error(text, returncode):
+    """The gist of npm's error output: its code and first message line
+    (e.g. "ECONNREFUSED: FetchError: request to ... failed, ..."); else the
+    last line of the output."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    code = next((ln.split()[3] for ln in lines
+                 if re.match(r"npm (error|ERR!) code \S+$", ln)), None)
+    msg = next((re.sub(r"^npm (error|ERR!) ", "", ln) for ln in lines
+                if re.match(r"npm (error|ERR!) (?!code |syscall |errno |at |\{|\})\S", ln)
+                and "complete log of this run" not in ln), None)
+    if code or msg:
+        return ": ".join(x for x in (code, msg) if x)
+    return lines[-1] if lines else "exit %d" % returncode
+
+
+def node_export_argv(pg, type_, workspace, out):
+    """The Node.js reference for the live rows of `workspace` (the rows of
+    the plain psql reference) into out; and its environment (PG* variables,
+    Unix socket, like psql)."""
+    reg = H.registry(pg, type_)
+    argv = [NODE, str(NODE_DIR / "export.js"), "--schema", reg["schema"],
+            "--table", reg["relation"], "--key", reg["key"],
+            "--workspace-column", reg["ws"], "--workspace", workspace,
+            "--columns", ",".join(reg["columns"]), "--out", str(out)]
+    if reg["deleted"]:
+        argv += ["--deleted-column", reg["deleted"]]
+    env = S.clean_env(PGHOST=str(pg.sockdir), PGPORT=str(pg.port), PGDATABASE=pg.dbname,
+                      PGUSER="postgres", PGTZ="UTC")
+    return argv, env
 
 
 class Ceiling:

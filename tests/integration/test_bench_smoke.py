@@ -6,7 +6,10 @@ ports in its own temp dir (it does not use the session's `stack`), and writes
 its JSON to a temp file instead of bench/results/latest.json. The test checks
 that it exits 0 and that every figure the JSON promises is there and sane.
 It does not check the targets: a 10k-row run on a busy CI machine says
-nothing about them.
+nothing about them. The CSV export to S3 (e) and the Node.js reference (n)
+run in the smoke run too (the S3 test server of the integration tests,
+npm ci of bench/node-export): measured, or an "n/a (...)" line saying why
+not (offline: npm ci failed).
 """
 
 import json
@@ -47,6 +50,11 @@ def bench_run(tmp_path_factory):
         pytest.skip("scripts/bench is not in this tree (%s)" % BENCH)
     out = tmp_path_factory.mktemp("bench") / "latest.json"
     env = S.clean_env(EXPORTD_BUILDDIR=S.BUILDDIR, EXPORTD_SRCDIR=S.SRCDIR)
+    # The one-time npm ci of s3rver and of the Node.js reference is not the
+    # bench's time: done first (a no-op when done; offline, the bench says n/a).
+    for install in (S.SRCDIR / "tests/s3/install.sh", S.SRCDIR / "bench/node-export/install.sh"):
+        subprocess.run(["sh", str(install)], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=600)
     t0 = time.monotonic()
     p = subprocess.run([str(BENCH), "--rows", "10000", "--rounds", "1", "--quick",
                         "--output", str(out)],
@@ -63,7 +71,8 @@ def test_bench_exits_0_in_budget(bench_run):
     assert out.is_file(), "no JSON written to %s" % out
     assert took < 2 * BUDGET_S, "the smoke run took %.0f s (budget ~%d s)" % (took, BUDGET_S)
     # The table went to stdout.
-    for words in ("psql \\copy", "exportd CSV", "exportd JSONL", "CSV + gzip", "CSV + zstd", "S3",
+    for words in ("psql \\copy", "exportd CSV", "exportd JSONL", "CSV + gzip", "CSV + zstd",
+                  "(e) exportd CSV → S3", "(n) Node.js",
                   "GET /exports/{id}", "POST /exports", "LISTEN/NOTIFY", "polling only"):
         assert words in p.stdout, "%r missing from the printed table:\n%s" % (words, p.stdout)
 
@@ -88,8 +97,7 @@ def test_bench_json_has_every_figure(bench_run):
     for name in ("exportd_csv", "exportd_jsonl"):
         positive(m[name], EXPORTD_KEYS, "methods." + name)
         assert m[name]["wall_min_s"] <= m[name]["wall_s"] <= m[name]["wall_max_s"]
-    # gzip is measured when the build has it, else printed as n/a; the bench
-    # starts no S3 server, so S3 is n/a either way.
+    # gzip is measured when the build has it, else printed as n/a.
     for comp in ("gzip", "zstd"):
         gz = m["exportd_csv_" + comp]
         if res["meta"]["features"][comp]:
@@ -97,7 +105,24 @@ def test_bench_json_has_every_figure(bench_run):
             assert gz["bytes"] < m["exportd_csv"]["bytes"], gz
         else:
             assert gz == {"status": "n/a (not built)"}, gz
-    assert m["exportd_csv_s3"]["status"].startswith("n/a ("), m["exportd_csv_s3"]
+    s3 = m["exportd_csv_s3"]
+    if not res["meta"]["features"]["s3"]:
+        assert s3 == {"status": "n/a (not built)"}, s3
+    elif s3["status"] != "measured":
+        assert s3["status"].startswith("n/a (the S3 test server did not start: "), s3
+    else:
+        positive(s3, METHOD_KEYS + EXPORTD_KEYS + ("ratio_to_local",), "methods.exportd_csv_s3")
+        assert s3["rows"] == 10000 and s3["bytes"] == m["exportd_csv"]["bytes"], s3
+        # The object on S3 is the local file, and every request was signed right.
+        assert s3["identical_to_local"] is True and s3["unverified_requests"] == 0, s3
+    node = m["node_csv"]
+    if node["status"] != "measured":
+        assert re.match(r"n/a \((npm ci failed|/usr/bin/node not found): ", node["status"]), node
+    else:
+        positive(node, METHOD_KEYS + ("exportd_csv_speedup", "ratio_min", "ratio_max"),
+                 "methods.node_csv")
+        # The rows of the plain reference (p), the live ones.
+        assert node["rows"] == plain["rows"], (node["rows"], plain["rows"])
     # Same rows, same bytes: exportd's CSV is psql's CSV.
     assert res["csv_identical_to_psql"] is True
     assert m["exportd_csv"]["bytes"] == m["psql_copy_csv"]["bytes"]
@@ -126,6 +151,10 @@ def test_bench_json_has_every_figure(bench_run):
             "pickup_listen_p50_ms"}
     if res["meta"]["features"]["gzip"]:
         want.add("csv_gzip_ratio_to_psql")
+    if s3["status"] == "measured":
+        want |= {"csv_s3_ratio_to_local", "worker_peak_rss_s3_mib"}
+    if node["status"] == "measured":
+        want.add("csv_ratio_to_node")
     assert set(t) == want
     for name, d in t.items():
         assert isinstance(d["met"], bool) and d["value"] > 0, (name, d)
