@@ -44,13 +44,13 @@
 
 /* One part between formatting and storage. */
 struct sink_part {
-	int state;		  /* SINK_FREE, _QUEUED, _COMPRESSED, _ENDED (plain) */
-	struct buf raw;		  /* compressed: the part's uncompressed bytes */
-	struct buf zout;	  /* compressed: the part compressed (zlen bytes) */
-	size_t zlen;		  /* 0: compression failed */
-	long long rows;		  /* rows in the file at the part's end */
-	struct buf key;		  /* the key of the part's last row */
-	struct buf at;		  /* incremental: its change time */
+	int state;	 /* SINK_FREE, _QUEUED, _COMPRESSED, _ENDED (plain) */
+	struct buf raw;	 /* compressed: the part's uncompressed bytes */
+	struct buf zout; /* compressed: the part compressed (zlen bytes) */
+	size_t zlen;	 /* 0: compression failed */
+	long long rows;	 /* rows in the file at the part's end */
+	struct buf key;	 /* the key of the part's last row */
+	struct buf at;	 /* incremental: its change time */
 	int has_at;
 	struct storage_ckpt ckpt; /* plain: from storage_part_end */
 };
