@@ -17,6 +17,11 @@ enum ex_status since_encode(const char *type, const char *workspace, const char 
 	const char *text;
 	enum ex_status st;
 
+	/* What since_decode() refuses is never given out. */
+	if (type[0] == '\0' || workspace[0] == '\0' || at[0] == '\0') {
+		json_object_put(a);
+		return EX_EINVAL;
+	}
 	if (a == NULL) {
 		return EX_ENOMEM;
 	}

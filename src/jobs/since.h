@@ -26,7 +26,8 @@ struct since_cursor {
 };
 
 /* The cursor of (type, workspace, at, key) into out (reset first);
- * EX_ETOOBIG past SINCE_MAX. */
+ * EX_ETOOBIG past SINCE_MAX, EX_EINVAL for an empty type, workspace or at
+ * (no cursor holds one). */
 enum ex_status since_encode(const char *type, const char *workspace, const char *at,
 			    const char *key, struct buf *out) EX_MUST_CHECK;
 /* Decode text into c (since_free it, even on failure); EX_EINVAL with a
