@@ -10,8 +10,13 @@ Screenshots: <build>/tests/browser-screenshots/<scenario>-<state>.png.
 
 import json
 import re
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 import uuid
 
 import pytest
@@ -125,11 +130,47 @@ def test_cancel_while_running(stack, host_page, browser, big_workspace):
     assert not list(stack.storage_dir.glob(job_id + "*")), "a cancelled export left a file"
 
 
-def test_reduced_motion_stops_the_bar(stack, host_page, browser, big_workspace):
+@contextlib.contextmanager
+def held_midway(stack, daemon, workspace):
+    """Hold the workspace's next export midway: once it has rows done, stop
+    the daemon's workers (SIGSTOP) until a cancel is requested (or 60 s),
+    so a page finds it running however fast this machine exports."""
+    done = threading.Event()
+
+    def hold():
+        deadline = time.monotonic() + 60
+        stopped = []
+        try:
+            while not done.is_set() and time.monotonic() < deadline:
+                rows = stack.pg.query(
+                    "SELECT rows_done > 0, cancel_requested_at IS NOT NULL FROM export_jobs"
+                    " WHERE workspace = %s AND status = 'processing'", (workspace,))
+                if rows and rows[0][0] and not stopped:
+                    stopped = daemon.worker_pids()
+                    for pid in stopped:
+                        os.kill(pid, signal.SIGSTOP)
+                if stopped and rows and rows[0][1]:
+                    break
+                time.sleep(0.01)
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(70)
+
+
+def test_reduced_motion_stops_the_bar(stack, host_page, browser, big_workspace, slow_parts):
     """Under prefers-reduced-motion the running bar's fill does not slide
     to its width and the indeterminate bar does not move (a still, paler bar);
     with no preference they do."""
-    out = drive(browser, host_page, "motion", type="contacts", workspace=big_workspace)
+    with held_midway(stack, slow_parts, big_workspace):
+        out = drive(browser, host_page, "motion", type="contacts", workspace=big_workspace)
     normal, reduced = out["normal"], out["reduced"]
     assert not normal["reduce"] and reduced["reduce"], out
     assert normal["fill"]["transitionProperty"] == "width", normal
